@@ -1,0 +1,126 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Protocol;
+using ZenMesh.XdsServer.Services;
+using ZenMesh.XdsServer.Sources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Hosting;
+
+/// <summary>Builds the control plane: options, cache, protocol services, admin endpoints, Kestrel on two ports.</summary>
+public static class XdsServerApp
+{
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--resources"] = "Xds:ResourcesFile",
+        ["--ads-port"] = "Xds:AdsPort",
+        ["--http-port"] = "Xds:HttpPort",
+        ["--bind"] = "Xds:BindAddress",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        var options = builder.Configuration.GetSection(XdsServerOptions.Section).Get<XdsServerOptions>() ?? new XdsServerOptions();
+        var problems = Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(XdsServerOptions.Section, typeof(XdsServerOptions), problems);
+        }
+        var services = builder.Services;
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton(options.Limits);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ISnapshotCache, SnapshotCache>();
+        services.AddSingleton<INodeHash, NodeIdHash>();
+        services.AddSingleton<ClientRegistry>();
+        services.AddSingleton<StreamAdmission>();
+        services.AddSingleton<PushGate>();
+        services.AddSingleton<XdsStreamDependencies>();
+        services.AddSingleton<ResourceFileSource>();
+        services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
+        services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.MaxSendMessageSize = null;
+        });
+        var bound = new BoundEndpoints();
+        services.AddSingleton(bound);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var address = IPAddress.Parse(options.BindAddress);
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            kestrel.Listen(address, options.AdsPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (options.TlsCertificateFile is { Length: > 0 } cert && options.TlsKeyFile is { Length: > 0 } key)
+                {
+                    listen.UseHttps(X509Certificate2.CreateFromPemFile(cert, key));
+                    bound.AdsUsesTls = true;
+                }
+                bound.Ads = listen;
+            });
+            kestrel.Listen(address, options.HttpPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                bound.Http = listen;
+            });
+        });
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapGrpcService<AggregatedDiscoveryService>();
+        app.MapGrpcService<ClusterDiscoveryService>();
+        app.MapGrpcService<EndpointDiscoveryService>();
+        app.MapGrpcService<ListenerDiscoveryService>();
+        app.MapGrpcService<RouteDiscoveryService>();
+        app.MapGrpcService<SecretDiscoveryService>();
+        app.MapGrpcService<ClientStatusService>();
+        app.MapXdsAdmin();
+        app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
+        return app;
+    }
+
+    private static List<string> Validate(XdsServerOptions o)
+    {
+        var problems = new List<string>();
+        if (!IPAddress.TryParse(o.BindAddress, out _))
+        {
+            problems.Add($"Xds:BindAddress '{o.BindAddress}' is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0.");
+        }
+        if (o.AdsPort is < 0 or > 65535)
+        {
+            problems.Add($"Xds:AdsPort (--ads-port) {o.AdsPort} is not a port; use 0-65535 (0 picks a free one).");
+        }
+        if (o.HttpPort is < 0 or > 65535)
+        {
+            problems.Add($"Xds:HttpPort (--http-port) {o.HttpPort} is not a port; use 0-65535 (0 picks a free one).");
+        }
+        if (o.AdsPort == o.HttpPort && o.AdsPort != 0)
+        {
+            problems.Add($"Xds:AdsPort and Xds:HttpPort are both {o.AdsPort}; they must differ.");
+        }
+        if (string.IsNullOrEmpty(o.TlsCertificateFile) != string.IsNullOrEmpty(o.TlsKeyFile))
+        {
+            problems.Add("Set both Xds:TlsCertificateFile and Xds:TlsKeyFile (PEM) to serve ADS over TLS, or neither.");
+        }
+        if (o.Limits.MaxStreams < 1 || o.Limits.MaxConcurrentPushes < 1 || o.Limits.StreamQueueCapacity < 1)
+        {
+            problems.Add("Xds:Limits:MaxStreams, MaxConcurrentPushes and StreamQueueCapacity must each be at least 1.");
+        }
+        if (o.ResourcesPollInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"Xds:ResourcesPollInterval {o.ResourcesPollInterval} must be positive, e.g. 00:00:01.");
+        }
+        return problems;
+    }
+}

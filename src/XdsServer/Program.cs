@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Options;
+using ZenMesh.XdsServer.Hosting;
+using ZenMesh.XdsServer.Sources;
+
+try
+{
+    var app = XdsServerApp.Build(args);
+    await app.StartAsync().ConfigureAwait(false);
+    var bound = app.Services.GetRequiredService<BoundEndpoints>();
+    Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.AdsUri}, admin on {bound.HttpUri} (try {bound.HttpUri}admin/xds/clients). Ctrl-C stops.");
+    await app.WaitForShutdownAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (ResourceFileException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine($"Invalid configuration:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", e.Failures)}");
+    return 2;
+}
+catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException)
+{
+    Console.Error.WriteLine($"Cannot listen: {e.Message}. Another process may hold the port; choose others with --ads-port and --http-port.");
+    return 2;
+}

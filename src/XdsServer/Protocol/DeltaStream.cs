@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Protocol;
+
+/// <summary>
+/// Incremental xDS on one stream. Each response carries only what changed for the client; names that
+/// do not exist (any more) go in removed_resources. Subscription changes are honoured even when the
+/// request's nonce is stale; ACK/NACK only for the latest nonce.
+/// </summary>
+internal sealed class DeltaStream(
+    XdsStreamDependencies deps,
+    string? fixedTypeUrl,
+    IAsyncStreamReader<DeltaDiscoveryRequest> requests,
+    IServerStreamWriter<DeltaDiscoveryResponse> responses,
+    ServerCallContext context)
+    : XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(deps, fixedTypeUrl is null ? "delta-ads" : "delta", fixedTypeUrl, requests, responses, context)
+{
+    private readonly SortedDictionary<int, DeltaTypeState> _types = new();
+    private Snapshot _lastSnapshot = Snapshot.Empty;
+
+    protected override Node? NodeOf(DeltaDiscoveryRequest request) => request.Node;
+
+    protected override string TypeUrlOf(DeltaDiscoveryRequest request) => request.TypeUrl;
+
+    protected override void Handle(DeltaDiscoveryRequest request, string typeUrl)
+    {
+        var rank = TypeUrls.Rank(typeUrl);
+        if (!_types.TryGetValue(rank, out var state))
+        {
+            state = new DeltaTypeState(typeUrl);
+            _types.Add(rank, state);
+        }
+        var nonce = request.ResponseNonce;
+        if (nonce.Length > 0)
+        {
+            if (nonce != state.LastSentNonce)
+            {
+                Log.StaleNonce(Logger, StreamId, typeUrl, nonce, state.LastSentNonce);
+            }
+            else if (request.ErrorDetail is { } error)
+            {
+                // The rejected versions stay recorded as sent: they are not resent until they change.
+                var nack = new NackRecord(Node!.Id, typeUrl, state.LastSentVersion ?? "", nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
+                state.LastNack = nack;
+                Deps.Registry.RecordNack(nack);
+                Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
+            }
+            else
+            {
+                state.AckedVersion = state.LastSentVersion;
+            }
+        }
+        state.Subscribe(request.ResourceNamesSubscribe, request.ResourceNamesUnsubscribe, state.EverRequested ? null : request.InitialResourceVersions);
+    }
+
+    protected override async Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken)
+    {
+        _lastSnapshot = snapshot;
+        IDisposable? slot = null;
+        DeltaTypeState? clusters = null;
+        List<string>? removedClusters = null;
+        string clusterVersion = "";
+        try
+        {
+            foreach (var state in _types.Values)
+            {
+                var (updated, removed, version) = state.Diff(snapshot.Get(state.TypeUrl));
+                if (state.TypeUrl == TypeUrls.Cluster && removed.Count > 0)
+                {
+                    // Make before break: remove clusters only after endpoints, listeners and routes moved off them.
+                    clusters = state;
+                    removedClusters = removed;
+                    clusterVersion = version;
+                    removed = [];
+                }
+                if (updated.Count == 0 && removed.Count == 0)
+                {
+                    state.InSync(version);
+                    continue;
+                }
+                slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                await SendAsync(state, version, updated, removed, cancellationToken).ConfigureAwait(false);
+                if (state.TypeUrl == TypeUrls.Cluster)
+                {
+                    ResendEndpointsOf(updated);
+                }
+            }
+            if (clusters is not null && removedClusters is not null)
+            {
+                await SendAsync(clusters, clusterVersion, [], removedClusters, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            slot?.Dispose();
+        }
+    }
+
+    private async Task SendAsync(DeltaTypeState state, string version, List<XdsResource> updated, List<string> removed, CancellationToken cancellationToken)
+    {
+        var response = new DeltaDiscoveryResponse
+        {
+            SystemVersionInfo = version,
+            TypeUrl = state.TypeUrl,
+            Nonce = NextNonce(),
+            ControlPlane = Deps.Identity,
+        };
+        foreach (var resource in updated)
+        {
+            response.Resources.Add(resource.Delta);
+        }
+        response.RemovedResources.AddRange(removed);
+        await WriteAsync(response, cancellationToken).ConfigureAwait(false);
+        state.Sent(version, response.Nonce, Deps.Time.GetUtcNow(), updated, removed);
+        Log.ResponseSent(Logger, StreamId, state.TypeUrl, version, updated.Count, removed.Count, response.Nonce);
+    }
+
+    /// <summary>Updated clusters re-warm and wait for their endpoints: send those again even if unchanged.</summary>
+    private void ResendEndpointsOf(List<XdsResource> clusters)
+    {
+        if (!_types.TryGetValue(TypeUrls.Rank(TypeUrls.Endpoint), out var endpoints))
+        {
+            return;
+        }
+        foreach (var cluster in clusters)
+        {
+            if (SnapshotConsistency.EdsNameOf(cluster.Body.Unpack<Cluster>()) is { } eds && endpoints.Known.ContainsKey(eds))
+            {
+                endpoints.Known[eds] = DeltaTypeState.Unknown;
+            }
+        }
+    }
+
+    protected override ImmutableDictionary<string, TypeView> ViewTypes() =>
+        _types.Values.ToImmutableDictionary(s => s.TypeUrl, s => s.View(_lastSnapshot.Get(s.TypeUrl)));
+}

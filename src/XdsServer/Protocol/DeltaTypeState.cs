@@ -1,0 +1,155 @@
+using System.Collections.Immutable;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Protocol;
+
+/// <summary>Incremental (delta) protocol state of one resource type on one stream.</summary>
+internal sealed class DeltaTypeState(string typeUrl)
+{
+    /// <summary>In <see cref="Known"/>: the client knows the name does not exist.</summary>
+    public const string Absent = "";
+
+    /// <summary>In <see cref="Known"/>: the client must be told the name's state again, whatever it holds.</summary>
+    public const string Unknown = "?";
+
+    public string TypeUrl { get; } = typeUrl;
+    public bool EverRequested { get; private set; }
+    public bool Wildcard { get; private set; }
+    public SortedSet<string> Explicit { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Name -> version the client holds, as far as this stream knows (or <see cref="Absent"/> / <see cref="Unknown"/>).</summary>
+    public Dictionary<string, string> Known { get; } = new(StringComparer.Ordinal);
+
+    public string? LastSentNonce { get; private set; }
+    public string? LastSentVersion { get; private set; }
+    public DateTimeOffset? LastSentAt { get; private set; }
+    public string? AckedVersion { get; set; }
+    public NackRecord? LastNack { get; set; }
+    public string DesiredVersion { get; private set; } = "";
+    public ImmutableArray<XdsResource> Held { get; private set; } = [];
+
+    public bool Interested(string name) => Wildcard || Explicit.Contains(name);
+
+    public void Subscribe(IEnumerable<string> subscribe, IEnumerable<string> unsubscribe, IReadOnlyDictionary<string, string>? initialVersions)
+    {
+        var first = !EverRequested;
+        EverRequested = true;
+        var toSubscribe = subscribe.ToList();
+        if (first && toSubscribe.Count == 0)
+        {
+            Wildcard = true;
+        }
+        foreach (var name in toSubscribe)
+        {
+            if (name == "*")
+            {
+                Wildcard = true;
+                continue;
+            }
+            Explicit.Add(name);
+            // Asked again: send it again, even if this stream believes the client has it.
+            Known[name] = Unknown;
+        }
+        foreach (var name in unsubscribe)
+        {
+            if (name == "*")
+            {
+                Wildcard = false;
+                foreach (var held in Known.Keys.Where(k => !Explicit.Contains(k)).ToList())
+                {
+                    Known.Remove(held);
+                }
+            }
+            else if (Explicit.Remove(name))
+            {
+                if (Wildcard)
+                {
+                    // Still wanted through '*': the client dropped it, so it must hear of it again.
+                    Known[name] = Unknown;
+                }
+                else
+                {
+                    Known.Remove(name);
+                }
+            }
+        }
+        if (first && initialVersions is not null)
+        {
+            foreach (var (name, version) in initialVersions)
+            {
+                Known[name] = version;
+            }
+        }
+    }
+
+    /// <summary>What must be sent for this type to bring the client to the snapshot.</summary>
+    public (List<XdsResource> Updated, List<string> Removed, string Version) Diff(TypeSnapshot type)
+    {
+        var updated = new List<XdsResource>();
+        var removed = new List<string>();
+        if (!EverRequested)
+        {
+            return (updated, removed, "");
+        }
+        IEnumerable<XdsResource> candidates = Wildcard ? type.Resources.Values : Explicit.Select(type.Find).OfType<XdsResource>();
+        foreach (var resource in candidates)
+        {
+            if (!Known.TryGetValue(resource.Name, out var held) || held != resource.Version)
+            {
+                updated.Add(resource);
+            }
+        }
+        foreach (var (name, held) in Known)
+        {
+            if (held != Absent && type.Find(name) is null)
+            {
+                removed.Add(name);
+            }
+        }
+        var version = Wildcard && Explicit.All(n => type.Find(n) is not null)
+            ? type.Version
+            : ContentHash.OfEntries(Explicit.Union(Wildcard ? type.Resources.Keys : []).Order(StringComparer.Ordinal).Select(n => (n, type.Find(n)?.Version ?? Absent)));
+        DesiredVersion = version;
+        return (updated, removed, version);
+    }
+
+    public void Sent(string version, string nonce, DateTimeOffset at, IEnumerable<XdsResource> updated, IEnumerable<string> removed)
+    {
+        foreach (var resource in updated)
+        {
+            Known[resource.Name] = resource.Version;
+        }
+        foreach (var name in removed)
+        {
+            if (Interested(name))
+            {
+                Known[name] = Absent;
+            }
+            else
+            {
+                Known.Remove(name);
+            }
+        }
+        LastSentVersion = version;
+        LastSentNonce = nonce;
+        LastSentAt = at;
+    }
+
+    /// <summary>Nothing to send: the client already holds what it should (after a reconnect with initial versions, say).</summary>
+    public void InSync(string version)
+    {
+        if (LastSentVersion is null)
+        {
+            LastSentVersion = version;
+            AckedVersion = version;
+        }
+    }
+
+    public TypeView View(TypeSnapshot type)
+    {
+        Held = [.. type.Resources.Values.Where(r => Known.TryGetValue(r.Name, out var v) && v == r.Version)];
+        return new(TypeUrl, Wildcard, [.. Explicit], LastSentVersion, LastSentAt, AckedVersion, LastNack, Held, DesiredVersion);
+    }
+}

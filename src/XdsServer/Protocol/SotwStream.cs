@@ -1,0 +1,127 @@
+using System.Collections.Immutable;
+using Envoy.Config.Core.V3;
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Protocol;
+
+/// <summary>
+/// State-of-the-world xDS on one stream (ADS, or one per-type service). Each request is answered at
+/// most once, when the version the client should hold differs from what it was last sent, when its
+/// subscription grew, or when it is the first request of its type on this stream.
+/// </summary>
+internal sealed class SotwStream(
+    XdsStreamDependencies deps,
+    string? fixedTypeUrl,
+    IAsyncStreamReader<DiscoveryRequest> requests,
+    IServerStreamWriter<DiscoveryResponse> responses,
+    ServerCallContext context)
+    : XdsStream<DiscoveryRequest, DiscoveryResponse>(deps, fixedTypeUrl is null ? "sotw-ads" : "sotw", fixedTypeUrl, requests, responses, context)
+{
+    private readonly SortedDictionary<int, SotwTypeState> _types = new();
+
+    protected override Node? NodeOf(DiscoveryRequest request) => request.Node;
+
+    protected override string TypeUrlOf(DiscoveryRequest request) => request.TypeUrl;
+
+    protected override void Handle(DiscoveryRequest request, string typeUrl)
+    {
+        var rank = TypeUrls.Rank(typeUrl);
+        if (!_types.TryGetValue(rank, out var state))
+        {
+            state = new SotwTypeState(typeUrl);
+            _types.Add(rank, state);
+        }
+        var nonce = request.ResponseNonce;
+        if (nonce.Length > 0 && nonce != state.LastSentNonce)
+        {
+            // A request that answers an older response is superseded by one still in flight.
+            Log.StaleNonce(Logger, StreamId, typeUrl, nonce, state.LastSentNonce);
+            return;
+        }
+        if (request.ErrorDetail is { } error)
+        {
+            var nack = new NackRecord(Node!.Id, typeUrl, state.LastSentVersion ?? "", nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
+            state.LastNack = nack;
+            Deps.Registry.RecordNack(nack);
+            Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
+            state.AckedVersion = request.VersionInfo.Length > 0 ? request.VersionInfo : null;
+        }
+        else if (nonce.Length > 0)
+        {
+            state.AckedVersion = request.VersionInfo;
+        }
+        else
+        {
+            // First request of this type on this stream: what it holds came from an earlier stream, if any.
+            state.AckedVersion = request.VersionInfo.Length > 0 ? request.VersionInfo : null;
+            state.ForceSend = true;
+            state.Asked = true;
+        }
+        if (state.Subscribe(request.ResourceNames))
+        {
+            state.ForceSend = true;
+            state.Asked = true;
+        }
+        state.Open = true;
+    }
+
+    protected override async Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken)
+    {
+        IDisposable? slot = null;
+        try
+        {
+            // Ascending rank is the make-before-break order: SDS, CDS, EDS, LDS, RDS. A type with a
+            // change that still waits for the ACK of its previous response holds back every later
+            // type, so a route never arrives before the cluster it names. Names a client has just asked
+            // for are answered at once: it is warming them (a new cluster waiting for its endpoints).
+            var heldBack = false;
+            foreach (var state in _types.Values)
+            {
+                var (resources, version) = state.Resolve(snapshot.Get(state.TypeUrl));
+                state.Desire(version);
+                var subscribed = state.Wildcard || !state.Names.IsEmpty;
+                var pending = subscribed && (state.ForceSend || version != state.LastSentVersion);
+                if (!pending || (heldBack && !state.Asked))
+                {
+                    continue;
+                }
+                if (!state.Open)
+                {
+                    heldBack = true;
+                    continue;
+                }
+                slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                var response = new DiscoveryResponse
+                {
+                    VersionInfo = version,
+                    TypeUrl = state.TypeUrl,
+                    Nonce = NextNonce(),
+                    ControlPlane = Deps.Identity,
+                };
+                foreach (var resource in resources)
+                {
+                    response.Resources.Add(resource.Body);
+                }
+                await WriteAsync(response, cancellationToken).ConfigureAwait(false);
+                state.Sent(version, response.Nonce, Deps.Time.GetUtcNow(), resources);
+                Log.ResponseSent(Logger, StreamId, state.TypeUrl, version, resources.Length, 0, response.Nonce);
+                if (state.TypeUrl == TypeUrls.Cluster && _types.TryGetValue(TypeUrls.Rank(TypeUrls.Endpoint), out var endpoints))
+                {
+                    // Clusters re-warm after a CDS update and wait for EDS, changed or not.
+                    endpoints.ForceSend = true;
+                }
+            }
+        }
+        finally
+        {
+            slot?.Dispose();
+        }
+    }
+
+    protected override ImmutableDictionary<string, TypeView> ViewTypes() =>
+        _types.Values.ToImmutableDictionary(s => s.TypeUrl, s => s.View());
+}

@@ -1,0 +1,179 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Envoy.Config.Core.V3;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Protocol;
+
+/// <summary>
+/// The lifetime of one xDS stream, shared by state-of-the-world and delta. One task reads requests
+/// into a bounded channel; snapshot changes drop a wake-up into the same channel; one loop drains it,
+/// so protocol state has a single owner and the response stream has a single writer.
+/// </summary>
+internal abstract partial class XdsStream<TRequest, TResponse>
+    where TRequest : class
+{
+    private readonly IAsyncStreamReader<TRequest> _requests;
+    private readonly IServerStreamWriter<TResponse> _responses;
+    private readonly ServerCallContext _context;
+    private readonly Channel<TRequest?> _events;
+    private readonly string? _fixedTypeUrl;
+    private long _nonceCounter;
+    private int _wakePending;
+    private volatile ClientView? _view;
+
+    protected XdsStream(XdsStreamDependencies deps, string kind, string? fixedTypeUrl, IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, ServerCallContext context)
+    {
+        Deps = deps;
+        Kind = kind;
+        _fixedTypeUrl = fixedTypeUrl;
+        _requests = requests;
+        _responses = responses;
+        _context = context;
+        StreamId = deps.Registry.NextStreamId();
+        Logger = deps.LoggerFactory.CreateLogger("ZenMesh.XdsServer.Protocol.XdsStream");
+        _events = Channel.CreateBounded<TRequest?>(new BoundedChannelOptions(deps.Limits.StreamQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    protected XdsStreamDependencies Deps { get; }
+    protected ILogger Logger { get; }
+    protected long StreamId { get; }
+    protected string Kind { get; }
+    protected Node? Node { get; private set; }
+    protected DateTimeOffset ConnectedAt { get; private set; }
+
+    protected abstract Node? NodeOf(TRequest request);
+    protected abstract string TypeUrlOf(TRequest request);
+
+    /// <summary>Applies a request to the protocol state; never writes.</summary>
+    protected abstract void Handle(TRequest request, string typeUrl);
+
+    /// <summary>Sends whatever the current snapshot and protocol state call for.</summary>
+    protected abstract Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken);
+
+    protected abstract ImmutableDictionary<string, TypeView> ViewTypes();
+
+    public async Task RunAsync()
+    {
+        using var admission = Deps.Admission.Admit();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.CancellationToken);
+        ConnectedAt = Deps.Time.GetUtcNow();
+        var reader = ReadRequestsAsync(stop.Token);
+        IDisposable? watch = null;
+        IDisposable? registration = null;
+        string nodeKey = "";
+        try
+        {
+            await foreach (var request in _events.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                if (request is not null)
+                {
+                    var typeUrl = ResolveTypeUrl(TypeUrlOf(request));
+                    if (Node is null)
+                    {
+                        Node = NodeOf(request) ?? throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "The first request on an xDS stream must carry 'node' (at least node.id); this one has none. Set node in the first request of every stream."));
+                        nodeKey = Deps.NodeHash.KeyOf(Node);
+                        watch = Deps.Cache.Watch(nodeKey, Wake);
+                        registration = Deps.Registry.Register(StreamId, () => _view);
+                        Log.StreamOpened(Logger, StreamId, Kind, Node.Id, Node.Cluster);
+                    }
+                    Handle(request, typeUrl);
+                }
+                Volatile.Write(ref _wakePending, 0);
+                if (Node is not null)
+                {
+                    await PushAsync(Deps.Cache.Current(nodeKey), stop.Token).ConfigureAwait(false);
+                    _view = new ClientView(StreamId, Kind, Node, ConnectedAt, ViewTypes());
+                }
+            }
+            Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client closed the stream");
+        }
+        catch (OperationCanceledException) when (_context.CancellationToken.IsCancellationRequested)
+        {
+            Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client went away");
+        }
+        catch (RpcException e)
+        {
+            Log.StreamFailed(Logger, StreamId, Node?.Id ?? "", e.Status.StatusCode, e.Status.Detail);
+            throw;
+        }
+        finally
+        {
+            // Drop per-stream state at once: a client that returns gets a fresh stream, never this one's.
+            watch?.Dispose();
+            registration?.Dispose();
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await reader.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or RpcException)
+            {
+                // The reader only stops because the stream ended; its exception says nothing new.
+            }
+        }
+    }
+
+    protected string NextNonce() => $"{Deps.NonceEpoch}.{StreamId}.{++_nonceCounter}";
+
+    protected Task WriteAsync(TResponse response, CancellationToken cancellationToken) => _responses.WriteAsync(response, cancellationToken);
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            // A full queue needs no wake-up: every event re-reads the latest snapshot.
+            _events.Writer.TryWrite(null);
+        }
+    }
+
+    private async Task ReadRequestsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var request in _requests.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await _events.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            _events.Writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            _events.Writer.TryComplete(e);
+            throw;
+        }
+    }
+
+    private string ResolveTypeUrl(string typeUrl)
+    {
+        if (_fixedTypeUrl is not null)
+        {
+            if (typeUrl.Length == 0 || typeUrl == _fixedTypeUrl)
+            {
+                return _fixedTypeUrl;
+            }
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"This is the {TypeUrls.ShortName(_fixedTypeUrl)} service; it serves only '{_fixedTypeUrl}', but the request has type_url '{typeUrl}'. Use the aggregated (ADS) service for other types."));
+        }
+        if (typeUrl.Length == 0)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"The request has no type_url. On an aggregated (ADS) stream every request must name its resource type, e.g. '{TypeUrls.Cluster}'."));
+        }
+        if (!typeUrl.StartsWith(TypeUrls.Prefix, StringComparison.Ordinal))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"type_url '{typeUrl}' is malformed: it must start with '{TypeUrls.Prefix}', e.g. '{TypeUrls.Cluster}'."));
+        }
+        if (!TypeUrls.IsServed(typeUrl))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unimplemented, $"type_url '{typeUrl}' is not served by this server. Served types: {string.Join(", ", TypeUrls.PushOrder)}."));
+        }
+        return typeUrl;
+    }
+}

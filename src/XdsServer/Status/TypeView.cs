@@ -1,0 +1,23 @@
+using System.Collections.Immutable;
+using ZenMesh.XdsServer.Resources;
+
+namespace ZenMesh.XdsServer.Status;
+
+/// <summary>One resource type on one stream, as last published by that stream's loop. Immutable.</summary>
+public sealed record TypeView(
+    string TypeUrl,
+    bool Wildcard,
+    ImmutableArray<string> Names,
+    string? LastSentVersion,
+    DateTimeOffset? LastSentAt,
+    string? AckedVersion,
+    NackRecord? LastNack,
+    ImmutableArray<XdsResource> Held,
+    string DesiredVersion)
+{
+    public SyncState State =>
+        LastNack is not null && LastNack.Version == LastSentVersion ? SyncState.Nacked
+        : LastSentVersion is null ? SyncState.NotSent
+        : AckedVersion == DesiredVersion && LastSentVersion == DesiredVersion ? SyncState.Synced
+        : SyncState.Stale;
+}

@@ -1,0 +1,81 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Hosting;
+
+namespace ZenMesh.XdsServer.Tests.Infrastructure;
+
+/// <summary>The real server, in process, on free loopback ports.</summary>
+internal sealed class RunningServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly List<GrpcChannel> _channels = [];
+
+    private RunningServer(WebApplication app)
+    {
+        _app = app;
+        var bound = app.Services.GetRequiredService<BoundEndpoints>();
+        AdsUri = bound.AdsUri;
+        HttpUri = bound.HttpUri;
+        Http = new HttpClient { BaseAddress = HttpUri, Timeout = TestTimeouts.Default };
+    }
+
+    public Uri AdsUri { get; }
+    public Uri HttpUri { get; }
+    public HttpClient Http { get; }
+    public ISnapshotCache Cache => _app.Services.GetRequiredService<ISnapshotCache>();
+
+    public static async Task<RunningServer> StartAsync(params string[] extraArgs)
+    {
+        var args = new List<string> { "--ads-port", "0", "--http-port", "0" };
+        args.AddRange(extraArgs);
+        var app = XdsServerApp.Build([.. args], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        await app.StartAsync().WithTimeout("the server to start");
+        return new RunningServer(app);
+    }
+
+    public GrpcChannel Channel()
+    {
+        var channel = GrpcChannel.ForAddress(AdsUri, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+        });
+        _channels.Add(channel);
+        return channel;
+    }
+
+    public FakeSotwClient Sotw(string nodeId = "node-1") => new(Channel(), nodeId);
+
+    public FakeDeltaClient Delta(string nodeId = "node-1") => new(Channel(), nodeId);
+
+    public void Publish(Snapshot snapshot)
+    {
+        var update = Cache.PublishDefault(snapshot);
+        Assert.True(update.Accepted, string.Join("; ", update.Errors));
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path) =>
+        await Http.GetFromJsonAsync<JsonElement>(path).WithTimeout($"GET {path}");
+
+    /// <summary>The admin view of the clients of one node.</summary>
+    public async Task<JsonElement[]> ClientsAsync(string nodeId)
+    {
+        var all = await GetJsonAsync("/admin/xds/clients");
+        return [.. all.EnumerateArray().Where(c => c.GetProperty("id").GetString() == nodeId)];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var channel in _channels)
+        {
+            channel.Dispose();
+        }
+        Http.Dispose();
+        await _app.StopAsync().WithTimeout("the server to stop");
+        await _app.DisposeAsync();
+    }
+}
