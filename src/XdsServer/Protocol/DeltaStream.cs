@@ -64,37 +64,37 @@ internal sealed class DeltaStream(
     {
         _lastSnapshot = snapshot;
         IDisposable? slot = null;
-        DeltaTypeState? clusters = null;
-        List<string>? removedClusters = null;
-        string clusterVersion = "";
+        var removals = new List<(DeltaTypeState State, string Version, List<string> Names)>();
         try
         {
+            // Make before break: every upsert first, in push order (SDS, CDS, EDS, LDS, RDS); then every
+            // removal, referrers first (LDS, RDS, CDS, EDS, SDS), so nothing is removed while still named.
             foreach (var state in _types.Values)
             {
                 var (updated, removed, version) = state.Diff(snapshot.Get(state.TypeUrl));
-                if (state.TypeUrl == TypeUrls.Cluster && removed.Count > 0)
+                if (removed.Count > 0)
                 {
-                    // Make before break: remove clusters only after endpoints, listeners and routes moved off them.
-                    clusters = state;
-                    removedClusters = removed;
-                    clusterVersion = version;
-                    removed = [];
+                    removals.Add((state, version, removed));
                 }
-                if (updated.Count == 0 && removed.Count == 0)
+                if (updated.Count == 0)
                 {
-                    state.InSync(version);
+                    if (removed.Count == 0)
+                    {
+                        state.InSync(version);
+                    }
                     continue;
                 }
                 slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
-                await SendAsync(state, version, updated, removed, cancellationToken).ConfigureAwait(false);
+                await SendAsync(state, version, updated, [], cancellationToken).ConfigureAwait(false);
                 if (state.TypeUrl == TypeUrls.Cluster)
                 {
                     ResendEndpointsOf(updated);
                 }
             }
-            if (clusters is not null && removedClusters is not null)
+            foreach (var (state, version, names) in removals.OrderBy(r => TypeUrls.RemovalRank(r.State.TypeUrl)))
             {
-                await SendAsync(clusters, clusterVersion, [], removedClusters, cancellationToken).ConfigureAwait(false);
+                slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                await SendAsync(state, version, [], names, cancellationToken).ConfigureAwait(false);
             }
         }
         finally

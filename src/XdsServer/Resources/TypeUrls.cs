@@ -31,6 +31,21 @@ public static class TypeUrls
         _ => typeUrl,
     };
 
+    /// <summary>Removals go the other way: referrers first (listeners, routes), then what they named.</summary>
+    public static readonly IReadOnlyList<string> RemovalOrder = [Listener, Route, Cluster, Endpoint, Secret];
+
+    public static int RemovalRank(string typeUrl)
+    {
+        for (var i = 0; i < RemovalOrder.Count; i++)
+        {
+            if (RemovalOrder[i] == typeUrl)
+            {
+                return i;
+            }
+        }
+        return RemovalOrder.Count;
+    }
+
     public static int Rank(string typeUrl)
     {
         for (var i = 0; i < PushOrder.Count; i++)

@@ -71,7 +71,9 @@ public static class ResourceFileParser
             }
             catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or InvalidOperationException or ArgumentException)
             {
-                errors.Add($"{where} ({shortType}{NameHint(item, typeUrl)}): {e.Message.TrimEnd('.')}. Fix or remove that field (field names are proto3 JSON, e.g. 'connect_timeout' or 'connectTimeout').");
+                var descriptor = EnvoyTypeRegistry.Instance.Find(typeUrl[TypeUrls.Prefix.Length..])!;
+                var (field, message) = JsonFieldLocator.Locate(Parser, item, descriptor) ?? ("?", e.Message.TrimEnd('.'));
+                errors.Add($"{where} ({shortType}{NameHint(item, typeUrl)}): field '{field}': {message}. Fix or remove that field.");
                 continue;
             }
             if (resource.Name.Length == 0)
