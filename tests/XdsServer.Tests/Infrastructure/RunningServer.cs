@@ -38,11 +38,11 @@ internal sealed class RunningServer : IAsyncDisposable
         return new RunningServer(app);
     }
 
-    public GrpcChannel Channel()
+    public GrpcChannel Channel(SocketsHttpHandler? handler = null)
     {
         var channel = GrpcChannel.ForAddress(AdsUri, new GrpcChannelOptions
         {
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
+            HttpHandler = handler ?? new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
         });
         _channels.Add(channel);
         return channel;

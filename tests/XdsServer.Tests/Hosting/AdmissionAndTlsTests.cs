@@ -1,0 +1,81 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using ZenMesh.XdsServer.Hosting;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Tests.Infrastructure;
+using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
+
+namespace ZenMesh.XdsServer.Tests.Hosting;
+
+public sealed class AdmissionAndTlsTests
+{
+    [Fact]
+    public async Task StreamsBeyondMaxStreams_AreRefusedWithResourceExhausted_AndAdmittedAgainOnceOneCloses()
+    {
+        await using var server = await RunningServer.StartAsync("--Xds:Limits:MaxStreams", "1");
+        server.Publish(Mesh());
+        var first = server.Sotw("first");
+        await first.RequestAsync(TypeUrls.Cluster);
+        await first.ReceiveAsync(TypeUrls.Cluster);
+
+        await using var second = server.Sotw("second");
+        await second.RequestAsync(TypeUrls.Cluster);
+        var error = await second.FailureAsync();
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+        Assert.Equal("This xDS server is at its limit of 1 streams (Xds:Limits:MaxStreams). Retry with backoff, or connect to another replica.", error.Status.Detail);
+
+        await first.CloseAsync();
+        await first.DisposeAsync();
+        await TestTimeouts.Eventually(async () => (await server.GetJsonAsync("/healthz")).GetProperty("streams").GetInt32() == 0, "the first stream is released");
+        await using var third = server.Sotw("third");
+        await third.RequestAsync(TypeUrls.Cluster);
+        await third.ReceiveAsync(TypeUrls.Cluster);
+    }
+
+    [Fact]
+    public void Build_InvalidOptions_ListsEveryProblem()
+    {
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            XdsServerApp.Build(["--ads-port", "70000", "--bind", "localhost", "--Xds:TlsCertificateFile", "cert.pem"]));
+
+        Assert.Equal(
+        [
+            "Xds:BindAddress 'localhost' is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0.",
+            "Xds:AdsPort (--ads-port) 70000 is not a port; use 0-65535 (0 picks a free one).",
+            "Set both Xds:TlsCertificateFile and Xds:TlsKeyFile (PEM) to serve ADS over TLS, or neither.",
+        ], error.Failures);
+    }
+
+    [Fact]
+    public async Task Ads_WithACertificateConfigured_IsServedOverTls()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddIpAddress(System.Net.IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        var dir = Directory.CreateTempSubdirectory("zenmesh-tls-");
+        var certFile = Path.Combine(dir.FullName, "cert.pem");
+        var keyFile = Path.Combine(dir.FullName, "key.pem");
+        await File.WriteAllTextAsync(certFile, cert.ExportCertificatePem());
+        await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+        try
+        {
+            await using var server = await RunningServer.StartAsync("--Xds:TlsCertificateFile", certFile, "--Xds:TlsKeyFile", keyFile);
+            server.Publish(Mesh());
+            Assert.Equal("https", server.AdsUri.Scheme);
+            var handler = new SocketsHttpHandler();
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == cert.GetCertHashString();
+            await using var client = new FakeSotwClient(server.Channel(handler), "tls-node");
+            await client.RequestAsync(TypeUrls.Cluster);
+            var response = await client.ReceiveAsync(TypeUrls.Cluster);
+            Assert.Equal(["c1"], FakeSotwClient.Names(response));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+}
