@@ -17,7 +17,8 @@ catch (ArgumentException e)
 }
 
 Console.WriteLine($"xDS benchmark: {options.Clients} clients, {options.Clusters} EDS clusters each, {options.Changes} single-endpoint changes per mode; {Environment.ProcessorCount} cores, .NET {Environment.Version}");
-var results = new List<(string Mode, double[] Convergence, double Connect, double BytesPerClient, double CpuSeconds, long PeakRss, double P50, double P99, double Max)>();
+var results = new List<(string Mode, double[] Convergence, double Connect, double BytesPerClient, double CpuSeconds, long PeakRss, double P50, double P99, double Max, double ServerCpuPerChange, double ClientCpuPerChange)>();
+var self = Process.GetCurrentProcess();
 foreach (var mode in options.Modes)
 {
     var file = Path.Combine(Path.GetTempPath(), $"zenmesh-bench-{Guid.NewGuid():N}.json");
@@ -46,6 +47,9 @@ foreach (var mode in options.Modes)
     await WaitAsync(() => tracker.Acked == options.Clients, options.Timeout, $"all {options.Clients} clients to receive their first EDS", clients);
     var connect = connectWatch.Elapsed.TotalMilliseconds;
 
+    var serverCpuBeforeChanges = server.CpuTime;
+    self.Refresh();
+    var clientCpuBeforeChanges = self.TotalProcessorTime;
     var convergence = new List<double>();
     var latencies = new List<double>();
     var bytes = new List<double>();
@@ -69,6 +73,9 @@ foreach (var mode in options.Modes)
         bytes.Add((double)tracker.Bytes / options.Clients);
     }
     var cpu = (server.CpuTime - cpuAtStart).TotalSeconds;
+    var serverPerChange = (server.CpuTime - serverCpuBeforeChanges).TotalSeconds / options.Changes;
+    self.Refresh();
+    var clientPerChange = (self.TotalProcessorTime - clientCpuBeforeChanges).TotalSeconds / options.Changes;
     var peak = server.PeakRssBytes;
     await stop.CancelAsync();
     await Task.WhenAll(clients.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -76,16 +83,16 @@ foreach (var mode in options.Modes)
     File.Delete(file);
 
     latencies.Sort();
-    results.Add((mode, [.. convergence], connect, bytes.Average(), cpu, peak, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies[^1]));
+    results.Add((mode, [.. convergence], connect, bytes.Average(), cpu, peak, Percentile(latencies, 0.50), Percentile(latencies, 0.99), latencies[^1], serverPerChange, clientPerChange));
     Console.WriteLine($"  {mode}: done");
 }
 
 Console.WriteLine();
-Console.WriteLine("| mode | clients | connect: all ACKed (ms) | change→ACK p50 (ms) | p99 (ms) | max (ms) | bytes per client per change | server CPU (s) | server peak RSS (MiB) |");
-Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+Console.WriteLine("| mode | clients | connect: all ACKed (ms) | change→ACK p50 (ms) | p99 (ms) | max (ms) | bytes per client per change | server CPU total (s) | server CPU per change (s) | clients' CPU per change (s) | server peak RSS (MiB) |");
+Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 foreach (var r in results)
 {
-    Console.WriteLine($"| {r.Mode} | {options.Clients} | {r.Connect:0} | {r.P50:0} | {r.P99:0} | {r.Max:0} | {r.BytesPerClient:0} | {r.CpuSeconds:0.0} | {r.PeakRss / 1024.0 / 1024.0:0} |");
+    Console.WriteLine($"| {r.Mode} | {options.Clients} | {r.Connect:0} | {r.P50:0} | {r.P99:0} | {r.Max:0} | {r.BytesPerClient:0} | {r.CpuSeconds:0.0} | {r.ServerCpuPerChange:0.00} | {r.ClientCpuPerChange:0.00} | {r.PeakRss / 1024.0 / 1024.0:0} |");
 }
 if (results.Count == 2)
 {

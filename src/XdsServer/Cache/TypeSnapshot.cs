@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using ZenMesh.XdsServer.Resources;
 
@@ -20,4 +21,29 @@ public sealed class TypeSnapshot
     public string Version { get; }
 
     public XdsResource? Find(string name) => Resources.GetValueOrDefault(name);
+
+    private const int SubsetCacheLimit = 4096;
+    private readonly ConcurrentDictionary<string, (ImmutableArray<XdsResource> Resources, string Version)> _subsets = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// What a subscription resolves to, computed once per snapshot and subscription: thousands of
+    /// clients with the same names share one result instead of hashing it each.
+    /// </summary>
+    public (ImmutableArray<XdsResource> Resources, string Version) Subset(string subscriptionKey, Func<TypeSnapshot, (ImmutableArray<XdsResource>, string)> resolve)
+    {
+        if (ReferenceEquals(this, Empty))
+        {
+            return resolve(this);
+        }
+        if (_subsets.TryGetValue(subscriptionKey, out var cached))
+        {
+            return cached;
+        }
+        var result = resolve(this);
+        if (_subsets.Count < SubsetCacheLimit)
+        {
+            _subsets.TryAdd(subscriptionKey, result);
+        }
+        return result;
+    }
 }

@@ -29,7 +29,7 @@ internal sealed class DeltaStream(
 
     protected override string TypeUrlOf(DeltaDiscoveryRequest request) => request.TypeUrl;
 
-    protected override void Handle(DeltaDiscoveryRequest request, string typeUrl)
+    protected override bool Handle(DeltaDiscoveryRequest request, string typeUrl)
     {
         var rank = TypeUrls.Rank(typeUrl);
         if (!_types.TryGetValue(rank, out var state))
@@ -57,7 +57,10 @@ internal sealed class DeltaStream(
                 state.AckedVersion = state.LastSentVersion;
             }
         }
-        state.Subscribe(request.ResourceNamesSubscribe, request.ResourceNamesUnsubscribe, state.EverRequested ? null : request.InitialResourceVersions);
+        // ACKs and NACKs never call for a push in delta; subscription changes may.
+        var first = !state.EverRequested;
+        state.Subscribe(request.ResourceNamesSubscribe, request.ResourceNamesUnsubscribe, first ? request.InitialResourceVersions : null);
+        return first || request.ResourceNamesSubscribe.Count > 0 || request.ResourceNamesUnsubscribe.Count > 0;
     }
 
     protected override async Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken)

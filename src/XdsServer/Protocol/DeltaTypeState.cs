@@ -28,7 +28,10 @@ internal sealed class DeltaTypeState(string typeUrl)
     public string? AckedVersion { get; set; }
     public NackRecord? LastNack { get; set; }
     public string DesiredVersion { get; private set; } = "";
-    public ImmutableArray<XdsResource> Held { get; private set; } = [];
+    private ImmutableArray<XdsResource> _held = [];
+    private bool _heldDirty;
+    private string? _key;
+    private ImmutableArray<string> _namesView = [];
 
     public bool Interested(string name) => Wildcard || Explicit.Contains(name);
 
@@ -36,6 +39,8 @@ internal sealed class DeltaTypeState(string typeUrl)
     {
         var first = !EverRequested;
         EverRequested = true;
+        _key = null;
+        _heldDirty = true;
         var toSubscribe = subscribe.ToList();
         if (first && toSubscribe.Count == 0)
         {
@@ -108,15 +113,21 @@ internal sealed class DeltaTypeState(string typeUrl)
                 removed.Add(name);
             }
         }
-        var version = Wildcard && Explicit.All(n => type.Find(n) is not null)
-            ? type.Version
-            : ContentHash.OfEntries(Explicit.Union(Wildcard ? type.Resources.Keys : []).Order(StringComparer.Ordinal).Select(n => (n, type.Find(n)?.Version ?? Absent)));
+        _key ??= $"delta|{TypeUrl}|{(Wildcard ? "*" : "")}|{string.Join('\n', Explicit)}";
+        var version = type.Subset(_key, VersionOf).Version;
         DesiredVersion = version;
         return (updated, removed, version);
     }
 
+    /// <summary>The version of what the subscription should hold: names and their resource versions.</summary>
+    private (ImmutableArray<XdsResource>, string) VersionOf(TypeSnapshot type) =>
+        ([], Wildcard && Explicit.All(n => type.Find(n) is not null)
+            ? type.Version
+            : ContentHash.OfEntries(Explicit.Union(Wildcard ? type.Resources.Keys : []).Order(StringComparer.Ordinal).Select(n => (n, type.Find(n)?.Version ?? Absent))));
+
     public void Sent(string version, string nonce, DateTimeOffset at, IEnumerable<XdsResource> updated, IEnumerable<string> removed)
     {
+        _heldDirty = true;
         foreach (var resource in updated)
         {
             Known[resource.Name] = resource.Version;
@@ -149,7 +160,13 @@ internal sealed class DeltaTypeState(string typeUrl)
 
     public TypeView View(TypeSnapshot type)
     {
-        Held = [.. type.Resources.Values.Where(r => Known.TryGetValue(r.Name, out var v) && v == r.Version)];
-        return new(TypeUrl, Wildcard, [.. Explicit], LastSentVersion, LastSentAt, AckedVersion, LastNack, Held, DesiredVersion);
+        // Recomputed only after something was sent or the subscription changed, not on every ACK.
+        if (_heldDirty)
+        {
+            _held = [.. type.Resources.Values.Where(r => Known.TryGetValue(r.Name, out var v) && v == r.Version)];
+            _namesView = [.. Explicit];
+            _heldDirty = false;
+        }
+        return new(TypeUrl, Wildcard, _namesView, LastSentVersion, LastSentAt, AckedVersion, LastNack, _held, DesiredVersion);
     }
 }

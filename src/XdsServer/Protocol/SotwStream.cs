@@ -27,7 +27,7 @@ internal sealed class SotwStream(
 
     protected override string TypeUrlOf(DiscoveryRequest request) => request.TypeUrl;
 
-    protected override void Handle(DiscoveryRequest request, string typeUrl)
+    protected override bool Handle(DiscoveryRequest request, string typeUrl)
     {
         var rank = TypeUrls.Rank(typeUrl);
         if (!_types.TryGetValue(rank, out var state))
@@ -40,7 +40,7 @@ internal sealed class SotwStream(
         {
             // A request that answers an older response is superseded by one still in flight.
             Log.StaleNonce(Logger, StreamId, typeUrl, nonce, state.LastSentNonce);
-            return;
+            return false;
         }
         if (request.ErrorDetail is { } error)
         {
@@ -67,6 +67,8 @@ internal sealed class SotwStream(
             state.Asked = true;
         }
         state.Open = true;
+        // An ACK of what is current needs no push pass, unless something (this or a type it held back) waits.
+        return _types.Values.Any(t => t.Pending || t.Asked);
     }
 
     protected override async Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken)

@@ -17,6 +17,14 @@ internal sealed class SotwTypeState(string typeUrl)
     public bool Wildcard { get; private set; }
     public ImmutableSortedSet<string> Names { get; private set; } = ImmutableSortedSet<string>.Empty.WithComparer(StringComparer.Ordinal);
 
+    /// <summary>Identifies the subscription for <see cref="TypeSnapshot.Subset"/>; changes only when the subscription does.</summary>
+    private string _key = "";
+    private string[] _lastRequested = [];
+    private ImmutableArray<string> _namesView = [];
+
+    /// <summary>A change is waiting to be sent (as of the last push pass).</summary>
+    public bool Pending => (Wildcard || !Names.IsEmpty) && (ForceSend || DesiredVersion != LastSentVersion);
+
     /// <summary>A request is waiting for its response (SotW answers each request at most once).</summary>
     public bool Open { get; set; }
 
@@ -37,6 +45,12 @@ internal sealed class SotwTypeState(string typeUrl)
     /// <summary>Applies the names of a new request, which replaces the earlier one; true if the subscription grew.</summary>
     public bool Subscribe(RepeatedField<string> names)
     {
+        // Envoy repeats its names in every ACK: the same list in the same order changes nothing.
+        if (EverRequested && names.Count == _lastRequested.Length && names.SequenceEqual(_lastRequested))
+        {
+            return false;
+        }
+        _lastRequested = [.. names];
         var star = names.Contains("*");
         if (!EverRequested)
         {
@@ -52,11 +66,15 @@ internal sealed class SotwTypeState(string typeUrl)
         EverRequested = true;
         Wildcard = wildcard;
         Names = set;
+        _key = $"sotw|{TypeUrl}|{(wildcard ? "*" : "")}|{string.Join('\n', set)}";
+        _namesView = [.. set];
         return grew;
     }
 
     /// <summary>What this subscription should hold now, and its version.</summary>
-    public (ImmutableArray<XdsResource> Resources, string Version) Resolve(TypeSnapshot type)
+    public (ImmutableArray<XdsResource> Resources, string Version) Resolve(TypeSnapshot type) => type.Subset(_key, ResolveUncached);
+
+    private (ImmutableArray<XdsResource> Resources, string Version) ResolveUncached(TypeSnapshot type)
     {
         if (Wildcard && (Names.Count == 0 || Names.All(n => type.Find(n) is not null) || TypeUrl != TypeUrls.Endpoint))
         {
@@ -93,5 +111,5 @@ internal sealed class SotwTypeState(string typeUrl)
         Asked = false;
     }
 
-    public TypeView View() => new(TypeUrl, Wildcard, [.. Names], LastSentVersion, LastSentAt, AckedVersion, LastNack, Held, DesiredVersion);
+    public TypeView View() => new(TypeUrl, Wildcard, _namesView, LastSentVersion, LastSentAt, AckedVersion, LastNack, Held, DesiredVersion);
 }

@@ -53,8 +53,8 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     protected abstract Node? NodeOf(TRequest request);
     protected abstract string TypeUrlOf(TRequest request);
 
-    /// <summary>Applies a request to the protocol state; never writes.</summary>
-    protected abstract void Handle(TRequest request, string typeUrl);
+    /// <summary>Applies a request to the protocol state; never writes. False when no push can follow from it.</summary>
+    protected abstract bool Handle(TRequest request, string typeUrl);
 
     /// <summary>Sends whatever the current snapshot and protocol state call for.</summary>
     protected abstract Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken);
@@ -70,10 +70,12 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         IDisposable? watch = null;
         IDisposable? registration = null;
         string nodeKey = "";
+        Snapshot? pushed = null;
         try
         {
             await foreach (var request in _events.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
+                var mayPush = true;
                 if (request is not null)
                 {
                     var typeUrl = ResolveTypeUrl(TypeUrlOf(request));
@@ -85,12 +87,17 @@ internal abstract partial class XdsStream<TRequest, TResponse>
                         registration = Deps.Registry.Register(StreamId, () => _view);
                         Log.StreamOpened(Logger, StreamId, Kind, Node.Id, Node.Cluster);
                     }
-                    Handle(request, typeUrl);
+                    mayPush = Handle(request, typeUrl);
                 }
                 Volatile.Write(ref _wakePending, 0);
                 if (Node is not null)
                 {
-                    await PushAsync(Deps.Cache.Current(nodeKey), stop.Token).ConfigureAwait(false);
+                    var snapshot = Deps.Cache.Current(nodeKey);
+                    if (mayPush || !ReferenceEquals(snapshot, pushed))
+                    {
+                        await PushAsync(snapshot, stop.Token).ConfigureAwait(false);
+                        pushed = snapshot;
+                    }
                     _view = new ClientView(StreamId, Kind, Node, ConnectedAt, ViewTypes());
                 }
             }
