@@ -18,12 +18,12 @@ internal sealed class SimulatedClient(int index, GrpcChannel channel, string[] c
 
     public async Task RunSotwAsync(CancellationToken cancellationToken)
     {
-        using var call = new Ads.AggregatedDiscoveryServiceClient(channel).StreamAggregatedResources(cancellationToken: cancellationToken);
+        using var call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(LightSotwResponse.Method, null, new CallOptions(cancellationToken: cancellationToken));
         await call.RequestStream.WriteAsync(new DiscoveryRequest { Node = Node, TypeUrl = TypeUrls.Cluster }, cancellationToken);
         var subscribedEds = false;
         await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken))
         {
-            tracker.Received(response.CalculateSize());
+            tracker.Received(response.Size);
             var ack = new DiscoveryRequest { TypeUrl = response.TypeUrl, VersionInfo = response.VersionInfo, ResponseNonce = response.Nonce };
             if (response.TypeUrl == TypeUrls.Endpoint)
             {
@@ -35,9 +35,9 @@ internal sealed class SimulatedClient(int index, GrpcChannel channel, string[] c
                 subscribedEds = true;
                 await call.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Endpoint, ResourceNames = { clusterNames } }, cancellationToken);
             }
-            else if (response.TypeUrl == TypeUrls.Endpoint)
+            else if (response.TypeUrl == TypeUrls.Endpoint && response.FirstResource?.Unpack<ClusterLoadAssignment>() is { ClusterName: "c0" } c0)
             {
-                Observe(response.Resources.Select(r => r.Unpack<ClusterLoadAssignment>()).FirstOrDefault(c => c.ClusterName == "c0"));
+                Observe(c0);
             }
         }
     }

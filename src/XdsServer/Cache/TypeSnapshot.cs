@@ -23,6 +23,27 @@ public sealed class TypeSnapshot
     public XdsResource? Find(string name) => Resources.GetValueOrDefault(name);
 
     private const int SubsetCacheLimit = 4096;
+    private const int ChangeCacheLimit = 16;
+    private readonly ConcurrentDictionary<TypeSnapshot, (IReadOnlyList<XdsResource> Changed, IReadOnlyList<string> Removed)> _changes = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>
+    /// What differs from an older snapshot of the same type: resources added or changed, names
+    /// removed. Computed once per pair, then shared by every stream that moves from one to the other.
+    /// </summary>
+    public (IReadOnlyList<XdsResource> Changed, IReadOnlyList<string> Removed) ChangesSince(TypeSnapshot older)
+    {
+        if (_changes.TryGetValue(older, out var cached))
+        {
+            return cached;
+        }
+        var changed = Resources.Values.Where(r => older.Find(r.Name)?.Version != r.Version).ToList();
+        var removed = older.Resources.Keys.Where(n => !Resources.ContainsKey(n)).ToList();
+        if (_changes.Count < ChangeCacheLimit)
+        {
+            _changes.TryAdd(older, (changed, removed));
+        }
+        return (changed, removed);
+    }
     private readonly ConcurrentDictionary<string, (ImmutableArray<XdsResource> Resources, string Version)> _subsets = new(StringComparer.Ordinal);
 
     /// <summary>

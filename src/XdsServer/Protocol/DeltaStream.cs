@@ -136,7 +136,7 @@ internal sealed class DeltaStream(
         {
             if (SnapshotConsistency.EdsNameOf(cluster.Body.Unpack<Cluster>()) is { } eds && endpoints.Known.ContainsKey(eds))
             {
-                endpoints.Known[eds] = DeltaTypeState.Unknown;
+                endpoints.MarkUnknown(eds);
             }
         }
     }

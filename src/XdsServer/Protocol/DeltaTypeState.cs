@@ -28,9 +28,14 @@ internal sealed class DeltaTypeState(string typeUrl)
     public string? AckedVersion { get; set; }
     public NackRecord? LastNack { get; set; }
     public string DesiredVersion { get; private set; } = "";
-    private ImmutableArray<XdsResource> _held = [];
-    private bool _heldDirty;
+    /// <summary>What the client holds, for status: kept up to date per sent name, rebuilt only after a full diff.</summary>
+    private ImmutableSortedDictionary<string, XdsResource> _held = ImmutableSortedDictionary<string, XdsResource>.Empty.WithComparers(StringComparer.Ordinal);
+    private bool _heldRebuild = true;
+    private bool _namesDirty = true;
     private string? _key;
+
+    /// <summary>The snapshot of this type the client was last brought up to; null when a full diff is due.</summary>
+    private TypeSnapshot? _diffedAgainst;
     private ImmutableArray<string> _namesView = [];
 
     public bool Interested(string name) => Wildcard || Explicit.Contains(name);
@@ -40,7 +45,9 @@ internal sealed class DeltaTypeState(string typeUrl)
         var first = !EverRequested;
         EverRequested = true;
         _key = null;
-        _heldDirty = true;
+        _heldRebuild = true;
+        _namesDirty = true;
+        _diffedAgainst = null;
         var toSubscribe = subscribe.ToList();
         if (first && toSubscribe.Count == 0)
         {
@@ -98,21 +105,36 @@ internal sealed class DeltaTypeState(string typeUrl)
         {
             return (updated, removed, "");
         }
-        IEnumerable<XdsResource> candidates = Wildcard ? type.Resources.Values : Explicit.Select(type.Find).OfType<XdsResource>();
-        foreach (var resource in candidates)
+        if (_diffedAgainst is not null)
         {
-            if (!Known.TryGetValue(resource.Name, out var held) || held != resource.Version)
+            // Incremental: only names that changed between the two snapshots can need sending.
+            if (type.Version != _diffedAgainst.Version)
             {
-                updated.Add(resource);
+                var (changed, gone) = type.ChangesSince(_diffedAgainst);
+                updated.AddRange(changed.Where(r => Interested(r.Name) && (!Known.TryGetValue(r.Name, out var held) || held != r.Version)));
+                removed.AddRange(gone.Where(n => Known.TryGetValue(n, out var held) && held != Absent));
             }
         }
-        foreach (var (name, held) in Known)
+        else
         {
-            if (held != Absent && type.Find(name) is null)
+            IEnumerable<XdsResource> candidates = Wildcard ? type.Resources.Values : Explicit.Select(type.Find).OfType<XdsResource>();
+            foreach (var resource in candidates)
             {
-                removed.Add(name);
+                if (!Known.TryGetValue(resource.Name, out var held) || held != resource.Version)
+                {
+                    updated.Add(resource);
+                }
+            }
+            foreach (var (name, held) in Known)
+            {
+                if (held != Absent && type.Find(name) is null)
+                {
+                    removed.Add(name);
+                }
             }
         }
+        // Everything found here is sent in this pass, so the next diff can start from this snapshot.
+        _diffedAgainst = type;
         _key ??= $"delta|{TypeUrl}|{(Wildcard ? "*" : "")}|{string.Join('\n', Explicit)}";
         var version = type.Subset(_key, VersionOf).Version;
         DesiredVersion = version;
@@ -127,13 +149,14 @@ internal sealed class DeltaTypeState(string typeUrl)
 
     public void Sent(string version, string nonce, DateTimeOffset at, IEnumerable<XdsResource> updated, IEnumerable<string> removed)
     {
-        _heldDirty = true;
         foreach (var resource in updated)
         {
             Known[resource.Name] = resource.Version;
+            _held = _held.SetItem(resource.Name, resource);
         }
         foreach (var name in removed)
         {
+            _held = _held.Remove(name);
             if (Interested(name))
             {
                 Known[name] = Absent;
@@ -158,15 +181,26 @@ internal sealed class DeltaTypeState(string typeUrl)
         }
     }
 
+    /// <summary>The client must hear of this name again (e.g. endpoints of a cluster that is re-warming).</summary>
+    public void MarkUnknown(string name)
+    {
+        Known[name] = Unknown;
+        _diffedAgainst = null;
+        _heldRebuild = true;
+    }
+
     public TypeView View(TypeSnapshot type)
     {
-        // Recomputed only after something was sent or the subscription changed, not on every ACK.
-        if (_heldDirty)
+        if (_heldRebuild)
         {
-            _held = [.. type.Resources.Values.Where(r => Known.TryGetValue(r.Name, out var v) && v == r.Version)];
-            _namesView = [.. Explicit];
-            _heldDirty = false;
+            _held = type.Resources.Values.Where(r => Known.TryGetValue(r.Name, out var v) && v == r.Version).ToImmutableSortedDictionary(r => r.Name, r => r, StringComparer.Ordinal);
+            _heldRebuild = false;
         }
-        return new(TypeUrl, Wildcard, _namesView, LastSentVersion, LastSentAt, AckedVersion, LastNack, _held, DesiredVersion);
+        if (_namesDirty)
+        {
+            _namesView = [.. Explicit];
+            _namesDirty = false;
+        }
+        return new(TypeUrl, Wildcard, _namesView, LastSentVersion, LastSentAt, AckedVersion, LastNack, _held.Values, DesiredVersion);
     }
 }

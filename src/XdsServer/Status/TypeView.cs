@@ -4,6 +4,7 @@ using ZenMesh.XdsServer.Resources;
 namespace ZenMesh.XdsServer.Status;
 
 /// <summary>One resource type on one stream, as last published by that stream's loop. Immutable.</summary>
+/// <remarks><see cref="Held"/> is an immutable collection: safe to enumerate from any thread.</remarks>
 public sealed record TypeView(
     string TypeUrl,
     bool Wildcard,
@@ -12,7 +13,7 @@ public sealed record TypeView(
     DateTimeOffset? LastSentAt,
     string? AckedVersion,
     NackRecord? LastNack,
-    ImmutableArray<XdsResource> Held,
+    IEnumerable<XdsResource> Held,
     string DesiredVersion)
 {
     public SyncState State =>
