@@ -99,6 +99,20 @@ internal sealed class DeltaStream(
                 slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
                 await SendAsync(state, version, [], names, cancellationToken).ConfigureAwait(false);
             }
+            var now = Deps.Time.GetUtcNow();
+            foreach (var state in _types.Values)
+            {
+                if (state.HeartbeatsDue(now) is not { Count: > 0 } beats)
+                {
+                    continue;
+                }
+                // Rule 17: each TTL resource again with its version and no body.
+                slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                var heartbeat = new DeltaDiscoveryResponse { SystemVersionInfo = state.DesiredVersion, TypeUrl = state.TypeUrl, Nonce = NextNonce(), ControlPlane = Deps.Identity };
+                heartbeat.Resources.AddRange(beats.Select(r => r.DeltaHeartbeat));
+                await WriteAsync(heartbeat, cancellationToken).ConfigureAwait(false);
+                state.HeartbeatSent(heartbeat.Nonce, now, beats);
+            }
         }
         finally
         {
@@ -140,6 +154,8 @@ internal sealed class DeltaStream(
             }
         }
     }
+
+    protected override TimeSpan? ShortestHeldTtl() => _types.Values.Select(s => s.ShortestTtl).Min();
 
     protected override ImmutableDictionary<string, TypeView> ViewTypes() =>
         _types.Values.ToImmutableDictionary(s => s.TypeUrl, s => s.View(_lastSnapshot.Get(s.TypeUrl)));

@@ -147,16 +147,43 @@ internal sealed class DeltaTypeState(string typeUrl)
             ? type.Version
             : ContentHash.OfEntries(Explicit.Union(Wildcard ? type.Resources.Keys : []).Order(StringComparer.Ordinal).Select(n => (n, type.Find(n)?.Version ?? Absent))));
 
+    /// <summary>Resources with a TTL the client holds, and when it last heard of each.</summary>
+    private readonly Dictionary<string, (XdsResource Resource, DateTimeOffset At)> _ttl = new(StringComparer.Ordinal);
+
+    public TimeSpan? ShortestTtl => _ttl.Count == 0 ? null : _ttl.Values.Min(t => t.Resource.Ttl);
+
+    /// <summary>Held resources with a TTL of which the client last heard half a TTL ago or more.</summary>
+    public List<XdsResource> HeartbeatsDue(DateTimeOffset now) =>
+        [.. _ttl.Values.Where(t => now - t.At >= t.Resource.Ttl!.Value / 2 && Known.GetValueOrDefault(t.Resource.Name) == t.Resource.Version).Select(t => t.Resource)];
+
+    public void HeartbeatSent(string nonce, DateTimeOffset at, IEnumerable<XdsResource> beats)
+    {
+        foreach (var resource in beats)
+        {
+            _ttl[resource.Name] = (resource, at);
+        }
+        LastSentNonce = nonce;
+    }
+
     public void Sent(string version, string nonce, DateTimeOffset at, IEnumerable<XdsResource> updated, IEnumerable<string> removed)
     {
         foreach (var resource in updated)
         {
             Known[resource.Name] = resource.Version;
             _held = _held.SetItem(resource.Name, resource);
+            if (resource.Ttl is null)
+            {
+                _ttl.Remove(resource.Name);
+            }
+            else
+            {
+                _ttl[resource.Name] = (resource, at);
+            }
         }
         foreach (var name in removed)
         {
             _held = _held.Remove(name);
+            _ttl.Remove(name);
             if (Interested(name))
             {
                 Known[name] = Absent;

@@ -106,7 +106,7 @@ internal sealed class SotwStream(
                 };
                 foreach (var resource in resources)
                 {
-                    response.Resources.Add(resource.Body);
+                    response.Resources.Add(resource.Sotw);
                 }
                 await WriteAsync(response, cancellationToken).ConfigureAwait(false);
                 state.Sent(version, response.Nonce, Deps.Time.GetUtcNow(), resources);
@@ -117,12 +117,28 @@ internal sealed class SotwStream(
                     endpoints.ForceSend = true;
                 }
             }
+            var now = Deps.Time.GetUtcNow();
+            foreach (var state in _types.Values)
+            {
+                if (!state.Open || state.Pending || state.HeartbeatsDue(now) is not { } beats)
+                {
+                    continue;
+                }
+                // Rule 17: same version, each TTL resource as a Resource with no body.
+                slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                var heartbeat = new DiscoveryResponse { VersionInfo = state.LastSentVersion, TypeUrl = state.TypeUrl, Nonce = NextNonce(), ControlPlane = Deps.Identity };
+                heartbeat.Resources.AddRange(beats.Select(r => r.SotwHeartbeat));
+                await WriteAsync(heartbeat, cancellationToken).ConfigureAwait(false);
+                state.HeartbeatSent(heartbeat.Nonce, now);
+            }
         }
         finally
         {
             slot?.Dispose();
         }
     }
+
+    protected override TimeSpan? ShortestHeldTtl() => _types.Values.Select(s => s.ShortestTtl).Min();
 
     protected override ImmutableDictionary<string, TypeView> ViewTypes() =>
         _types.Values.ToImmutableDictionary(s => s.TypeUrl, s => s.View());

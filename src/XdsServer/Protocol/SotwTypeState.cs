@@ -100,8 +100,23 @@ internal sealed class SotwTypeState(string typeUrl)
 
     public void Desire(string version) => DesiredVersion = version;
 
+    /// <summary>The shortest TTL among the resources held, or null.</summary>
+    public TimeSpan? ShortestTtl { get; private set; }
+
+    /// <summary>Heartbeats for the held resources with a TTL, once half of the shortest has passed since they were last sent.</summary>
+    public IReadOnlyList<XdsResource>? HeartbeatsDue(DateTimeOffset now) =>
+        ShortestTtl is { } ttl && LastSentAt is { } sent && now - sent >= ttl / 2 ? [.. Held.Where(r => r.Ttl is not null)] : null;
+
+    public void HeartbeatSent(string nonce, DateTimeOffset at)
+    {
+        LastSentNonce = nonce;
+        LastSentAt = at;
+        Open = false;
+    }
+
     public void Sent(string version, string nonce, DateTimeOffset at, ImmutableArray<XdsResource> resources)
     {
+        ShortestTtl = resources.Where(r => r.Ttl is not null).Select(r => r.Ttl).Min();
         LastSentVersion = version;
         LastSentNonce = nonce;
         LastSentAt = at;

@@ -25,6 +25,8 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     private long _nonceCounter;
     private int _wakePending;
     private volatile ClientView? _view;
+    private ITimer? _heartbeats;
+    private TimeSpan? _heartbeatPeriod;
 
     protected XdsStream(XdsStreamDependencies deps, string kind, string? fixedTypeUrl, IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, ServerCallContext context)
     {
@@ -60,6 +62,9 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     protected abstract Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken);
 
     protected abstract ImmutableDictionary<string, TypeView> ViewTypes();
+
+    /// <summary>The shortest TTL among resources the client holds, or null: heartbeats are due at half of it.</summary>
+    protected abstract TimeSpan? ShortestHeldTtl();
 
     public async Task RunAsync()
     {
@@ -99,6 +104,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
                         pushed = snapshot;
                     }
                     _view = new ClientView(StreamId, Kind, Node, ConnectedAt, ViewTypes());
+                    ScheduleHeartbeats();
                 }
             }
             Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client closed the stream");
@@ -117,6 +123,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
             // Drop per-stream state at once: a client that returns gets a fresh stream, never this one's.
             watch?.Dispose();
             registration?.Dispose();
+            _heartbeats?.Dispose();
             await stop.CancelAsync().ConfigureAwait(false);
             try
             {
@@ -132,6 +139,22 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     protected string NextNonce() => $"{Deps.NonceEpoch}.{StreamId}.{++_nonceCounter}";
 
     protected Task WriteAsync(TResponse response, CancellationToken cancellationToken) => _responses.WriteAsync(response, cancellationToken);
+
+    /// <summary>
+    /// While the client holds resources with a TTL, wake the loop every quarter of the shortest TTL,
+    /// so a heartbeat due at half of it goes out by three quarters at the latest.
+    /// </summary>
+    private void ScheduleHeartbeats()
+    {
+        var period = ShortestHeldTtl() is { } ttl ? TimeSpan.FromTicks(Math.Max(ttl.Ticks / 4, TimeSpan.TicksPerMillisecond * 50)) : (TimeSpan?)null;
+        if (period == _heartbeatPeriod)
+        {
+            return;
+        }
+        _heartbeats?.Dispose();
+        _heartbeats = period is { } p ? Deps.Time.CreateTimer(_ => Wake(), null, p, p) : null;
+        _heartbeatPeriod = period;
+    }
 
     private void Wake()
     {

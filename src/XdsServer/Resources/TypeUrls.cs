@@ -10,6 +10,9 @@ public static class TypeUrls
     public const string Route = Prefix + "envoy.config.route.v3.RouteConfiguration";
     public const string Secret = Prefix + "envoy.extensions.transport_sockets.tls.v3.Secret";
 
+    /// <summary>Not a resource type of its own: wraps one (SotW with a TTL, heartbeats, and in resource files).</summary>
+    public const string ResourceWrapper = Prefix + "envoy.service.discovery.v3.Resource";
+
     /// <summary>
     /// Make-before-break: secrets before the clusters and listeners that use them, clusters before
     /// their endpoints, listeners before their routes (Envoy's xDS protocol, "eventual consistency").

@@ -23,7 +23,7 @@ internal static class FetchResponder
         state.Subscribe(request.ResourceNames);
         var (resources, version) = state.Resolve(type);
         var response = new DiscoveryResponse { VersionInfo = version, TypeUrl = typeUrl, ControlPlane = deps.Identity };
-        response.Resources.AddRange(resources.Select(r => r.Body));
+        response.Resources.AddRange(resources.Select(r => r.Sotw));
         return Task.FromResult(response);
     }
 }

@@ -57,9 +57,29 @@ public static class ResourceFileParser
                 errors.Add($"{where}: '@type' is missing; set it to one of {string.Join(", ", TypeUrls.PushOrder)}.");
                 continue;
             }
+            if (typeUrl == TypeUrls.ResourceWrapper)
+            {
+                if (ParseWrapped(item, where) is { } wrapped)
+                {
+                    if (wrapped.Error is not null)
+                    {
+                        errors.Add(wrapped.Error);
+                    }
+                    else if (firstIndex.TryGetValue((wrapped.Resource!.TypeUrl, wrapped.Resource.Name), out var before))
+                    {
+                        errors.Add($"{where} (Resource '{wrapped.Resource.Name}'): the name is already used by resources[{before}]; names must be unique within a type. Rename or remove one.");
+                    }
+                    else
+                    {
+                        firstIndex[(wrapped.Resource.TypeUrl, wrapped.Resource.Name)] = i;
+                        resources.Add(wrapped.Resource);
+                    }
+                }
+                continue;
+            }
             if (!TypeUrls.IsServed(typeUrl))
             {
-                errors.Add($"{where}: '@type' '{typeUrl}' is not a resource type this server serves; use one of {string.Join(", ", TypeUrls.PushOrder)}.");
+                errors.Add($"{where}: '@type' '{typeUrl}' is not a resource type this server serves; use one of {string.Join(", ", TypeUrls.PushOrder)}, or wrap one in {TypeUrls.ResourceWrapper} to give it a ttl.");
                 continue;
             }
             var shortType = typeUrl[(typeUrl.LastIndexOf('.') + 1)..];
@@ -100,6 +120,45 @@ public static class ResourceFileParser
             throw new ResourceFileException(path, inconsistencies);
         }
         return snapshot;
+    }
+
+    /// <summary>
+    /// An envoy.service.discovery.v3.Resource wrapping a served resource, to give it a TTL:
+    /// {"@type": ".../envoy.service.discovery.v3.Resource", "ttl": "30s", "resource": {"@type": ..., ...}}.
+    /// </summary>
+    private static (XdsResource? Resource, string? Error)? ParseWrapped(JsonObject item, string where)
+    {
+        Envoy.Service.Discovery.V3.Resource wrapper;
+        try
+        {
+            var fields = (JsonObject)item.DeepClone();
+            fields.Remove("@type");
+            wrapper = Parser.Parse<Envoy.Service.Discovery.V3.Resource>(fields.ToJsonString());
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException or FormatException or InvalidOperationException or ArgumentException)
+        {
+            var (field, message) = JsonFieldLocator.Locate(Parser, item, Envoy.Service.Discovery.V3.Resource.Descriptor) ?? ("?", e.Message.TrimEnd('.'));
+            return (null, $"{where} (Resource): field '{field}': {message}. Fix or remove that field.");
+        }
+        if (wrapper.Resource_ is null || !TypeUrls.IsServed(wrapper.Resource_.TypeUrl))
+        {
+            return (null, $"{where} (Resource): field 'resource' must hold one of {string.Join(", ", TypeUrls.PushOrder)} (with its '@type'); it holds '{wrapper.Resource_?.TypeUrl ?? "nothing"}'.");
+        }
+        TimeSpan? ttl = wrapper.Ttl?.ToTimeSpan();
+        if (ttl is { } t && t <= TimeSpan.Zero)
+        {
+            return (null, $"{where} (Resource): field 'ttl' is {t}; a TTL must be positive, e.g. \"30s\", or left out for none.");
+        }
+        var resource = XdsResource.Create(wrapper.Resource_.Unpack(EnvoyTypeRegistry.Instance), ttl);
+        if (resource.Name.Length == 0)
+        {
+            return (null, $"{where} (Resource): field 'resource.{ResourceNames.FieldOf(resource.TypeUrl)}' is empty; every resource needs a name, unique within its type.");
+        }
+        if (wrapper.Name.Length > 0 && wrapper.Name != resource.Name)
+        {
+            return (null, $"{where} (Resource): field 'name' is '{wrapper.Name}' but the wrapped resource is named '{resource.Name}'; leave 'name' out or make them equal.");
+        }
+        return (resource, null);
     }
 
     private static bool LooksLikeJson(string path, string text) =>

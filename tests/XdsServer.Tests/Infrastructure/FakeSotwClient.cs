@@ -90,7 +90,7 @@ internal sealed class FakeSotwClient : IAsyncDisposable
     }
 
     public static IReadOnlyList<string> Names(DiscoveryResponse response) =>
-        [.. response.Resources.Select(r => ResourceNames.Of(r.Unpack(EnvoyTypeRegistry.Instance)))];
+        [.. response.Resources.Select(r => r.TypeUrl == TypeUrls.ResourceWrapper ? r.Unpack<Resource>().Name : ResourceNames.Of(r.Unpack(EnvoyTypeRegistry.Instance)))];
 
     public Task CloseAsync() => _call.RequestStream.CompleteAsync();
 

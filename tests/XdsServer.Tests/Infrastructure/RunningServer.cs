@@ -29,11 +29,21 @@ internal sealed class RunningServer : IAsyncDisposable
     public HttpClient Http { get; }
     public ISnapshotCache Cache => _app.Services.GetRequiredService<ISnapshotCache>();
 
-    public static async Task<RunningServer> StartAsync(params string[] extraArgs)
+    public static Task<RunningServer> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
+
+    /// <summary>With <paramref name="time"/>, the server runs on that clock (a FakeTimeProvider in tests).</summary>
+    public static async Task<RunningServer> StartAsync(TimeProvider? time, params string[] extraArgs)
     {
         var args = new List<string> { "--ads-port", "0", "--http-port", "0" };
         args.AddRange(extraArgs);
-        var app = XdsServerApp.Build([.. args], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var app = XdsServerApp.Build([.. args], b =>
+        {
+            b.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (time is not null)
+            {
+                b.Services.AddSingleton(time);
+            }
+        });
         await app.StartAsync().WithTimeout("the server to start");
         return new RunningServer(app);
     }

@@ -54,7 +54,7 @@ public sealed class ResourceFileParserTests
         [
             "resources[0]: expected an object with '@type', found the string \"just a string\".",
             $"resources[1]: '@type' is missing; set it to one of {string.Join(", ", TypeUrls.PushOrder)}.",
-            $"resources[2]: '@type' 'type.googleapis.com/envoy.config.route.v3.VirtualHost' is not a resource type this server serves; use one of {string.Join(", ", TypeUrls.PushOrder)}.",
+            $"resources[2]: '@type' 'type.googleapis.com/envoy.config.route.v3.VirtualHost' is not a resource type this server serves; use one of {string.Join(", ", TypeUrls.PushOrder)}, or wrap one in {TypeUrls.ResourceWrapper} to give it a ttl.",
             "resources[3] (Cluster 'bad'): field 'connect_timeout': Invalid Duration value: soon. Fix or remove that field.",
             "resources[4] (Cluster): field 'name' is empty; every resource needs a name, unique within its type.",
             "resources[6] (Cluster 'dup'): the name is already used by resources[5]; names must be unique within a type. Rename or remove one.",
@@ -99,5 +99,37 @@ public sealed class ResourceFileParserTests
         var error = Assert.Throws<ResourceFileException>(() => ResourceFileParser.Parse("r.json", json));
         Assert.Equal("inconsistent \"eds\" reference: missing [needs-eds]", error.Errors[0]);
         Assert.Equal($"Resources file 'r.json' was refused (2 problems):{Environment.NewLine}  - inconsistent \"eds\" reference: missing [needs-eds]{Environment.NewLine}  - Cluster 'needs-eds' is of type EDS and needs ClusterLoadAssignment 'needs-eds', which is missing. Add a ClusterLoadAssignment with cluster_name 'needs-eds', or give the cluster a static load_assignment.", error.Message);
+    }
+
+    [Fact]
+    public void Parse_ResourceWrapperWithTtl_GivesTheResourceItsTtl()
+    {
+        var yaml = $"- \"@type\": {TypeUrls.ResourceWrapper}\n  ttl: 30s\n  resource:\n    \"@type\": {Cluster}\n    name: leased\n    type: STATIC\n";
+        var resource = ResourceFileParser.Parse("r.yaml", yaml).Get(TypeUrls.Cluster).Find("leased");
+
+        Assert.NotNull(resource);
+        Assert.Equal(TimeSpan.FromSeconds(30), resource.Ttl);
+    }
+
+    [Fact]
+    public void Parse_ResourceWrapperProblems_AreNamed()
+    {
+        var json = $$$"""
+        [
+          {"@type": "{{{TypeUrls.ResourceWrapper}}}", "ttl": "0s", "resource": {"@type": "{{{Cluster}}}", "name": "a"}},
+          {"@type": "{{{TypeUrls.ResourceWrapper}}}", "name": "b", "resource": {"@type": "{{{Cluster}}}", "name": "c"}},
+          {"@type": "{{{TypeUrls.ResourceWrapper}}}", "ttl": "1s"},
+          {"@type": "{{{TypeUrls.ResourceWrapper}}}", "ttl": "often", "resource": {"@type": "{{{Cluster}}}", "name": "d"}}
+        ]
+        """;
+        var error = Assert.Throws<ResourceFileException>(() => ResourceFileParser.Parse("r.json", json));
+
+        Assert.Equal(
+        [
+            "resources[0] (Resource): field 'ttl' is 00:00:00; a TTL must be positive, e.g. \"30s\", or left out for none.",
+            "resources[1] (Resource): field 'name' is 'b' but the wrapped resource is named 'c'; leave 'name' out or make them equal.",
+            $"resources[2] (Resource): field 'resource' must hold one of {string.Join(", ", TypeUrls.PushOrder)} (with its '@type'); it holds 'nothing'.",
+            "resources[3] (Resource): field 'ttl': Invalid Duration value: often. Fix or remove that field.",
+        ], error.Errors);
     }
 }
