@@ -15,6 +15,7 @@ internal sealed class FakeDeltaClient : IAsyncDisposable
     private readonly Channel<DeltaDiscoveryResponse> _received = Channel.CreateUnbounded<DeltaDiscoveryResponse>();
     private readonly HashSet<string> _nonces = [];
     private readonly Task _reader;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _sentNode;
     private int _probe;
 
@@ -34,7 +35,16 @@ internal sealed class FakeDeltaClient : IAsyncDisposable
             request.Node = new Node { Id = NodeId, Cluster = "test-cluster" };
         }
         _sentNode = true;
-        await _call.RequestStream.WriteAsync(request).WithTimeout($"sending a delta {request.TypeUrl} request");
+        // A gRPC request stream takes one write at a time; tests write from several tasks.
+        await _writeLock.WaitAsync().WithTimeout("the request stream to be free");
+        try
+        {
+            await _call.RequestStream.WriteAsync(request).WithTimeout($"sending a delta {request.TypeUrl} request");
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     public Task SubscribeAsync(string typeUrl, params string[] names) =>
@@ -103,6 +113,7 @@ internal sealed class FakeDeltaClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _call.Dispose();
+        _writeLock.Dispose();
         try
         {
             await _reader.WithTimeout("the delta reader to stop");

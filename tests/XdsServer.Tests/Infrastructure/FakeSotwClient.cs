@@ -19,6 +19,7 @@ internal sealed class FakeSotwClient : IAsyncDisposable
     private readonly Channel<DiscoveryResponse> _received = Channel.CreateUnbounded<DiscoveryResponse>();
     private readonly HashSet<string> _nonces = [];
     private readonly Task _reader;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private bool _sentNode;
 
     public FakeSotwClient(GrpcChannel channel, string nodeId)
@@ -40,7 +41,16 @@ internal sealed class FakeSotwClient : IAsyncDisposable
             request.Node = new Node { Id = NodeId, Cluster = "test-cluster" };
         }
         _sentNode = true;
-        await _call.RequestStream.WriteAsync(request).WithTimeout($"sending a {request.TypeUrl} request");
+        // A gRPC request stream takes one write at a time; tests write from several tasks.
+        await _writeLock.WaitAsync().WithTimeout("the request stream to be free");
+        try
+        {
+            await _call.RequestStream.WriteAsync(request).WithTimeout($"sending a {request.TypeUrl} request");
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     public Task RequestAsync(string typeUrl, params string[] names) =>
@@ -123,6 +133,7 @@ internal sealed class FakeSotwClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _call.Dispose();
+        _writeLock.Dispose();
         try
         {
             await _reader.WithTimeout("the SotW reader to stop");

@@ -235,4 +235,21 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
         }
         Assert.Equal(["CDS", "RDS", "CDS-removed", "EDS-removed"], seen);
     }
+
+    [Fact] // Rule 15 for delta, go-control-plane #245
+    public async Task ClusterUpdate_IsFollowedByItsEndpoints_EvenWhenTheyDidNotChange()
+    {
+        await using var client = _server.Delta();
+        await client.SubscribeAsync(TypeUrls.Cluster);
+        await client.AckAsync(await client.ReceiveAsync(TypeUrls.Cluster));
+        await client.SubscribeAsync(TypeUrls.Endpoint, "c1", "c2");
+        await client.AckAsync(await client.ReceiveAsync(TypeUrls.Endpoint));
+
+        _server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1", connectTimeoutMs: 2500), Endpoints("c1", 9001), Cluster("c2"), Endpoints("c2", 9002)]));
+        var clusters = await client.ReceiveAsync(TypeUrls.Cluster);
+        var endpoints = await client.ReceiveAsync(TypeUrls.Endpoint);
+
+        Assert.Equal(["c1"], FakeDeltaClient.Names(clusters));
+        Assert.Equal(["c1"], FakeDeltaClient.Names(endpoints));
+    }
 }

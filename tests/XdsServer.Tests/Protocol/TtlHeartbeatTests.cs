@@ -38,6 +38,7 @@ public sealed class TtlHeartbeatTests : IAsyncLifetime
         Assert.Equal(Ttl, wrapped.Ttl.ToTimeSpan());
         Assert.Equal("leased", wrapped.Resource_.Unpack<Cluster>().Name);
         await client.AckAsync(response);
+        await client.ExpectNoResponseAsync("to the ACK"); // the server has finished the pass that armed its heartbeat timer
 
         _time.Advance(Ttl / 4);
         await client.ExpectNoResponseAsync("before half the TTL has passed");
@@ -62,6 +63,7 @@ public sealed class TtlHeartbeatTests : IAsyncLifetime
         Assert.Equal(Ttl, leased.Ttl.ToTimeSpan());
         Assert.Null(response.Resources.Single(r => r.Name == "forever").Ttl);
         await client.AckAsync(response);
+        await client.ExpectNoResponseAsync("to the ACK"); // the server has finished the pass that armed its heartbeat timer
 
         _time.Advance(Ttl / 2);
         var heartbeat = await client.ReceiveAsync(TypeUrls.Cluster);
@@ -77,6 +79,7 @@ public sealed class TtlHeartbeatTests : IAsyncLifetime
         await using var client = _server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster, "forever");
         await client.AckAsync(await client.ReceiveAsync(TypeUrls.Cluster), "forever");
+        await client.ExpectNoResponseAsync("to the ACK");
 
         _time.Advance(Ttl * 3);
         await client.ExpectNoResponseAsync("for a client that holds nothing with a TTL");
