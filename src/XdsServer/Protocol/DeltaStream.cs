@@ -31,12 +31,7 @@ internal sealed class DeltaStream(
 
     protected override bool Handle(DeltaDiscoveryRequest request, string typeUrl)
     {
-        var rank = TypeUrls.Rank(typeUrl);
-        if (!_types.TryGetValue(rank, out var state))
-        {
-            state = new DeltaTypeState(typeUrl);
-            _types.Add(rank, state);
-        }
+        var state = StateFor(_types, typeUrl, t => new DeltaTypeState(t));
         var nonce = request.ResponseNonce;
         if (nonce.Length > 0)
         {
@@ -47,10 +42,7 @@ internal sealed class DeltaStream(
             else if (request.ErrorDetail is { } error)
             {
                 // The rejected versions stay recorded as sent: they are not resent until they change.
-                var nack = new NackRecord(Node!.Id, typeUrl, state.LastSentVersion ?? "", nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
-                state.LastNack = nack;
-                Deps.Registry.RecordNack(nack);
-                Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
+                state.LastNack = RecordNack(typeUrl, state.LastSentVersion ?? "", nonce, error);
             }
             else
             {

@@ -29,12 +29,7 @@ internal sealed class SotwStream(
 
     protected override bool Handle(DiscoveryRequest request, string typeUrl)
     {
-        var rank = TypeUrls.Rank(typeUrl);
-        if (!_types.TryGetValue(rank, out var state))
-        {
-            state = new SotwTypeState(typeUrl);
-            _types.Add(rank, state);
-        }
+        var state = StateFor(_types, typeUrl, t => new SotwTypeState(t));
         var nonce = request.ResponseNonce;
         if (nonce.Length > 0 && nonce != state.LastSentNonce)
         {
@@ -44,10 +39,7 @@ internal sealed class SotwStream(
         }
         if (request.ErrorDetail is { } error)
         {
-            var nack = new NackRecord(Node!.Id, typeUrl, state.LastSentVersion ?? "", nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
-            state.LastNack = nack;
-            Deps.Registry.RecordNack(nack);
-            Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
+            state.LastNack = RecordNack(typeUrl, state.LastSentVersion ?? "", nonce, error);
             state.AckedVersion = request.VersionInfo.Length > 0 ? request.VersionInfo : null;
         }
         else if (nonce.Length > 0)

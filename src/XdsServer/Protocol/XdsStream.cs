@@ -136,6 +136,27 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         }
     }
 
+    /// <summary>Records a client's rejection of config (status, admin, logs) and returns it.</summary>
+    protected NackRecord RecordNack(string typeUrl, string rejectedVersion, string nonce, Google.Rpc.Status error)
+    {
+        var nack = new NackRecord(Node!.Id, typeUrl, rejectedVersion, nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
+        Deps.Registry.RecordNack(nack);
+        Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
+        return nack;
+    }
+
+    /// <summary>The protocol state of a type on this stream, created on first use; kept in push order.</summary>
+    protected static TState StateFor<TState>(SortedDictionary<int, TState> states, string typeUrl, Func<string, TState> create)
+    {
+        var rank = TypeUrls.Rank(typeUrl);
+        if (!states.TryGetValue(rank, out var state))
+        {
+            state = create(typeUrl);
+            states.Add(rank, state);
+        }
+        return state;
+    }
+
     protected string NextNonce() => $"{Deps.NonceEpoch}.{StreamId}.{++_nonceCounter}";
 
     protected Task WriteAsync(TResponse response, CancellationToken cancellationToken) => _responses.WriteAsync(response, cancellationToken);

@@ -7,28 +7,19 @@ using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 namespace ZenMesh.XdsServer.Tests.Protocol;
 
 /// <summary>Incremental (delta) ADS, rule by rule (../shared/XDS-PROTOCOL.md).</summary>
-public sealed class DeltaProtocolTests : IAsyncLifetime
+public sealed class DeltaProtocolTests : ServerTest
 {
-    private RunningServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RunningServer.StartAsync();
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002)]));
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Fact] // Rule 12
     public async Task Update_CarriesOnlyTheChangedResource()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Endpoint, "c1", "c2");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         Assert.Equal(["c1", "c2"], FakeDeltaClient.Names(first));
         await client.AckAsync(first);
 
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9999)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9999)]));
         var update = await client.ReceiveAsync(TypeUrls.Endpoint);
 
         Assert.Equal(["c2"], FakeDeltaClient.Names(update));
@@ -39,13 +30,13 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rules 8 and 12: deletions are explicit in delta
     public async Task DeletedCluster_IsListedInRemovedResources()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeDeltaClient.Names(first));
         await client.AckAsync(first);
 
-        _server.Publish(Mesh(clusters: [("c1", 9001)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001)]));
         var removal = await client.ReceiveAsync(TypeUrls.Cluster);
 
         Assert.Empty(removal.Resources);
@@ -55,14 +46,14 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 12, go-control-plane #565 and PR #488
     public async Task SubscriptionToAMissingName_IsAnsweredAsRemoved_AndDeliveredWhenItAppears()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Route, "later-routes");
         var missing = await client.ReceiveAsync(TypeUrls.Route);
         Assert.Empty(missing.Resources);
         Assert.Equal(["later-routes"], missing.RemovedResources);
         await client.AckAsync(missing);
 
-        _server.Publish(Snapshot.Create([Listener("app", "later-routes"), Route("later-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
+        Server.Publish(Snapshot.Create([Listener("app", "later-routes"), Route("later-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
         var created = await client.ReceiveAsync(TypeUrls.Route);
         Assert.Equal(["later-routes"], FakeDeltaClient.Names(created));
     }
@@ -70,7 +61,7 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 13
     public async Task Resubscribe_ToANameTheClientHas_SendsItAgain()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Endpoint, "c1");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(first);
@@ -83,14 +74,14 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 13
     public async Task UnsubscribeOfANameNeverSubscribed_IsIgnored()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Endpoint, "c1");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(first);
 
         await client.UnsubscribeAsync(TypeUrls.Endpoint, "never-subscribed");
         await client.ExpectNoResponseAsync("to an unsubscribe of a name never subscribed");
-        _server.Publish(Mesh(clusters: [("c1", 9111), ("c2", 9002)]));
+        Server.Publish(Mesh(clusters: [("c1", 9111), ("c2", 9002)]));
         var update = await client.ReceiveAsync(TypeUrls.Endpoint);
         Assert.Equal(["c1"], FakeDeltaClient.Names(update));
     }
@@ -98,7 +89,7 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 13: '*' plus a specific name; unsubscribing the name sends its state again
     public async Task WildcardPlusName_UnsubscribingTheName_SendsItAgainAsAResource()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Cluster, "*", "c1");
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeDeltaClient.Names(first));
@@ -112,7 +103,7 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 13, the removed case
     public async Task WildcardPlusMissingName_UnsubscribingTheName_SendsItAgainAsRemoved()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Cluster, "*", "ghost");
         var upserts = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeDeltaClient.Names(upserts));
@@ -129,12 +120,12 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 9 for delta: empty first subscribe is the legacy wildcard
     public async Task EmptyFirstSubscribe_IsWildcard_AndNewResourcesArrive()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(first);
 
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
         var added = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c3"], FakeDeltaClient.Names(added));
     }
@@ -143,15 +134,15 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     public async Task Reconnect_WithInitialResourceVersions_SendsOnlyWhatDiffers()
     {
         Dictionary<string, string> held;
-        await using (var before = _server.Delta("reconnecting"))
+        await using (var before = Server.Delta("reconnecting"))
         {
             await before.SubscribeAsync(TypeUrls.Endpoint, "c1", "c2");
             var first = await before.ReceiveAsync(TypeUrls.Endpoint);
             held = first.Resources.ToDictionary(r => r.Name, r => r.Version);
         }
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9222)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9222)]));
 
-        await using var after = _server.Delta("reconnecting");
+        await using var after = Server.Delta("reconnecting");
         await after.SendAsync(new DeltaDiscoveryRequest
         {
             TypeUrl = TypeUrls.Endpoint,
@@ -166,16 +157,16 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     public async Task Reconnect_HoldingEverything_GetsNothing_AndIsSynced()
     {
         Dictionary<string, string> held;
-        await using (var before = _server.Delta("holder"))
+        await using (var before = Server.Delta("holder"))
         {
             await before.SubscribeAsync(TypeUrls.Endpoint, "c1");
             held = (await before.ReceiveAsync(TypeUrls.Endpoint)).Resources.ToDictionary(r => r.Name, r => r.Version);
         }
-        await using var after = _server.Delta("holder");
+        await using var after = Server.Delta("holder");
         await after.SendAsync(new DeltaDiscoveryRequest { TypeUrl = TypeUrls.Endpoint, ResourceNamesSubscribe = { "c1" }, InitialResourceVersions = { held } });
 
         await after.ExpectNoResponseAsync("to a client that already holds the current version");
-        var view = (await _server.ClientsAsync("holder")).Single();
+        var view = (await Server.ClientsAsync("holder")).Single();
         Assert.Equal("delta-ads", view.GetProperty("stream").GetString());
         var eds = view.GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == "EDS");
         Assert.Equal("SYNCED", eds.GetProperty("status").GetString());
@@ -184,11 +175,11 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 6 for delta
     public async Task StaleNonce_StillChangesTheSubscription()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Endpoint, "c1");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(first);
-        _server.Publish(Mesh(clusters: [("c1", 9111), ("c2", 9002)]));
+        Server.Publish(Mesh(clusters: [("c1", 9111), ("c2", 9002)]));
         await client.ReceiveAsync(TypeUrls.Endpoint);
 
         await client.SendAsync(new DeltaDiscoveryRequest { TypeUrl = TypeUrls.Endpoint, ResponseNonce = first.Nonce, ResourceNamesSubscribe = { "c2" } });
@@ -199,16 +190,16 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 4 for delta
     public async Task Nack_IsRecorded_AndTheRejectedResourceIsNotResent()
     {
-        await using var client = _server.Delta("delta-nacker");
+        await using var client = Server.Delta("delta-nacker");
         await client.SubscribeAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(first);
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("bad", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("bad", 9003)]));
         var rejected = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.NackAsync(rejected, "cluster 'bad' is not acceptable");
 
         await client.ExpectNoResponseAsync("after a NACK while the config is unchanged");
-        var view = (await _server.ClientsAsync("delta-nacker")).Single();
+        var view = (await Server.ClientsAsync("delta-nacker")).Single();
         var cds = view.GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == "CDS");
         Assert.Equal("NACKED", cds.GetProperty("status").GetString());
         Assert.Equal("cluster 'bad' is not acceptable", cds.GetProperty("lastNack").GetProperty("message").GetString());
@@ -217,7 +208,7 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 15 for delta: a cluster and its endpoints are removed only after the route moved off them
     public async Task ClusterReplacedUnderARoute_IsRemovedOnlyAfterTheNewRoute()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         foreach (var (type, names) in new[] { (TypeUrls.Cluster, Array.Empty<string>()), (TypeUrls.Endpoint, new[] { "c1", "c2" }), (TypeUrls.Listener, Array.Empty<string>()), (TypeUrls.Route, new[] { "app-routes" }) })
         {
             await client.SubscribeAsync(type, names);
@@ -225,7 +216,7 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
         }
 
         // c1 goes away; the route moves to the new cluster c3.
-        _server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c3"), Cluster("c2"), Endpoints("c2", 9002), Cluster("c3"), Endpoints("c3", 9003)]));
+        Server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c3"), Cluster("c2"), Endpoints("c2", 9002), Cluster("c3"), Endpoints("c3", 9003)]));
         var seen = new List<string>();
         while (!seen.Contains("EDS-removed"))
         {
@@ -239,13 +230,13 @@ public sealed class DeltaProtocolTests : IAsyncLifetime
     [Fact] // Rule 15 for delta, go-control-plane #245
     public async Task ClusterUpdate_IsFollowedByItsEndpoints_EvenWhenTheyDidNotChange()
     {
-        await using var client = _server.Delta();
+        await using var client = Server.Delta();
         await client.SubscribeAsync(TypeUrls.Cluster);
         await client.AckAsync(await client.ReceiveAsync(TypeUrls.Cluster));
         await client.SubscribeAsync(TypeUrls.Endpoint, "c1", "c2");
         await client.AckAsync(await client.ReceiveAsync(TypeUrls.Endpoint));
 
-        _server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1", connectTimeoutMs: 2500), Endpoints("c1", 9001), Cluster("c2"), Endpoints("c2", 9002)]));
+        Server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1", connectTimeoutMs: 2500), Endpoints("c1", 9001), Cluster("c2"), Endpoints("c2", 9002)]));
         var clusters = await client.ReceiveAsync(TypeUrls.Cluster);
         var endpoints = await client.ReceiveAsync(TypeUrls.Endpoint);
 

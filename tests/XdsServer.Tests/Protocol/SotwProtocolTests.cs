@@ -9,26 +9,17 @@ using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 namespace ZenMesh.XdsServer.Tests.Protocol;
 
 /// <summary>State-of-the-world ADS, rule by rule (../shared/XDS-PROTOCOL.md).</summary>
-public sealed class SotwProtocolTests : IAsyncLifetime
+public sealed class SotwProtocolTests : ServerTest
 {
-    private RunningServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RunningServer.StartAsync();
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002)]));
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Fact] // Rule 1
     public async Task Responses_EachCarryAFreshNonce_AndAnAckEchoesTheLatest()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(first);
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
         var second = await client.ReceiveAsync(TypeUrls.Cluster);
 
         Assert.NotEqual(first.Nonce, second.Nonce);
@@ -40,13 +31,13 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     {
         string oldNonce;
         string oldVersion;
-        await using (var before = _server.Sotw())
+        await using (var before = Server.Sotw())
         {
             await before.RequestAsync(TypeUrls.Cluster);
             var response = await before.ReceiveAsync(TypeUrls.Cluster);
             (oldNonce, oldVersion) = (response.Nonce, response.VersionInfo);
         }
-        await using var after = _server.Sotw();
+        await using var after = Server.Sotw();
         await after.SendAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Cluster, VersionInfo = oldVersion, ResponseNonce = oldNonce });
 
         await after.ExpectNoResponseAsync("to a nonce this stream never sent");
@@ -55,13 +46,13 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 2
     public async Task Node_SentOnlyOnTheFirstRequest_IsRememberedForTheStream()
     {
-        await using var client = _server.Sotw("remembered-node");
+        await using var client = Server.Sotw("remembered-node");
         await client.RequestAsync(TypeUrls.Cluster);
         await client.ReceiveAsync(TypeUrls.Cluster);
         await client.RequestAsync(TypeUrls.Listener); // no node on this one
         await client.ReceiveAsync(TypeUrls.Listener);
 
-        var clients = await _server.ClientsAsync("remembered-node");
+        var clients = await Server.ClientsAsync("remembered-node");
         Assert.Single(clients);
         Assert.Equal("test-cluster", clients[0].GetProperty("cluster").GetString());
     }
@@ -69,7 +60,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 2
     public async Task FirstRequest_WithoutNode_IsRefusedWithInvalidArgument()
     {
-        var call = new Envoy.Service.Discovery.V3.AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_server.Channel()).StreamAggregatedResources();
+        var call = new Envoy.Service.Discovery.V3.AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(Server.Channel()).StreamAggregatedResources();
         await call.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Cluster });
         var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout("the server to refuse the stream"));
         Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, error.StatusCode);
@@ -79,7 +70,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 3: versions per type; only the changed type is answered
     public async Task EndpointChange_ChangesOnlyTheEdsVersion_AndAnswersOnlyEds()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var cds = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(cds);
@@ -87,7 +78,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
         var eds = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(eds, "c1", "c2");
 
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9999)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9999)]));
         var edsAgain = await client.ReceiveAsync(TypeUrls.Endpoint);
 
         Assert.NotEqual(eds.VersionInfo, edsAgain.VersionInfo);
@@ -99,7 +90,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     {
         await using var other = await RunningServer.StartAsync();
         other.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002)]));
-        await using var a = _server.Sotw();
+        await using var a = Server.Sotw();
         await using var b = other.Sotw();
         await a.RequestAsync(TypeUrls.Cluster);
         await b.RequestAsync(TypeUrls.Cluster);
@@ -116,16 +107,16 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 4 and go-control-plane #962
     public async Task Nack_IsRecorded_AndTheRejectedVersionIsNotResent()
     {
-        await using var client = _server.Sotw("nacking-node");
+        await using var client = Server.Sotw("nacking-node");
         await client.RequestAsync(TypeUrls.Cluster);
         var good = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(good);
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("bad", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("bad", 9003)]));
         var rejected = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.NackAsync(rejected, good.VersionInfo, "cluster 'bad': unknown field");
 
         await client.ExpectNoResponseAsync("after a NACK while the config is unchanged");
-        var view = (await _server.ClientsAsync("nacking-node")).Single();
+        var view = (await Server.ClientsAsync("nacking-node")).Single();
         var cds = view.GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == "CDS");
         Assert.Equal("NACKED", cds.GetProperty("status").GetString());
         Assert.Equal(good.VersionInfo, cds.GetProperty("lastAckedVersion").GetString());
@@ -134,7 +125,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
         Assert.Equal("cluster 'bad': unknown field", nack.GetProperty("message").GetString());
         Assert.Equal(TypeUrls.Cluster, nack.GetProperty("typeUrl").GetString());
 
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("fixed", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("fixed", 9003)]));
         var next = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Contains("fixed", FakeSotwClient.Names(next));
     }
@@ -142,7 +133,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 5
     public async Task Ack_OfUnchangedConfig_IsNotAnswered_AndANewRequestReplacesTheOld()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Endpoint, "c1");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(first, "c1");
@@ -156,18 +147,18 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 6, envoy #3355, java-control-plane #70
     public async Task StaleNonce_IsNotAnswered_ButTheClientStillGetsLaterUpdates()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(first);
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
         var second = await client.ReceiveAsync(TypeUrls.Cluster);
 
         await client.SendAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Cluster, VersionInfo = first.VersionInfo, ResponseNonce = first.Nonce, ResourceNames = { "c1", "c2", "c3", "c4" } });
         await client.ExpectNoResponseAsync("to a request that echoes a stale nonce");
 
         await client.AckAsync(second);
-        _server.Publish(Mesh(clusters: [("c1", 9001)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001)]));
         var third = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1"], FakeSotwClient.Names(third));
     }
@@ -175,7 +166,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 7
     public async Task GrowingSubscription_SendsTheNewNames_EvenIfUnchanged()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Endpoint, "c1");
         var first = await client.ReceiveAsync(TypeUrls.Endpoint);
         await client.AckAsync(first, "c1", "c2");
@@ -187,18 +178,18 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 8
     public async Task ClusterRemovedFromSnapshot_IsMissingFromTheNextCdsResponse()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeSotwClient.Names(first));
         await client.AckAsync(first);
 
-        _server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
+        Server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
         var second = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1"], FakeSotwClient.Names(second));
 
         await client.AckAsync(second);
-        _server.Publish(Snapshot.Create([]));
+        Server.Publish(Snapshot.Create([]));
         var empty = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Empty(empty.Resources);
     }
@@ -206,7 +197,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 9
     public async Task Wildcard_EmptyFirstRequestMeansAll_NamesThenNarrow_EmptyAfterNamesUnsubscribesAll()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var all = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeSotwClient.Names(all));
@@ -216,14 +207,14 @@ public sealed class SotwProtocolTests : IAsyncLifetime
         Assert.Equal(["c2"], FakeSotwClient.Names(narrowed));
 
         await client.AckAsync(narrowed);
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002), ("c3", 9003)]));
         await client.ExpectNoResponseAsync("after an empty request unsubscribed from every cluster");
     }
 
     [Fact] // Rule 9
     public async Task Wildcard_StarCombinedWithAName_SendsEverything()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster, "*", "c2");
         var response = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c1", "c2"], FakeSotwClient.Names(response));
@@ -232,7 +223,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 11, envoy #9934
     public async Task UnknownEdsName_IsAnsweredWithAnEmptyAssignment_SoTheClusterDoesNotWarmForever()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Endpoint, "c1", "not-here");
         var response = await client.ReceiveAsync(TypeUrls.Endpoint);
 
@@ -244,13 +235,13 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 11
     public async Task RequestedRouteThatDoesNotExistYet_IsPushedWhenItAppears()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Route, "later-routes");
         var first = await client.ReceiveAsync(TypeUrls.Route);
         Assert.Empty(first.Resources);
         await client.AckAsync(first, "later-routes");
 
-        _server.Publish(Snapshot.Create([Listener("app", "later-routes"), Route("later-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
+        Server.Publish(Snapshot.Create([Listener("app", "later-routes"), Route("later-routes", "c1"), Cluster("c1"), Endpoints("c1", 9001)]));
         var later = await client.ReceiveAsync(TypeUrls.Route);
         Assert.Equal(["later-routes"], FakeSotwClient.Names(later));
     }
@@ -258,7 +249,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 15: make before break
     public async Task SnapshotChangingEveryType_IsPushedInOrderCdsEdsLdsRds()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         var acked = new Dictionary<string, DiscoveryResponse>();
         foreach (var (type, names) in new[] { (TypeUrls.Cluster, Array.Empty<string>()), (TypeUrls.Endpoint, new[] { "c1", "c2" }), (TypeUrls.Listener, Array.Empty<string>()), (TypeUrls.Route, new[] { "app-routes" }) })
         {
@@ -268,7 +259,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
             acked[type] = response;
         }
 
-        _server.Publish(Snapshot.Create([
+        Server.Publish(Snapshot.Create([
             Listener("app", "app-routes", statPrefix: "app-v2"),
             Route("app-routes", "c2"),
             Cluster("c1"), Endpoints("c1", 9101),
@@ -288,7 +279,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 15, go-control-plane #245
     public async Task CdsUpdate_IsFollowedByEds_EvenWhenEndpointsDidNotChange()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var cds = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(cds);
@@ -297,7 +288,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
         await client.AckAsync(eds, "c1", "c2");
 
         // Only a cluster setting changes; endpoints stay exactly as they were.
-        _server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1", connectTimeoutMs: 2500), Endpoints("c1", 9001), Cluster("c2"), Endpoints("c2", 9002)]));
+        Server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c1"), Cluster("c1", connectTimeoutMs: 2500), Endpoints("c1", 9001), Cluster("c2"), Endpoints("c2", 9002)]));
         var newCds = await client.ReceiveAsync(TypeUrls.Cluster);
         var edsAgain = await client.ReceiveAsync(TypeUrls.Endpoint);
 
@@ -309,11 +300,11 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Kuma #12098: snapshot swapped between the CDS answer and the EDS request
     public async Task SnapshotSwappedMidHandshake_EdsRequestForTheOldClusters_IsAnsweredAtOnce()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync(TypeUrls.Cluster);
         var cds = await client.ReceiveAsync(TypeUrls.Cluster);
 
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c3", 9003)]));
+        Server.Publish(Mesh(clusters: [("c1", 9001), ("c3", 9003)]));
         await client.RequestAsync(TypeUrls.Endpoint, "c1", "c2"); // names from the CDS it has, before ACKing
         var eds = await client.ReceiveAsync(TypeUrls.Endpoint);
         Assert.Equal(["c1", "c2"], FakeSotwClient.Names(eds));
@@ -326,7 +317,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 16
     public async Task MissingTypeUrlOnAds_IsInvalidArgument_WithAClearMessage()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.SendAsync(new DiscoveryRequest());
         var error = await client.FailureAsync();
 
@@ -337,7 +328,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 16
     public async Task UnknownTypeUrl_IsUnimplemented_NeverASilentlyParkedWatch()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync("type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration");
         var error = await client.FailureAsync();
 
@@ -348,7 +339,7 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // Rule 16
     public async Task MalformedTypeUrl_IsInvalidArgument()
     {
-        await using var client = _server.Sotw();
+        await using var client = Server.Sotw();
         await client.RequestAsync("envoy.config.cluster.v3.Cluster");
         var error = await client.FailureAsync();
 
@@ -359,16 +350,16 @@ public sealed class SotwProtocolTests : IAsyncLifetime
     [Fact] // envoyproxy/gateway #6618: per-node state is dropped when the stream ends
     public async Task Disconnect_RemovesTheClient_AndAReturningClientStartsFresh()
     {
-        var client = _server.Sotw("returning-node");
+        var client = Server.Sotw("returning-node");
         await client.RequestAsync(TypeUrls.Cluster);
         await client.ReceiveAsync(TypeUrls.Cluster);
-        Assert.Single(await _server.ClientsAsync("returning-node"));
+        Assert.Single(await Server.ClientsAsync("returning-node"));
         await client.CloseAsync();
         await client.DisposeAsync();
-        await TestTimeouts.Eventually(async () => (await _server.ClientsAsync("returning-node")).Length == 0, "the closed stream is gone from /admin/xds/clients");
+        await TestTimeouts.Eventually(async () => (await Server.ClientsAsync("returning-node")).Length == 0, "the closed stream is gone from /admin/xds/clients");
 
-        _server.Publish(Mesh(clusters: [("c9", 9009)]));
-        await using var back = _server.Sotw("returning-node");
+        Server.Publish(Mesh(clusters: [("c9", 9009)]));
+        await using var back = Server.Sotw("returning-node");
         await back.RequestAsync(TypeUrls.Cluster);
         var fresh = await back.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c9"], FakeSotwClient.Names(fresh));

@@ -8,29 +8,20 @@ using Csds = Envoy.Service.Status.V3.ClientStatusDiscoveryService;
 
 namespace ZenMesh.XdsServer.Tests.Services;
 
-public sealed class ClientStatusServiceTests : IAsyncLifetime
+public sealed class ClientStatusServiceTests : ServerTest
 {
-    private RunningServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RunningServer.StartAsync();
-        _server.Publish(Mesh(clusters: [("c1", 9001), ("c2", 9002)]));
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     private async Task<ClientConfig> StatusOf(string nodeId)
     {
         var request = new ClientStatusRequest { NodeMatchers = { new NodeMatcher { NodeId = new StringMatcher { Exact = nodeId } } } };
-        var response = await new Csds.ClientStatusDiscoveryServiceClient(_server.Channel()).FetchClientStatusAsync(request).ResponseAsync.WithTimeout("CSDS");
+        var response = await new Csds.ClientStatusDiscoveryServiceClient(Server.Channel()).FetchClientStatusAsync(request).ResponseAsync.WithTimeout("CSDS");
         return Assert.Single(response.Config);
     }
 
     [Fact]
     public async Task FetchClientStatus_AfterAck_ReportsEveryResourceSynced()
     {
-        await using var client = _server.Sotw("csds-synced");
+        await using var client = Server.Sotw("csds-synced");
         await client.RequestAsync(TypeUrls.Cluster);
         var cds = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(cds);
@@ -51,7 +42,7 @@ public sealed class ClientStatusServiceTests : IAsyncLifetime
     [Fact]
     public async Task FetchClientStatus_SentButNotAcked_IsStale_AndNackedIsErrorWithDetails()
     {
-        await using var client = _server.Sotw("csds-nack");
+        await using var client = Server.Sotw("csds-nack");
         await client.RequestAsync(TypeUrls.Cluster);
         var cds = await client.ReceiveAsync(TypeUrls.Cluster);
         Assert.All((await StatusOf("csds-nack")).GenericXdsConfigs, c => Assert.Equal(ConfigStatus.Stale, c.ConfigStatus));
@@ -73,8 +64,8 @@ public sealed class ClientStatusServiceTests : IAsyncLifetime
     [Fact]
     public async Task FetchClientStatus_NodeMatcher_SelectsByPrefix_AndExcludesContentsOnRequest()
     {
-        await using var one = _server.Sotw("edge-a/one");
-        await using var two = _server.Sotw("edge-b/two");
+        await using var one = Server.Sotw("edge-a/one");
+        await using var two = Server.Sotw("edge-b/two");
         foreach (var client in new[] { one, two })
         {
             await client.RequestAsync(TypeUrls.Cluster);
@@ -85,7 +76,7 @@ public sealed class ClientStatusServiceTests : IAsyncLifetime
             ExcludeResourceContents = true,
             NodeMatchers = { new NodeMatcher { NodeId = new StringMatcher { Prefix = "edge-a/" } } },
         };
-        var response = await new Csds.ClientStatusDiscoveryServiceClient(_server.Channel()).FetchClientStatusAsync(request).ResponseAsync.WithTimeout("CSDS");
+        var response = await new Csds.ClientStatusDiscoveryServiceClient(Server.Channel()).FetchClientStatusAsync(request).ResponseAsync.WithTimeout("CSDS");
 
         var config = Assert.Single(response.Config);
         Assert.Equal("edge-a/one", config.Node.Id);

@@ -11,24 +11,16 @@ using Sds = Envoy.Service.Secret.V3.SecretDiscoveryService;
 namespace ZenMesh.XdsServer.Tests.Services;
 
 /// <summary>The non-aggregated services: the same protocol, one type each, type_url optional.</summary>
-public sealed class PerTypeServiceTests : IAsyncLifetime
+public sealed class PerTypeServiceTests : ServerTest
 {
-    private RunningServer _server = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await RunningServer.StartAsync();
-        _server.Publish(ZenMesh.XdsServer.Cache.Snapshot.Create([.. Mesh(clusters: [("c1", 9001), ("c2", 9002)]).Types.Values.SelectMany(t => t.Resources.Values), Secret("tls-cert")]));
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
+    protected override ZenMesh.XdsServer.Cache.Snapshot Initial => ZenMesh.XdsServer.Cache.Snapshot.Create([.. Mesh(clusters: [("c1", 9001), ("c2", 9002)]).Types.Values.SelectMany(t => t.Resources.Values), Secret("tls-cert")]);
 
     private static Node Node => new() { Id = "per-type" };
 
     [Fact]
     public async Task StreamClusters_WithoutTypeUrl_ServesClusters()
     {
-        using var call = new Cds.ClusterDiscoveryServiceClient(_server.Channel()).StreamClusters();
+        using var call = new Cds.ClusterDiscoveryServiceClient(Server.Channel()).StreamClusters();
         await call.RequestStream.WriteAsync(new DiscoveryRequest { Node = Node });
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout("a CDS response"));
 
@@ -39,7 +31,7 @@ public sealed class PerTypeServiceTests : IAsyncLifetime
     [Fact]
     public async Task StreamClusters_AskingForAnotherType_IsInvalidArgument()
     {
-        using var call = new Cds.ClusterDiscoveryServiceClient(_server.Channel()).StreamClusters();
+        using var call = new Cds.ClusterDiscoveryServiceClient(Server.Channel()).StreamClusters();
         await call.RequestStream.WriteAsync(new DiscoveryRequest { Node = Node, TypeUrl = TypeUrls.Listener });
         var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout("the refusal"));
 
@@ -50,7 +42,7 @@ public sealed class PerTypeServiceTests : IAsyncLifetime
     [Fact]
     public async Task DeltaEndpoints_ServesTheSubscribedNames()
     {
-        using var call = new Eds.EndpointDiscoveryServiceClient(_server.Channel()).DeltaEndpoints();
+        using var call = new Eds.EndpointDiscoveryServiceClient(Server.Channel()).DeltaEndpoints();
         await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { Node = Node, ResourceNamesSubscribe = { "c2" } });
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout("a delta EDS response"));
 
@@ -60,7 +52,7 @@ public sealed class PerTypeServiceTests : IAsyncLifetime
     [Fact]
     public async Task StreamSecrets_ServesSecretsByName()
     {
-        using var call = new Sds.SecretDiscoveryServiceClient(_server.Channel()).StreamSecrets();
+        using var call = new Sds.SecretDiscoveryServiceClient(Server.Channel()).StreamSecrets();
         await call.RequestStream.WriteAsync(new DiscoveryRequest { Node = Node, ResourceNames = { "tls-cert" } });
         Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).WithTimeout("an SDS response"));
 
@@ -71,7 +63,7 @@ public sealed class PerTypeServiceTests : IAsyncLifetime
     [Fact]
     public async Task FetchEndpoints_AnswersOnce_WithTheCurrentVersion()
     {
-        var response = await new Eds.EndpointDiscoveryServiceClient(_server.Channel()).FetchEndpointsAsync(new DiscoveryRequest { Node = Node, ResourceNames = { "c1", "unknown" } }).ResponseAsync.WithTimeout("FetchEndpoints");
+        var response = await new Eds.EndpointDiscoveryServiceClient(Server.Channel()).FetchEndpointsAsync(new DiscoveryRequest { Node = Node, ResourceNames = { "c1", "unknown" } }).ResponseAsync.WithTimeout("FetchEndpoints");
 
         Assert.Equal(2, response.Resources.Count);
         Assert.False(string.IsNullOrEmpty(response.VersionInfo));
