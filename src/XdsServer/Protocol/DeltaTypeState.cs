@@ -167,10 +167,12 @@ internal sealed class DeltaTypeState(string typeUrl)
 
     public void Sent(string version, string nonce, DateTimeOffset at, IEnumerable<XdsResource> updated, IEnumerable<string> removed)
     {
+        // One builder per send: a first response of hundreds of names must not copy the tree per name.
+        var held = _held.ToBuilder();
         foreach (var resource in updated)
         {
             Known[resource.Name] = resource.Version;
-            _held = _held.SetItem(resource.Name, resource);
+            held[resource.Name] = resource;
             if (resource.Ttl is null)
             {
                 _ttl.Remove(resource.Name);
@@ -182,7 +184,7 @@ internal sealed class DeltaTypeState(string typeUrl)
         }
         foreach (var name in removed)
         {
-            _held = _held.Remove(name);
+            held.Remove(name);
             _ttl.Remove(name);
             if (Interested(name))
             {
@@ -193,6 +195,7 @@ internal sealed class DeltaTypeState(string typeUrl)
                 Known.Remove(name);
             }
         }
+        _held = held.ToImmutable();
         LastSentVersion = version;
         LastSentNonce = nonce;
         LastSentAt = at;
