@@ -5,6 +5,8 @@ using ZenMesh.XdsServer.Sources;
 try
 {
     var app = XdsServerApp.Build(args);
+    // Refuse a bad resources file before listening, with one clear message.
+    app.Services.GetRequiredService<ResourceFileSource>().LoadInitial();
     await app.StartAsync().ConfigureAwait(false);
     var bound = app.Services.GetRequiredService<BoundEndpoints>();
     Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.AdsUri}, admin on {bound.HttpUri} (try {bound.HttpUri}admin/xds/clients). Ctrl-C stops.");

@@ -23,7 +23,8 @@ public static class XdsServerApp
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args });
+        // appsettings.json ships beside the binary; relative paths on the command line stay relative to the caller.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddCommandLine(args, Switches);
         builder.Logging.AddSimpleConsole(o =>
         {

@@ -23,22 +23,35 @@ internal sealed partial class ResourceFileSource(
 
     public ResourceFileStatus Status => _status;
 
-    /// <summary>Loads the file once, at start-up; a refused file stops the start with every problem listed.</summary>
-    public override Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads the file once, before anything is served; a refused file throws with every problem
+    /// listed (there is no last good snapshot yet, so there is nothing to keep serving). Idempotent.
+    /// </summary>
+    public void LoadInitial()
     {
         var path = options.Value.ResourcesFile;
-        if (string.IsNullOrEmpty(path))
+        if (string.IsNullOrEmpty(path) || _lastHash is not null)
         {
-            return Task.CompletedTask;
+            return;
         }
         if (!File.Exists(path))
         {
             throw new ResourceFileException(path, [$"the file does not exist (working directory '{Environment.CurrentDirectory}'). Pass an existing file with --resources, e.g. envoy-config/examples/resources.yaml."]);
         }
-        if (!TryLoad(path, out var error))
+        if (!TryLoad(path, initial: true, out var error))
         {
+            _lastHash = null;
             throw error!;
         }
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(options.Value.ResourcesFile))
+        {
+            return Task.CompletedTask;
+        }
+        LoadInitial();
         return base.StartAsync(cancellationToken);
     }
 
@@ -73,7 +86,7 @@ internal sealed partial class ResourceFileSource(
             {
                 break;
             }
-            TryLoad(path, out _);
+            TryLoad(path, initial: false, out _);
         }
     }
 
@@ -92,7 +105,7 @@ internal sealed partial class ResourceFileSource(
         }
     }
 
-    private bool TryLoad(string path, out ResourceFileException? error)
+    private bool TryLoad(string path, bool initial, out ResourceFileException? error)
     {
         error = null;
         byte[] bytes;
@@ -132,7 +145,10 @@ internal sealed partial class ResourceFileSource(
         {
             error = e;
             _status = _status with { Path = path, LastErrors = e.Errors, LastErrorAt = time.GetUtcNow() };
-            Log.Rejected(logger, path, e.Message);
+            if (!initial)
+            {
+                Log.Rejected(logger, path, e.Message);
+            }
             return false;
         }
     }
