@@ -23,6 +23,9 @@ internal sealed class SotwStream(
 {
     private readonly SortedDictionary<int, SotwTypeState> _types = new();
 
+    /// <summary>CDS currently keeps clusters the snapshot dropped; any ACK may let them go.</summary>
+    private bool _retainingClusters;
+
     protected override Node? NodeOf(DiscoveryRequest request) => request.Node;
 
     protected override string TypeUrlOf(DiscoveryRequest request) => request.TypeUrl;
@@ -60,7 +63,7 @@ internal sealed class SotwStream(
         }
         state.Open = true;
         // An ACK of what is current needs no push pass, unless something (this or a type it held back) waits.
-        return _types.Values.Any(t => t.Pending || t.Asked);
+        return _retainingClusters || _types.Values.Any(t => t.Pending || t.Asked);
     }
 
     protected override async Task PushAsync(Snapshot snapshot, CancellationToken cancellationToken)
@@ -72,11 +75,17 @@ internal sealed class SotwStream(
             // change that still waits for the ACK of its previous response holds back every later
             // type, so a route never arrives before the cluster it names. Names a client has just asked
             // for are answered at once: it is warming them (a new cluster waiting for its endpoints).
+            var resolved = new Dictionary<SotwTypeState, (ImmutableArray<XdsResource> Resources, string Version)>();
+            foreach (var state in _types.Values)
+            {
+                resolved[state] = state.Resolve(snapshot.Get(state.TypeUrl));
+                state.Desire(resolved[state].Version);
+            }
+            RetainClustersStillRouted(resolved);
             var heldBack = false;
             foreach (var state in _types.Values)
             {
-                var (resources, version) = state.Resolve(snapshot.Get(state.TypeUrl));
-                state.Desire(version);
+                var (resources, version) = resolved[state];
                 var subscribed = state.Wildcard || !state.Names.IsEmpty;
                 var pending = subscribed && (state.ForceSend || version != state.LastSentVersion);
                 if (!pending || (heldBack && !state.Asked))
@@ -128,6 +137,38 @@ internal sealed class SotwStream(
         {
             slot?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Make before break for SotW, where a CDS response is the whole set and cannot remove "later":
+    /// while this client's listeners or routes are not yet settled on the new snapshot, clusters it
+    /// holds that the snapshot dropped are kept in CDS. Once LDS and RDS are sent and ACKed, the next
+    /// pass sends CDS without them.
+    /// </summary>
+    private void RetainClustersStillRouted(Dictionary<SotwTypeState, (ImmutableArray<XdsResource> Resources, string Version)> resolved)
+    {
+        _retainingClusters = false;
+        if (!_types.TryGetValue(TypeUrls.Rank(TypeUrls.Cluster), out var clusters) || clusters.Held.IsEmpty)
+        {
+            return;
+        }
+        var routesUnsettled = _types.Values.Any(s => s.TypeUrl is TypeUrls.Listener or TypeUrls.Route && (s.Pending || s.AckedVersion != s.LastSentVersion));
+        if (!routesUnsettled)
+        {
+            return;
+        }
+        var (current, _) = resolved[clusters];
+        var names = current.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var dropped = clusters.Held.Where(r => !names.Contains(r.Name)).ToList();
+        if (dropped.Count == 0)
+        {
+            return;
+        }
+        var union = current.Concat(dropped).OrderBy(r => r.Name, StringComparer.Ordinal).ToImmutableArray();
+        var version = ContentHash.OfEntries(union.Select(r => (r.Name, r.Version)));
+        resolved[clusters] = (union, version);
+        clusters.Desire(version);
+        _retainingClusters = true;
     }
 
     protected override TimeSpan? ShortestHeldTtl() => _types.Values.Select(s => s.ShortestTtl).Min();

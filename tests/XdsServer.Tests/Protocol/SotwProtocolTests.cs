@@ -364,4 +364,29 @@ public sealed class SotwProtocolTests : ServerTest
         var fresh = await back.ReceiveAsync(TypeUrls.Cluster);
         Assert.Equal(["c9"], FakeSotwClient.Names(fresh));
     }
+
+    [Fact] // Rule 15: then remove stale clusters (SotW cannot remove later, so CDS keeps them until routes moved)
+    public async Task ClusterReplacedUnderARoute_StaysInCdsUntilTheNewRouteIsAcked()
+    {
+        await using var client = Server.Sotw();
+        foreach (var (type, names) in new[] { (TypeUrls.Cluster, Array.Empty<string>()), (TypeUrls.Endpoint, new[] { "c1", "c2" }), (TypeUrls.Listener, Array.Empty<string>()), (TypeUrls.Route, new[] { "app-routes" }) })
+        {
+            await client.RequestAsync(type, names);
+            await client.AckAsync(await client.ReceiveAsync(type), names);
+        }
+
+        // c1 goes away; the route moves to the new cluster c3.
+        Server.Publish(Snapshot.Create([Listener("app", "app-routes"), Route("app-routes", "c3"), Cluster("c2"), Endpoints("c2", 9002), Cluster("c3"), Endpoints("c3", 9003)]));
+        var seen = new List<string>();
+        while (!(seen.Count > 0 && seen[^1] == "CDS[c2,c3]"))
+        {
+            var response = await client.ReceiveAsync();
+            seen.Add($"{TypeUrls.ShortName(response.TypeUrl)}[{string.Join(",", FakeSotwClient.Names(response))}]");
+            await client.AckAsync(response, response.TypeUrl == TypeUrls.Endpoint ? ["c1", "c2", "c3"] : response.TypeUrl == TypeUrls.Route ? ["app-routes"] : []);
+            Assert.True(seen.Count < 8, $"no final CDS after {string.Join(" ", seen)}");
+        }
+
+        Assert.Equal("CDS[c1,c2,c3]", seen[0]);
+        Assert.True(seen.IndexOf("RDS[app-routes]") < seen.Count - 1, $"RDS must come before the final CDS: {string.Join(" ", seen)}");
+    }
 }
