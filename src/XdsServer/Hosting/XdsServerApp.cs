@@ -48,6 +48,7 @@ public static class XdsServerApp
         services.AddSingleton<PushGate>();
         services.AddSingleton<XdsStreamDependencies>();
         services.AddSingleton<ResourceFileSource>();
+        services.AddSingleton<Api.DesiredStateStore>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
         services.AddGrpc(o =>
         {
@@ -87,6 +88,7 @@ public static class XdsServerApp
         app.MapGrpcService<SecretDiscoveryService>();
         app.MapGrpcService<ClientStatusService>();
         app.MapXdsAdmin();
+        Api.FlowApiEndpoints.MapFlowApi(app);
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
     }

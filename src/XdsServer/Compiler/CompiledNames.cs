@@ -1,0 +1,24 @@
+namespace ZenMesh.XdsServer.Compiler;
+
+/// <summary>Names and ports of what the compiler emits, in one place so tests and services agree.</summary>
+public static class CompiledNames
+{
+    public const string IngressListener = "zenmesh-ingress";
+    public const string IngressRoutes = "zenmesh-ingress-routes";
+    public const string IngesterCluster = "zenmesh-ingester";
+    public const uint IngressPort = 10000;
+
+    public const string EgressListener = "zenmesh-egress";
+    public const string EgressRoutes = "zenmesh-egress-routes";
+    public const uint EgressPort = 10001;
+
+    /// <summary>The header the egress sets on every delivery; the egress listener routes by it.</summary>
+    public const string FlowHeader = "x-zenmesh-flow";
+
+    /// <summary>The header the ingress route adds so the ingester knows which endpoint received the request.</summary>
+    public const string EndpointHeader = "x-zenmesh-endpoint";
+
+    public static string FlowCluster(string flow) => $"flow-{flow}";
+
+    public static string NodeId(string tenant, string edge) => $"{tenant}/{edge}";
+}

@@ -1,0 +1,11 @@
+namespace ZenMesh.XdsServer.Model;
+
+/// <summary>A place where an agent and Envoy run. Its Envoy's node id is "{tenant}/{name}".</summary>
+public sealed record Edge
+{
+    /// <summary>"vm" or "kubernetes".</summary>
+    public string Mode { get; init; } = "vm";
+
+    /// <summary>Where the edge's ingester listens, for the ingress listener's upstream.</summary>
+    public string IngesterAddress { get; init; } = "127.0.0.1:8081";
+}

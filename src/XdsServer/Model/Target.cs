@@ -1,0 +1,29 @@
+namespace ZenMesh.XdsServer.Model;
+
+/// <summary>A destination service reachable from an edge.</summary>
+public sealed record Target
+{
+    public string Edge { get; init; } = "";
+    public string Url { get; init; } = "";
+    public TargetTls? Tls { get; init; }
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public HealthCheck? HealthCheck { get; init; }
+}
+
+/// <summary>TLS to a target; certificates and keys are secrets held at the edge, named here.</summary>
+public sealed record TargetTls
+{
+    public string? CaSecretRef { get; init; }
+    public string? Sni { get; init; }
+    public string? ClientCertificateSecretRef { get; init; }
+}
+
+/// <summary>Active HTTP health checking of a target.</summary>
+public sealed record HealthCheck
+{
+    public string Path { get; init; } = "/healthz";
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(2);
+    public int UnhealthyThreshold { get; init; } = 3;
+    public int HealthyThreshold { get; init; } = 2;
+}

@@ -1,0 +1,121 @@
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Route.V3;
+using Envoy.Extensions.Filters.Http.LocalRatelimit.V3;
+using Envoy.Extensions.TransportSockets.Tls.V3;
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Compiler;
+using ZenMesh.XdsServer.Model;
+using XdsModel = ZenMesh.XdsServer.Model;
+using ZenMesh.XdsServer.Resources;
+using Cluster = Envoy.Config.Cluster.V3.Cluster;
+
+namespace ZenMesh.XdsServer.Tests.Compiler;
+
+public sealed class FlowCompilerTests
+{
+    private static DesiredState State(Flow? flow = null, Target? target = null, XdsModel.Endpoint? endpoint = null) => DesiredState.Empty
+        .With(ResourceKind.Edge, "acme", "edge-1", new Edge())
+        .With(ResourceKind.Endpoint, "acme", "gh", endpoint ?? new XdsModel.Endpoint { Edge = "edge-1", Provider = "github", SecretRef = "gh-secret" })
+        .With(ResourceKind.Target, "acme", "orders", target ?? new Target { Edge = "edge-1", Url = "http://10.1.2.3:9100/hooks/in" })
+        .With(ResourceKind.Flow, "acme", "gh-orders", flow ?? new Flow { Endpoint = "gh", Target = "orders" });
+
+    private static Snapshot Compile(DesiredState state)
+    {
+        Assert.Empty(DesiredStateValidator.Validate(state));
+        var compiled = FlowCompiler.Compile(state);
+        var snapshot = compiled["acme/edge-1"];
+        Assert.Empty(SnapshotConsistency.Check(snapshot));
+        return snapshot;
+    }
+
+    private static T One<T>(Snapshot snapshot, string typeUrl, string name) where T : Google.Protobuf.IMessage<T>, new() =>
+        snapshot.Get(typeUrl).Find(name)!.Body.Unpack<T>();
+
+    [Fact]
+    public void Compile_IsDeterministic_WhateverTheOrderStateWasBuiltIn()
+    {
+        var a = State();
+        var b = DesiredState.Empty
+            .With(ResourceKind.Flow, "acme", "gh-orders", new Flow { Endpoint = "gh", Target = "orders" })
+            .With(ResourceKind.Target, "acme", "orders", new Target { Edge = "edge-1", Url = "http://10.1.2.3:9100/hooks/in" })
+            .With(ResourceKind.Endpoint, "acme", "gh", new XdsModel.Endpoint { Edge = "edge-1", Provider = "github", SecretRef = "gh-secret" })
+            .With(ResourceKind.Edge, "acme", "edge-1", new Edge());
+
+        Assert.Equal(Compile(a).Version, Compile(b).Version);
+        Assert.NotEqual(Compile(a).Version, Compile(State(flow: new Flow { Endpoint = "gh", Target = "orders", MaxInFlight = 5 })).Version);
+    }
+
+    [Fact]
+    public void Flow_BecomesARouteByHeader_AndAClusterWithItsBackpressureAndOutlierDetection()
+    {
+        var snapshot = Compile(State(flow: new Flow
+        {
+            Endpoint = "gh",
+            Target = "orders",
+            Timeout = TimeSpan.FromSeconds(12),
+            Retry = new XdsModel.RetryPolicy { Retries = 3, PerTryTimeout = TimeSpan.FromSeconds(4), RetryOn = ["5xx", "reset"] },
+            MaxInFlight = 64,
+            MaxPending = 8,
+            OutlierDetection = new XdsModel.OutlierDetection { Consecutive5xx = 7 },
+        }));
+
+        var cluster = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders");
+        Assert.Equal((64u, 8u), (cluster.CircuitBreakers.Thresholds[0].MaxRequests!.Value, cluster.CircuitBreakers.Thresholds[0].MaxPendingRequests!.Value));
+        Assert.Equal(7u, cluster.OutlierDetection.Consecutive5Xx);
+        Assert.Equal(Cluster.Types.DiscoveryType.Static, cluster.Type);
+        Assert.Equal(9100u, cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue);
+
+        var route = One<RouteConfiguration>(snapshot, TypeUrls.Route, CompiledNames.EgressRoutes).VirtualHosts[0].Routes.First(r => r.Name == "flow-gh-orders");
+        Assert.Equal(("x-zenmesh-flow", "gh-orders"), (route.Match.Headers[0].Name, route.Match.Headers[0].StringMatch.Exact));
+        Assert.Equal(TimeSpan.FromSeconds(12), route.Route_.Timeout.ToTimeSpan());
+        Assert.Equal(("5xx,reset", 3u, TimeSpan.FromSeconds(4)), (route.Route_.RetryPolicy.RetryOn, route.Route_.RetryPolicy.NumRetries!.Value, route.Route_.RetryPolicy.PerTryTimeout.ToTimeSpan()));
+        Assert.Equal(("/hooks/in", "10.1.2.3:9100"), (route.Route_.PrefixRewrite, route.Route_.HostRewriteLiteral));
+    }
+
+    [Fact]
+    public void Endpoint_BecomesAnIngressRouteToTheIngester_WithItsLimits()
+    {
+        var snapshot = Compile(State(endpoint: new XdsModel.Endpoint { Edge = "edge-1", Provider = "github", SecretRef = "s", MaxBodyBytes = 4096, RateLimit = new XdsModel.RateLimit { RequestsPerSecond = 20, Burst = 40 } }));
+
+        var route = One<RouteConfiguration>(snapshot, TypeUrls.Route, CompiledNames.IngressRoutes).VirtualHosts[0].Routes.First(r => r.Name == "endpoint-gh");
+        Assert.Equal("/hooks/acme/gh", route.Match.Path);
+        Assert.Equal(CompiledNames.IngesterCluster, route.Route_.Cluster);
+        Assert.Equal(4096u, route.PerRequestBufferLimitBytes);
+        Assert.Equal(("x-zenmesh-endpoint", "acme/gh"), (route.RequestHeadersToAdd[0].Header.Key, route.RequestHeadersToAdd[0].Header.Value));
+        var limit = route.TypedPerFilterConfig["envoy.filters.http.local_ratelimit"].Unpack<LocalRateLimit>();
+        Assert.Equal((40u, 20u), (limit.TokenBucket.MaxTokens, limit.TokenBucket.TokensPerFill));
+        Assert.Equal(8081u, One<Cluster>(snapshot, TypeUrls.Cluster, CompiledNames.IngesterCluster).LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue);
+    }
+
+    [Fact]
+    public void HttpsTarget_ByName_IsResolvedByDns_AndGetsTlsWithSecretsFromTheEdge()
+    {
+        var snapshot = Compile(State(target: new Target
+        {
+            Edge = "edge-1",
+            Url = "https://orders.internal/hooks",
+            Tls = new TargetTls { CaSecretRef = "orders-ca", ClientCertificateSecretRef = "orders-client" },
+            HealthCheck = new XdsModel.HealthCheck { Path = "/ready" },
+        }));
+
+        var cluster = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders");
+        Assert.Equal(Cluster.Types.DiscoveryType.StrictDns, cluster.Type);
+        Assert.Equal(443u, cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue);
+        var tls = cluster.TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>();
+        Assert.Equal("orders.internal", tls.Sni);
+        Assert.Equal("orders-ca", tls.CommonTlsContext.ValidationContextSdsSecretConfig.Name);
+        Assert.Equal("orders-client", tls.CommonTlsContext.TlsCertificateSdsSecretConfigs.Single().Name);
+        Assert.Equal("/ready", cluster.HealthChecks.Single().HttpHealthCheck.Path);
+    }
+
+    [Fact]
+    public void DisabledFlow_AndEdgeWithNothing_CompileToNoEgress()
+    {
+        var snapshot = Compile(State(flow: new Flow { Endpoint = "gh", Target = "orders", Enabled = false }));
+        Assert.Null(snapshot.Get(TypeUrls.Cluster).Find("flow-gh-orders"));
+        Assert.Null(snapshot.Get(TypeUrls.Listener).Find(CompiledNames.EgressListener));
+
+        var bare = FlowCompiler.Compile(DesiredState.Empty.With(ResourceKind.Edge, "acme", "empty", new Edge()))["acme/empty"];
+        Assert.Empty(bare.Types);
+    }
+}

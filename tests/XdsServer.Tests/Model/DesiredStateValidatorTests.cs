@@ -1,0 +1,58 @@
+using ZenMesh.XdsServer.Model;
+
+namespace ZenMesh.XdsServer.Tests.Model;
+
+public sealed class DesiredStateValidatorTests
+{
+    [Fact]
+    public void Validate_ReportsEveryProblemOfEveryResource_WithFieldAndFix()
+    {
+        var state = DesiredState.Empty
+            .With(ResourceKind.Edge, "t", "e", new Edge { Mode = "cloud" })
+            .With(ResourceKind.Endpoint, "t", "a", new Endpoint { Edge = "e", Provider = "stripe", Path = "/in" })
+            .With(ResourceKind.Endpoint, "t", "b", new Endpoint { Edge = "e", Provider = "pigeon", SecretRef = "s", Path = "/in" })
+            .With(ResourceKind.Target, "t", "x", new Target { Edge = "elsewhere", Url = "http://x/", Tls = new TargetTls() })
+            .With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "a", Target = "x", Redelivery = new Redelivery { Horizon = TimeSpan.FromMinutes(1) } });
+
+        Assert.Equal(
+        [
+            "edges/e: field 'mode': is 'cloud'; use \"vm\" or \"kubernetes\".",
+            "endpoints/a: field 'secretRef': is missing; provider 'stripe' verifies signatures, so name the edge secret that holds its key (or use provider \"none\").",
+            "endpoints/b: field 'provider': is 'pigeon'; use one of stripe, github, standard-webhooks, shopify, slack, hmac-sha256, none.",
+            "endpoints/b: field 'path': '/in' is already used by endpoints/a on edge 'e'; give one of them another path.",
+            "targets/x: field 'edge': names edges/elsewhere, which does not exist; create it first (PUT /api/v1/edges/elsewhere) or fix the name.",
+            "targets/x: field 'tls': is set but the url is http; use an https url, or remove tls.",
+            "flows/f: field 'redelivery.horizon': is 1m, shorter than the delays it must cover; make it at least their sum.",
+        ], DesiredStateValidator.Validate(state).Select(p => p.ToString()));
+    }
+
+    [Fact]
+    public void Validate_TenantsAreSeparate_AReferenceAcrossTenantsDoesNotResolve()
+    {
+        var state = DesiredState.Empty
+            .With(ResourceKind.Edge, "one", "e", new Edge())
+            .With(ResourceKind.Target, "two", "x", new Target { Edge = "e", Url = "http://x/" });
+
+        Assert.Equal(["targets/x: field 'edge': names edges/e, which does not exist; create it first (PUT /api/v1/edges/e) or fix the name."], DesiredStateValidator.Validate(state).Select(p => p.ToString()));
+    }
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("2s", 2000)]
+    [InlineData("1h30m", 5_400_000)]
+    [InlineData("1.5s", 1500)]
+    public void DurationText_ParsesWhatPeopleWrite_AndFormatsItBack(string text, int milliseconds)
+    {
+        Assert.True(DurationText.TryParse(text, out var value));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), value);
+        Assert.True(DurationText.TryParse(DurationText.Format(value), out var again));
+        Assert.Equal(value, again);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("10")]
+    [InlineData("soon")]
+    [InlineData("-1s")]
+    public void DurationText_RefusesWhatIsNotADuration(string text) => Assert.False(DurationText.TryParse(text, out _));
+}
