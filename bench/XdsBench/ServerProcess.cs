@@ -24,7 +24,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     {
         var (ads, http) = (FreePort(), FreePort());
         var dll = Path.Combine(AppContext.BaseDirectory, "ZenMesh.XdsServer.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "--resources", resourcesFile, "--ads-port", $"{ads}", "--http-port", $"{http}", "--Logging:LogLevel:Default", "Warning"])
+        var start = new ProcessStartInfo("dotnet", [dll, "--resources", resourcesFile, "--ads-port", $"{ads}", "--http-port", $"{http}", "--Logging:LogLevel:Default", "Warning", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bench-data-").FullName])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

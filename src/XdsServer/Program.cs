@@ -1,19 +1,27 @@
 using Microsoft.Extensions.Options;
 using ZenMesh.XdsServer.Hosting;
 using ZenMesh.XdsServer.Sources;
+using ZenMesh.XdsServer.Storage;
 
 try
 {
     var app = XdsServerApp.Build(args);
     // Refuse a bad resources file before listening, with one clear message.
     app.Services.GetRequiredService<ResourceFileSource>().LoadInitial();
+    // Load and publish stored desired state before the first client connects.
+    var store = app.Services.GetRequiredService<DesiredStateStore>();
     await app.StartAsync().ConfigureAwait(false);
     var bound = app.Services.GetRequiredService<BoundEndpoints>();
-    Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.AdsUri}, admin on {bound.HttpUri} (try {bound.HttpUri}admin/xds/clients). Ctrl-C stops.");
+    Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.AdsUri}, admin and Flow API on {bound.HttpUri} (try {bound.HttpUri}admin/xds/clients). Desired state: {store.Current.Edges.Count} edges, stored in {app.Services.GetRequiredService<IDesiredStatePersistence>().Describe()}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }
 catch (ResourceFileException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
+catch (DesiredStateLoadException e)
 {
     Console.Error.WriteLine(e.Message);
     return 2;

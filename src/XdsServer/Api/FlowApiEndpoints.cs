@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Model;
+using ZenMesh.XdsServer.Storage;
 
 namespace ZenMesh.XdsServer.Api;
 
@@ -49,7 +50,7 @@ public static class FlowApiEndpoints
             {
                 return failed;
             }
-            var problems = store.TryChange(s => s.Without(k, DefaultTenant, name));
+            var problems = store.TryChange(s => s.Without(k, DefaultTenant, name)).Problems;
             return problems.Count == 0
                 ? Results.NoContent()
                 : Problems.Of(409, "Still in use", $"{k.Plural()}/{name} cannot be deleted while other resources refer to it; change or delete them first.", problems);
@@ -104,7 +105,7 @@ public static class FlowApiEndpoints
         {
             return failed;
         }
-        var problems = store.TryChange(s => s.With(k, DefaultTenant, name, spec), dryRun == true);
+        var problems = store.TryChange(s => s.With(k, DefaultTenant, name, spec), dryRun == true).Problems;
         if (dryRun == true)
         {
             var state = store.Current.With(k, DefaultTenant, name, spec);

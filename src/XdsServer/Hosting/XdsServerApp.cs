@@ -19,6 +19,7 @@ public static class XdsServerApp
         ["--ads-port"] = "Xds:AdsPort",
         ["--http-port"] = "Xds:HttpPort",
         ["--bind"] = "Xds:BindAddress",
+        ["--data-dir"] = "Xds:DataDir",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -48,7 +49,9 @@ public static class XdsServerApp
         services.AddSingleton<PushGate>();
         services.AddSingleton<XdsStreamDependencies>();
         services.AddSingleton<ResourceFileSource>();
-        services.AddSingleton<Api.DesiredStateStore>();
+        services.AddSingleton<Storage.IDesiredStatePersistence>(_ => new Storage.SqliteDesiredStatePersistence(options.DataDir));
+        services.AddSingleton<Storage.DesiredStateStore>();
+        services.AddHostedService<Storage.DesiredStateLoader>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
         services.AddGrpc(o =>
         {
@@ -119,6 +122,10 @@ public static class XdsServerApp
         if (o.Limits.MaxStreams < 1 || o.Limits.MaxConcurrentPushes < 1 || o.Limits.StreamQueueCapacity < 1)
         {
             problems.Add("Xds:Limits:MaxStreams, MaxConcurrentPushes and StreamQueueCapacity must each be at least 1.");
+        }
+        if (string.IsNullOrWhiteSpace(o.DataDir))
+        {
+            problems.Add("Xds:DataDir (--data-dir) is empty; name a directory for desired state, e.g. ./data.");
         }
         if (o.ResourcesPollInterval <= TimeSpan.Zero)
         {

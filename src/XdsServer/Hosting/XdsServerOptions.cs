@@ -24,5 +24,8 @@ public sealed record XdsServerOptions
     public string? TlsCertificateFile { get; init; }
     public string? TlsKeyFile { get; init; }
 
+    /// <summary>Where desired state (SQLite) and the admin token live.</summary>
+    public string DataDir { get; init; } = "./data";
+
     public XdsLimits Limits { get; init; } = new();
 }

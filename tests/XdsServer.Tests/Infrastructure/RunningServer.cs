@@ -35,6 +35,10 @@ internal sealed class RunningServer : IAsyncDisposable
     public static async Task<RunningServer> StartAsync(TimeProvider? time, params string[] extraArgs)
     {
         var args = new List<string> { "--ads-port", "0", "--http-port", "0" };
+        if (!extraArgs.Contains("--data-dir"))
+        {
+            args.AddRange(["--data-dir", Directory.CreateTempSubdirectory("zenmesh-data-").FullName]);
+        }
         args.AddRange(extraArgs);
         var app = XdsServerApp.Build([.. args], b =>
         {

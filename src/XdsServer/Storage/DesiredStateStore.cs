@@ -1,0 +1,88 @@
+using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Compiler;
+using ZenMesh.XdsServer.Model;
+
+namespace ZenMesh.XdsServer.Storage;
+
+/// <summary>The outcome of a change: refused with every problem, or what changed (possibly nothing).</summary>
+public sealed record ChangeResult(IReadOnlyList<Problem> Problems, IReadOnlyList<Change> Changes)
+{
+    public bool Applied => Problems.Count == 0;
+}
+
+/// <summary>
+/// Holds desired state and keeps the snapshot cache in step with it. A change is validated as a
+/// whole, compiled, stored durably, and only then published per edge; or refused with every problem
+/// and nothing changed. On start, what was stored is loaded and published before anything is served.
+/// </summary>
+public sealed class DesiredStateStore
+{
+    private readonly object _gate = new();
+    private readonly ISnapshotCache _cache;
+    private readonly IDesiredStatePersistence _persistence;
+    private volatile DesiredState _state;
+
+    public DesiredStateStore(ISnapshotCache cache, IDesiredStatePersistence persistence)
+    {
+        _cache = cache;
+        _persistence = persistence;
+        var stored = persistence.Load();
+        var problems = DesiredStateValidator.Validate(stored);
+        if (problems.Count > 0)
+        {
+            throw new DesiredStateLoadException(persistence.Describe(), [.. problems.Select(p => p.ToString())]);
+        }
+        var refused = Publish(DesiredState.Empty, stored);
+        if (refused.Count > 0)
+        {
+            throw new DesiredStateLoadException(persistence.Describe(), [.. refused.Select(p => p.ToString())]);
+        }
+        _state = stored;
+    }
+
+    public DesiredState Current => _state;
+
+    public ChangeResult TryChange(Func<DesiredState, DesiredState> change, bool dryRun = false)
+    {
+        lock (_gate)
+        {
+            var before = _state;
+            var after = change(before);
+            var problems = DesiredStateValidator.Validate(after);
+            var changes = DesiredStateDiff.Between(before, after);
+            if (problems.Count > 0 || dryRun || changes.Count == 0)
+            {
+                return new(problems, problems.Count > 0 ? [] : changes);
+            }
+            // Durable before visible: an edge never runs config that a restart would forget.
+            _persistence.Save(changes);
+            var refused = Publish(before, after);
+            if (refused.Count > 0)
+            {
+                _persistence.Save(DesiredStateDiff.Between(after, before));
+                return new(refused, []);
+            }
+            _state = after;
+            return new([], changes);
+        }
+    }
+
+    private List<Problem> Publish(DesiredState before, DesiredState after)
+    {
+        var refused = new List<Problem>();
+        foreach (var (node, snapshot) in FlowCompiler.Compile(after))
+        {
+            var update = _cache.Publish(node, snapshot);
+            if (!update.Accepted)
+            {
+                // The compiler produced something inconsistent: a ZenMesh bug, never pushed.
+                refused.AddRange(update.Errors.Select(e => new Problem($"edges/{DesiredState.Split(node).Name}", "", $"compiled config was refused: {e}. This is a ZenMesh bug; please report it.")));
+            }
+        }
+        foreach (var removed in before.Edges.Keys.Where(k => !after.Edges.ContainsKey(k)))
+        {
+            _cache.Clear(removed);
+        }
+        return refused;
+    }
+}
