@@ -92,6 +92,7 @@ public static class XdsServerApp
         app.MapGrpcService<ClientStatusService>();
         app.MapXdsAdmin();
         Api.FlowApiEndpoints.MapFlowApi(app);
+        Api.ApplyEndpoints.MapApplyAndStatus(app);
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
     }

@@ -90,6 +90,8 @@ internal sealed class FakeSotwClient : IAsyncDisposable
         await SendAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Secret, ResourceNames = { "probe" } });
         var next = await ReceiveAsync();
         Assert.True(next.TypeUrl == TypeUrls.Secret, $"Expected no response {because}, but got a {next.TypeUrl} response version {next.VersionInfo} with [{string.Join(", ", Names(next))}].");
+        // ACK it like Envoy would, so the probe leaves no STALE type behind in status views.
+        await AckAsync(next, "probe");
     }
 
     /// <summary>Waits for the server to end the stream; returns the status.</summary>

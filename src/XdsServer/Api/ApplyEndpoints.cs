@@ -1,0 +1,134 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using YamlDotNet.Core;
+using ZenMesh.XdsServer.Model;
+using ZenMesh.XdsServer.Sources;
+using ZenMesh.XdsServer.Status;
+using ZenMesh.XdsServer.Storage;
+
+namespace ZenMesh.XdsServer.Api;
+
+/// <summary>
+/// GitOps: POST /api/v1/apply takes a bundle {edges: {name: spec}, endpoints: {...}, targets: {...},
+/// flows: {...}} in YAML or JSON, applies it as one change (idempotent), optionally prunes what it does
+/// not mention, and answers with what changed. And GET /api/v1/status: each edge as its Envoy sees it.
+/// </summary>
+public static class ApplyEndpoints
+{
+    public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/v1/apply", ApplyAsync);
+        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, Cache.ISnapshotCache cache, TimeProvider time) =>
+        {
+            var clients = registry.Clients();
+            var now = time.GetUtcNow();
+            return Results.Json(new
+            {
+                edges = store.Current.List(ResourceKind.Edge, FlowApiEndpoints.DefaultTenant).Select(e =>
+                {
+                    var node = Compiler.CompiledNames.NodeId(FlowApiEndpoints.DefaultTenant, e.Name);
+                    var streams = clients.Where(c => c.Node.Id == node).ToList();
+                    var types = streams.SelectMany(s => s.Types.Values).ToList();
+                    var oldestUnacked = types.Where(t => t.State is SyncState.Stale or SyncState.Nacked && t.LastSentAt is not null).Select(t => t.LastSentAt!.Value).DefaultIfEmpty().Min();
+                    return new
+                    {
+                        edge = e.Name,
+                        node,
+                        online = streams.Count > 0,
+                        streams = streams.Count,
+                        configVersion = cache.Current(node).Version,
+                        synced = streams.Count > 0 && types.All(t => t.State is SyncState.Synced or SyncState.NotSent),
+                        types = types.Select(t => new { type = Resources.TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
+                        staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
+                        lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
+                    };
+                }),
+            });
+        });
+    }
+
+    private static async Task<IResult> ApplyAsync(bool? prune, bool? dryRun, DesiredStateStore store, HttpContext http)
+    {
+        using var reader = new StreamReader(http.Request.Body);
+        var text = await reader.ReadToEndAsync(http.RequestAborted);
+        JsonNode? root;
+        try
+        {
+            var json = (http.Request.ContentType ?? "").Contains("json", StringComparison.OrdinalIgnoreCase) || text.TrimStart().StartsWith('{');
+            root = json ? JsonNode.Parse(text) : YamlToJson.Convert(text, out _);
+        }
+        catch (Exception e) when (e is JsonException or YamlException)
+        {
+            return Problems.Of(400, "Malformed bundle", $"The bundle is neither valid JSON nor valid YAML: {e.Message}");
+        }
+        if (root is not JsonObject bundle)
+        {
+            return Problems.Of(400, "Malformed bundle", "The bundle must be an object with any of edges, endpoints, targets, flows, each a map of name to spec, e.g. {\"edges\": {\"local\": {\"mode\": \"vm\"}}}.");
+        }
+        var problems = new List<Problem>();
+        var resources = new List<(ResourceKind Kind, string Name, object Spec)>();
+        foreach (var (key, value) in bundle)
+        {
+            if (!ResourceKinds.TryParsePlural(key, out var kind))
+            {
+                problems.Add(new Problem("bundle", key, "is not a kind; use edges, endpoints, targets or flows."));
+                continue;
+            }
+            if (value is not JsonObject byName)
+            {
+                problems.Add(new Problem("bundle", key, "must be a map of name to spec."));
+                continue;
+            }
+            foreach (var (name, specJson) in byName)
+            {
+                var where = $"{kind.Plural()}/{name}";
+                if (!DesiredStateValidator.IsValidName(name))
+                {
+                    problems.Add(new Problem(where, "name", $"use {DesiredStateValidator.NameRule}."));
+                    continue;
+                }
+                try
+                {
+                    var spec = (specJson ?? new JsonObject()).Deserialize(FlowApiJson.SpecType(kind), FlowApiJson.Options)!;
+                    resources.Add((kind, name, spec));
+                }
+                catch (JsonException e)
+                {
+                    problems.Add(new Problem(where, (e.Path ?? "$").TrimStart('$').TrimStart('.'), (e.InnerException?.Message ?? e.Message.Split(" Path:")[0]).TrimEnd('.') + "."));
+                }
+            }
+        }
+        if (problems.Count > 0)
+        {
+            return Problems.Of(400, "Malformed bundle", "Nothing was applied. Fix every problem listed.", problems);
+        }
+        var result = store.TryChange(state =>
+        {
+            var next = state;
+            if (prune == true)
+            {
+                foreach (var kind in Enum.GetValues<ResourceKind>())
+                {
+                    foreach (var (name, _) in state.List(kind, FlowApiEndpoints.DefaultTenant).Where(e => !resources.Any(r => r.Kind == kind && r.Name == e.Name)))
+                    {
+                        next = next.Without(kind, FlowApiEndpoints.DefaultTenant, name);
+                    }
+                }
+            }
+            foreach (var (kind, name, spec) in resources)
+            {
+                next = next.With(kind, FlowApiEndpoints.DefaultTenant, name, spec);
+            }
+            return next;
+        }, dryRun == true);
+        if (!result.Applied)
+        {
+            return Problems.Of(422, "Invalid desired state", "The bundle was refused; nothing was changed. Fix every problem listed.", result.Problems);
+        }
+        return Results.Json(new
+        {
+            dryRun = dryRun == true,
+            changes = result.Changes.Select(c => new { kind = c.Kind.Plural(), name = c.Name, action = c.Action.ToString().ToLowerInvariant() }),
+        });
+    }
+}
