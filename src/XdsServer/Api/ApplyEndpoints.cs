@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
+using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Model;
 using ZenMesh.XdsServer.Sources;
 using ZenMesh.XdsServer.Status;
@@ -18,15 +19,16 @@ public static class ApplyEndpoints
     public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/v1/apply", ApplyAsync);
-        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, Cache.ISnapshotCache cache, TimeProvider time) =>
+        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, Cache.ISnapshotCache cache, TimeProvider time, HttpContext http) =>
         {
+            var tenant = Caller.Of(http).Tenant;
             var clients = registry.Clients();
             var now = time.GetUtcNow();
             return Results.Json(new
             {
-                edges = store.Current.List(ResourceKind.Edge, FlowApiEndpoints.DefaultTenant).Select(e =>
+                edges = store.Current.List(ResourceKind.Edge, tenant).Select(e =>
                 {
-                    var node = Compiler.CompiledNames.NodeId(FlowApiEndpoints.DefaultTenant, e.Name);
+                    var node = Compiler.CompiledNames.NodeId(tenant, e.Name);
                     var streams = clients.Where(c => c.Node.Id == node).ToList();
                     var types = streams.SelectMany(s => s.Types.Values).ToList();
                     var oldestUnacked = types.Where(t => t.State is SyncState.Stale or SyncState.Nacked && t.LastSentAt is not null).Select(t => t.LastSentAt!.Value).DefaultIfEmpty().Min();
@@ -102,6 +104,7 @@ public static class ApplyEndpoints
         {
             return Problems.Of(400, "Malformed bundle", "Nothing was applied. Fix every problem listed.", problems);
         }
+        var tenant = Caller.Of(http).Tenant;
         var result = store.TryChange(state =>
         {
             var next = state;
@@ -109,15 +112,15 @@ public static class ApplyEndpoints
             {
                 foreach (var kind in Enum.GetValues<ResourceKind>())
                 {
-                    foreach (var (name, _) in state.List(kind, FlowApiEndpoints.DefaultTenant).Where(e => !resources.Any(r => r.Kind == kind && r.Name == e.Name)))
+                    foreach (var (name, _) in state.List(kind, tenant).Where(e => !resources.Any(r => r.Kind == kind && r.Name == e.Name)))
                     {
-                        next = next.Without(kind, FlowApiEndpoints.DefaultTenant, name);
+                        next = next.Without(kind, tenant, name);
                     }
                 }
             }
             foreach (var (kind, name, spec) in resources)
             {
-                next = next.With(kind, FlowApiEndpoints.DefaultTenant, name, spec);
+                next = next.With(kind, tenant, name, spec);
             }
             return next;
         }, dryRun == true);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ZenMesh.XdsServer.Compiler;
+using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Model;
 using ZenMesh.XdsServer.Storage;
 
@@ -8,19 +9,17 @@ namespace ZenMesh.XdsServer.Api;
 
 /// <summary>
 /// The Flow API: PUT/GET/DELETE of edges, endpoints, targets and flows, with ETag/If-Match and dry runs.
-/// Every resource belongs to a tenant; until API tokens (which carry the tenant) arrive, that is "default".
+/// Every resource belongs to the tenant of the caller's API token.
 /// </summary>
 public static class FlowApiEndpoints
 {
-    public const string DefaultTenant = "default";
-
     public static void MapFlowApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapGet("/{kind}", (string kind, DesiredStateStore store) =>
+        api.MapGet("/{kind}", (string kind, DesiredStateStore store, HttpContext http) =>
             Kind(kind, out var k) is { } bad ? bad : Results.Json(new
             {
-                items = store.Current.List(k, DefaultTenant).Select(e => new { name = e.Name, etag = FlowApiJson.ETag(k, e.Spec), spec = Spec(k, e.Spec) }),
+                items = store.Current.List(k, Caller.Of(http).Tenant).Select(e => new { name = e.Name, etag = FlowApiJson.ETag(k, e.Spec), spec = Spec(k, e.Spec) }),
             }));
         api.MapGet("/{kind}/{name}", (string kind, string name, DesiredStateStore store, HttpContext http) =>
         {
@@ -28,9 +27,9 @@ public static class FlowApiEndpoints
             {
                 return bad;
             }
-            if (store.Current.Find(k, DefaultTenant, name) is not { } spec)
+            if (store.Current.Find(k, Caller.Of(http).Tenant, name) is not { } spec)
             {
-                return NotFound(k, name);
+                return NotFound(http, k, name);
             }
             http.Response.Headers.ETag = FlowApiJson.ETag(k, spec);
             return Results.Json(Spec(k, spec));
@@ -42,33 +41,33 @@ public static class FlowApiEndpoints
             {
                 return bad;
             }
-            if (store.Current.Find(k, DefaultTenant, name) is not { } existing)
+            if (store.Current.Find(k, Caller.Of(http).Tenant, name) is not { } existing)
             {
-                return NotFound(k, name);
+                return NotFound(http, k, name);
             }
             if (PreconditionFailed(http, k, existing) is { } failed)
             {
                 return failed;
             }
-            var problems = store.TryChange(s => s.Without(k, DefaultTenant, name)).Problems;
+            var problems = store.TryChange(s => s.Without(k, Caller.Of(http).Tenant, name)).Problems;
             return problems.Count == 0
                 ? Results.NoContent()
                 : Problems.Of(409, "Still in use", $"{k.Plural()}/{name} cannot be deleted while other resources refer to it; change or delete them first.", problems);
         });
-        api.MapGet("/flows/{name}/envoy", (string name, DesiredStateStore store) =>
+        api.MapGet("/flows/{name}/envoy", (string name, DesiredStateStore store, HttpContext http) =>
         {
             var state = store.Current;
-            if (state.Flows.GetValueOrDefault(DesiredState.Key(DefaultTenant, name)) is not { } flow)
+            if (state.Flows.GetValueOrDefault(DesiredState.Key(Caller.Of(http).Tenant, name)) is not { } flow)
             {
-                return NotFound(ResourceKind.Flow, name);
+                return NotFound(http, ResourceKind.Flow, name);
             }
-            var target = state.Targets[DesiredState.Key(DefaultTenant, flow.Target)];
-            var snapshot = FlowCompiler.CompileEdge(state, DefaultTenant, target.Edge);
+            var target = state.Targets[DesiredState.Key(Caller.Of(http).Tenant, flow.Target)];
+            var snapshot = FlowCompiler.CompileEdge(state, Caller.Of(http).Tenant, target.Edge);
             var cluster = snapshot.Get(Resources.TypeUrls.Cluster).Find(CompiledNames.FlowCluster(name));
             var routes = snapshot.Get(Resources.TypeUrls.Route).Find(CompiledNames.EgressRoutes);
             return Results.Json(new
             {
-                node = CompiledNames.NodeId(DefaultTenant, target.Edge),
+                node = CompiledNames.NodeId(Caller.Of(http).Tenant, target.Edge),
                 cluster = cluster is null ? null : Envoy(cluster.Body),
                 route = routes is null ? null : Envoy(routes.Body)!["virtual_hosts"]![0]!["routes"]!.AsArray().FirstOrDefault(r => r?["name"]?.GetValue<string>() == $"flow-{name}")?.DeepClone(),
             });
@@ -100,15 +99,15 @@ public static class FlowApiEndpoints
         {
             return Problems.Of(400, "Malformed body", $"The body must be a JSON object describing the {k}.", [new Problem($"{k.Plural()}/{name}", "", "send a JSON object, e.g. {} for all defaults.")]);
         }
-        var existing = store.Current.Find(k, DefaultTenant, name);
+        var existing = store.Current.Find(k, Caller.Of(http).Tenant, name);
         if (PreconditionFailed(http, k, existing) is { } failed)
         {
             return failed;
         }
-        var problems = store.TryChange(s => s.With(k, DefaultTenant, name, spec), dryRun == true).Problems;
+        var problems = store.TryChange(s => s.With(k, Caller.Of(http).Tenant, name, spec), dryRun == true).Problems;
         if (dryRun == true)
         {
-            var state = store.Current.With(k, DefaultTenant, name, spec);
+            var state = store.Current.With(k, Caller.Of(http).Tenant, name, spec);
             return Results.Json(new
             {
                 dryRun = true,
@@ -134,8 +133,8 @@ public static class FlowApiEndpoints
             ? null
             : Problems.Of(404, "Unknown kind", $"'/api/v1/{plural}' is not a kind of resource; use edges, endpoints, targets or flows.");
 
-    private static IResult NotFound(ResourceKind kind, string name) =>
-        Problems.Of(404, "Not found", $"{kind.Plural()}/{name} does not exist in tenant '{DefaultTenant}'.");
+    private static IResult NotFound(HttpContext http, ResourceKind kind, string name) =>
+        Problems.Of(404, "Not found", $"{kind.Plural()}/{name} does not exist in tenant '{Caller.Of(http).Tenant}'.");
 
     /// <summary>If-Match must name the current ETag; If-None-Match: * refuses to overwrite.</summary>
     private static IResult? PreconditionFailed(HttpContext http, ResourceKind kind, object? existing)

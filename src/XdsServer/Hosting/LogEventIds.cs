@@ -14,4 +14,5 @@ internal static class LogEventIds
     public const int ResourcesRejected = 1101;
     public const int ResourcesUnchanged = 1102;
     public const int Listening = 1200;
+    public const int AdminTokenCreated = 1300;
 }

@@ -26,6 +26,10 @@ public static class XdsServerApp
     {
         // appsettings.json ships beside the binary; relative paths on the command line stay relative to the caller.
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (Environment.GetEnvironmentVariable("ZENMESH_ADMIN_TOKEN") is { Length: > 0 } adminToken)
+        {
+            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Xds:AdminToken", adminToken)]);
+        }
         builder.Configuration.AddCommandLine(args, Switches);
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -52,6 +56,8 @@ public static class XdsServerApp
         services.AddSingleton<Storage.IDesiredStatePersistence>(_ => new Storage.SqliteDesiredStatePersistence(options.DataDir));
         services.AddSingleton<Storage.DesiredStateStore>();
         services.AddHostedService<Storage.DesiredStateLoader>();
+        services.AddSingleton(_ => new Auth.TokenStore(options.DataDir));
+        services.AddHostedService<Auth.AdminTokenBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
         services.AddGrpc(o =>
         {
@@ -83,6 +89,7 @@ public static class XdsServerApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseMiddleware<Auth.BearerAuthMiddleware>();
         app.MapGrpcService<AggregatedDiscoveryService>();
         app.MapGrpcService<ClusterDiscoveryService>();
         app.MapGrpcService<EndpointDiscoveryService>();
@@ -93,6 +100,7 @@ public static class XdsServerApp
         app.MapXdsAdmin();
         Api.FlowApiEndpoints.MapFlowApi(app);
         Api.ApplyEndpoints.MapApplyAndStatus(app);
+        Auth.TokenEndpoints.MapTokens(app);
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
     }

@@ -27,5 +27,8 @@ public sealed record XdsServerOptions
     /// <summary>Where desired state (SQLite) and the admin token live.</summary>
     public string DataDir { get; init; } = "./data";
 
+    /// <summary>The admin token of tenant "default" (env ZENMESH_ADMIN_TOKEN); when empty, one is created on first start.</summary>
+    public string? AdminToken { get; init; }
+
     public XdsLimits Limits { get; init; } = new();
 }

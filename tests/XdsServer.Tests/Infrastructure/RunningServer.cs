@@ -22,7 +22,13 @@ internal sealed class RunningServer : IAsyncDisposable
         AdsUri = bound.AdsUri;
         HttpUri = bound.HttpUri;
         Http = new HttpClient { BaseAddress = HttpUri, Timeout = TestTimeouts.Default };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken);
     }
+
+    /// <summary>The admin token of tenant "default" every test server starts with; Http sends it.</summary>
+    public const string AdminToken = "zm_test_admin_token";
+
+    public IServiceProvider Services => _app.Services;
 
     public Uri AdsUri { get; }
     public Uri HttpUri { get; }
@@ -35,6 +41,11 @@ internal sealed class RunningServer : IAsyncDisposable
     public static async Task<RunningServer> StartAsync(TimeProvider? time, params string[] extraArgs)
     {
         var args = new List<string> { "--ads-port", "0", "--http-port", "0" };
+        if (!extraArgs.Contains("--no-admin-token"))
+        {
+            args.AddRange(["--Xds:AdminToken", AdminToken]);
+        }
+        extraArgs = [.. extraArgs.Where(a => a != "--no-admin-token")];
         if (!extraArgs.Contains("--data-dir"))
         {
             args.AddRange(["--data-dir", Directory.CreateTempSubdirectory("zenmesh-data-").FullName]);
