@@ -105,7 +105,7 @@ public static class ApplyEndpoints
             return Problems.Of(400, "Malformed bundle", "Nothing was applied. Fix every problem listed.", problems);
         }
         var tenant = Caller.Of(http).Tenant;
-        var result = store.TryChange(state =>
+        var result = await store.ChangeAsync(state =>
         {
             var next = state;
             if (prune == true)
@@ -123,7 +123,7 @@ public static class ApplyEndpoints
                 next = next.With(kind, tenant, name, spec);
             }
             return next;
-        }, dryRun == true);
+        }, Caller.Of(http).TokenId, dryRun == true);
         if (!result.Applied)
         {
             return Problems.Of(422, "Invalid desired state", "The bundle was refused; nothing was changed. Fix every problem listed.", result.Problems);

@@ -35,7 +35,7 @@ public static class FlowApiEndpoints
             return Results.Json(Spec(k, spec));
         });
         api.MapPut("/{kind}/{name}", PutAsync);
-        api.MapDelete("/{kind}/{name}", (string kind, string name, DesiredStateStore store, HttpContext http) =>
+        api.MapDelete("/{kind}/{name}", async (string kind, string name, DesiredStateStore store, HttpContext http) =>
         {
             if (Kind(kind, out var k) is { } bad)
             {
@@ -49,7 +49,7 @@ public static class FlowApiEndpoints
             {
                 return failed;
             }
-            var problems = store.TryChange(s => s.Without(k, Caller.Of(http).Tenant, name)).Problems;
+            var problems = (await store.ChangeAsync(s => s.Without(k, Caller.Of(http).Tenant, name), Caller.Of(http).TokenId)).Problems;
             return problems.Count == 0
                 ? Results.NoContent()
                 : Problems.Of(409, "Still in use", $"{k.Plural()}/{name} cannot be deleted while other resources refer to it; change or delete them first.", problems);
@@ -104,7 +104,7 @@ public static class FlowApiEndpoints
         {
             return failed;
         }
-        var problems = store.TryChange(s => s.With(k, Caller.Of(http).Tenant, name, spec), dryRun == true).Problems;
+        var problems = (await store.ChangeAsync(s => s.With(k, Caller.Of(http).Tenant, name, spec), Caller.Of(http).TokenId, dryRun == true)).Problems;
         if (dryRun == true)
         {
             var state = store.Current.With(k, Caller.Of(http).Tenant, name, spec);

@@ -54,6 +54,8 @@ public static class XdsServerApp
         services.AddSingleton<XdsStreamDependencies>();
         services.AddSingleton<ResourceFileSource>();
         services.AddSingleton<Storage.IDesiredStatePersistence>(_ => new Storage.SqliteDesiredStatePersistence(options.DataDir));
+        services.AddSingleton(sp => new Evidence.EvidenceLedger(options.DataDir, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Evidence.IXdsEventSink, Evidence.LedgerXdsEventSink>();
         services.AddSingleton<Storage.DesiredStateStore>();
         services.AddHostedService<Storage.DesiredStateLoader>();
         services.AddSingleton(_ => new Auth.TokenStore(options.DataDir));
@@ -101,6 +103,7 @@ public static class XdsServerApp
         Api.FlowApiEndpoints.MapFlowApi(app);
         Api.ApplyEndpoints.MapApplyAndStatus(app);
         Auth.TokenEndpoints.MapTokens(app);
+        Evidence.EvidenceEndpoints.MapEvidence(app);
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
     }

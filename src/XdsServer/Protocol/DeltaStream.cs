@@ -46,6 +46,10 @@ internal sealed class DeltaStream(
             }
             else
             {
+                if (state.LastSentVersion is { } acked && acked != state.AckedVersion)
+                {
+                    Deps.Events.Acked(Node!, typeUrl, acked);
+                }
                 state.AckedVersion = state.LastSentVersion;
             }
         }

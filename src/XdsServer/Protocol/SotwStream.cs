@@ -47,6 +47,10 @@ internal sealed class SotwStream(
         }
         else if (nonce.Length > 0)
         {
+            if (request.VersionInfo != state.AckedVersion)
+            {
+                Deps.Events.Acked(Node!, typeUrl, request.VersionInfo);
+            }
             state.AckedVersion = request.VersionInfo;
         }
         else

@@ -141,6 +141,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     {
         var nack = new NackRecord(Node!.Id, typeUrl, rejectedVersion, nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
         Deps.Registry.RecordNack(nack);
+        Deps.Events.Nacked(nack);
         Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
         return nack;
     }

@@ -15,7 +15,8 @@ public sealed class XdsStreamDependencies(
     PushGate pushGate,
     XdsLimits limits,
     TimeProvider time,
-    ILoggerFactory loggerFactory)
+    ILoggerFactory loggerFactory,
+    Evidence.IXdsEventSink events)
 {
     /// <summary>Random per process so that a nonce from a stream of an earlier process never matches one of ours.</summary>
     public string NonceEpoch { get; } = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()));
@@ -30,4 +31,5 @@ public sealed class XdsStreamDependencies(
     public XdsLimits Limits { get; } = limits;
     public TimeProvider Time { get; } = time;
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
+    public Evidence.IXdsEventSink Events { get; } = events;
 }

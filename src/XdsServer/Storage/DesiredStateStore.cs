@@ -1,4 +1,6 @@
+using System.Text.Json;
 using ZenMesh.XdsServer.Cache;
+using ZenMesh.XdsServer.Evidence;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Model;
 
@@ -20,12 +22,14 @@ public sealed class DesiredStateStore
     private readonly object _gate = new();
     private readonly ISnapshotCache _cache;
     private readonly IDesiredStatePersistence _persistence;
+    private readonly EvidenceLedger _ledger;
     private volatile DesiredState _state;
 
-    public DesiredStateStore(ISnapshotCache cache, IDesiredStatePersistence persistence)
+    public DesiredStateStore(ISnapshotCache cache, IDesiredStatePersistence persistence, EvidenceLedger ledger)
     {
         _cache = cache;
         _persistence = persistence;
+        _ledger = ledger;
         var stored = persistence.Load();
         var problems = DesiredStateValidator.Validate(stored);
         if (problems.Count > 0)
@@ -41,6 +45,26 @@ public sealed class DesiredStateStore
     }
 
     public DesiredState Current => _state;
+
+    /// <summary>
+    /// Applies a change (see <see cref="TryChange"/>) and writes each resulting change to the evidence
+    /// ledger, with who made it and the version each of the tenant's edges now has, before returning.
+    /// </summary>
+    public async Task<ChangeResult> ChangeAsync(Func<DesiredState, DesiredState> change, string actor, bool dryRun = false)
+    {
+        var result = TryChange(change, dryRun);
+        if (!result.Applied || dryRun)
+        {
+            return result;
+        }
+        foreach (var c in result.Changes)
+        {
+            var versions = _state.List(ResourceKind.Edge, c.Tenant).ToDictionary(e => Compiler.CompiledNames.NodeId(c.Tenant, e.Name), e => _cache.Current(Compiler.CompiledNames.NodeId(c.Tenant, e.Name)).Version);
+            var detail = JsonSerializer.Serialize(new { action = c.Action.ToString().ToLowerInvariant(), etag = c.Spec is null ? null : Api.FlowApiJson.ETag(c.Kind, c.Spec), versions });
+            await _ledger.AppendAsync(c.Tenant, "change", actor, $"{c.Kind.Plural()}/{c.Name}", detail).ConfigureAwait(false);
+        }
+        return result;
+    }
 
     public ChangeResult TryChange(Func<DesiredState, DesiredState> change, bool dryRun = false)
     {

@@ -1,0 +1,28 @@
+using System.Text.Json;
+using Envoy.Config.Core.V3;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Status;
+
+namespace ZenMesh.XdsServer.Evidence;
+
+/// <summary>Writes edges' ACKs and NACKs to the evidence ledger. Nodes that are not edges ("tenant/edge") are not recorded.</summary>
+public sealed class LedgerXdsEventSink(EvidenceLedger ledger) : IXdsEventSink
+{
+    public void Acked(Node node, string typeUrl, string version)
+    {
+        if (TenantOf(node.Id) is { } tenant)
+        {
+            ledger.Record(tenant, "ack", node.Id, TypeUrls.ShortName(typeUrl), JsonSerializer.Serialize(new { typeUrl, version }));
+        }
+    }
+
+    public void Nacked(NackRecord nack)
+    {
+        if (TenantOf(nack.NodeId) is { } tenant)
+        {
+            ledger.Record(tenant, "nack", nack.NodeId, TypeUrls.ShortName(nack.TypeUrl), JsonSerializer.Serialize(new { typeUrl = nack.TypeUrl, version = nack.Version, message = nack.Message, code = nack.Code }));
+        }
+    }
+
+    private static string? TenantOf(string nodeId) => nodeId.IndexOf('/', StringComparison.Ordinal) is > 0 and var slash ? nodeId[..slash] : null;
+}
