@@ -36,7 +36,7 @@ public sealed class DesiredStateStore
         {
             throw new DesiredStateLoadException(persistence.Describe(), [.. problems.Select(p => p.ToString())]);
         }
-        var refused = Publish(DesiredState.Empty, stored);
+        var refused = Publish(DesiredState.Empty, stored, stored.Edges.Keys);
         if (refused.Count > 0)
         {
             throw new DesiredStateLoadException(persistence.Describe(), [.. refused.Select(p => p.ToString())]);
@@ -80,7 +80,7 @@ public sealed class DesiredStateStore
             }
             // Durable before visible: an edge never runs config that a restart would forget.
             _persistence.Save(changes);
-            var refused = Publish(before, after);
+            var refused = Publish(before, after, AffectedEdges(before, after, changes));
             if (refused.Count > 0)
             {
                 _persistence.Save(DesiredStateDiff.Between(after, before));
@@ -91,16 +91,48 @@ public sealed class DesiredStateStore
         }
     }
 
-    private List<Problem> Publish(DesiredState before, DesiredState after)
+    /// <summary>
+    /// The edges (node ids) whose config a change can alter, from the old and the new spec of each
+    /// changed resource: an edge itself, an endpoint's edge, a target's edge (where its flows compile,
+    /// so a moved target moves them), a flow's target's edge.
+    /// Only these are recompiled, so a one-flow change costs one edge, not the whole mesh.
+    /// </summary>
+    public static IReadOnlySet<string> AffectedEdges(DesiredState before, DesiredState after, IReadOnlyList<Change> changes)
+    {
+        var edges = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in changes)
+        {
+            foreach (var state in new[] { before, after })
+            {
+                var spec = state.Find(c.Kind, c.Tenant, c.Name);
+                var edge = spec switch
+                {
+                    Edge => c.Name,
+                    Model.Endpoint e => e.Edge,
+                    Target t => t.Edge,
+                    Flow f => state.Targets.GetValueOrDefault(DesiredState.Key(c.Tenant, f.Target))?.Edge,
+                    _ => null,
+                };
+                if (edge is not null)
+                {
+                    edges.Add(DesiredState.Key(c.Tenant, edge));
+                }
+            }
+        }
+        return edges;
+    }
+
+    private List<Problem> Publish(DesiredState before, DesiredState after, IEnumerable<string> edges)
     {
         var refused = new List<Problem>();
-        foreach (var (node, snapshot) in FlowCompiler.Compile(after))
+        foreach (var node in edges.Where(after.Edges.ContainsKey))
         {
-            var update = _cache.Publish(node, snapshot);
+            var (tenant, edge) = DesiredState.Split(node);
+            var update = _cache.Publish(node, FlowCompiler.CompileEdge(after, tenant, edge));
             if (!update.Accepted)
             {
                 // The compiler produced something inconsistent: a ZenMesh bug, never pushed.
-                refused.AddRange(update.Errors.Select(e => new Problem($"edges/{DesiredState.Split(node).Name}", "", $"compiled config was refused: {e}. This is a ZenMesh bug; please report it.")));
+                refused.AddRange(update.Errors.Select(e => new Problem($"edges/{edge}", "", $"compiled config was refused: {e}. This is a ZenMesh bug; please report it.")));
             }
         }
         foreach (var removed in before.Edges.Keys.Where(k => !after.Edges.ContainsKey(k)))
