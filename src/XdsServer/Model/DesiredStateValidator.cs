@@ -8,10 +8,52 @@ namespace ZenMesh.XdsServer.Model;
 /// </summary>
 public static partial class DesiredStateValidator
 {
-    public static IReadOnlyList<Problem> Validate(DesiredState state)
+    public static IReadOnlyList<Problem> Validate(DesiredState state) => Validate(state, null);
+
+    /// <summary>
+    /// Validates what a change can break, given that the state before it was valid (stored state always
+    /// is): the changed resources, the referrers of deleted ones, and the endpoints sharing an edge
+    /// with a changed endpoint (paths must stay unique). Same problems as a full validation, at the cost
+    /// of the change rather than of the whole mesh.
+    /// </summary>
+    public static IReadOnlyList<Problem> ValidateChange(DesiredState after, IEnumerable<(ResourceKind Kind, string Tenant, string Name, bool Deleted)> changes)
+    {
+        var scope = new HashSet<(ResourceKind, string)>();
+        foreach (var (kind, tenant, name, deleted) in changes)
+        {
+            var key = DesiredState.Key(tenant, name);
+            if (!deleted)
+            {
+                scope.Add((kind, key));
+            }
+            switch (kind)
+            {
+                case ResourceKind.Edge:
+                    scope.UnionWith(after.List(ResourceKind.Endpoint, tenant).Where(e => ((Endpoint)e.Spec).Edge == name).Select(e => (ResourceKind.Endpoint, DesiredState.Key(tenant, e.Name))));
+                    scope.UnionWith(after.List(ResourceKind.Target, tenant).Where(t => ((Target)t.Spec).Edge == name).Select(t => (ResourceKind.Target, DesiredState.Key(tenant, t.Name))));
+                    break;
+                case ResourceKind.Endpoint:
+                    scope.UnionWith(after.List(ResourceKind.Flow, tenant).Where(f => ((Flow)f.Spec).Endpoint == name).Select(f => (ResourceKind.Flow, DesiredState.Key(tenant, f.Name))));
+                    if (after.Endpoints.GetValueOrDefault(key) is { } changed)
+                    {
+                        scope.UnionWith(after.List(ResourceKind.Endpoint, tenant).Where(e => ((Endpoint)e.Spec).Edge == changed.Edge).Select(e => (ResourceKind.Endpoint, DesiredState.Key(tenant, e.Name))));
+                    }
+                    break;
+                case ResourceKind.Target:
+                    scope.UnionWith(after.List(ResourceKind.Flow, tenant).Where(f => ((Flow)f.Spec).Target == name).Select(f => (ResourceKind.Flow, DesiredState.Key(tenant, f.Name))));
+                    break;
+            }
+        }
+        return Validate(after, scope);
+    }
+
+    private static IEnumerable<KeyValuePair<string, T>> Scoped<T>(System.Collections.Immutable.ImmutableSortedDictionary<string, T> all, ResourceKind kind, HashSet<(ResourceKind, string)>? scope) =>
+        scope is null ? all : scope.Where(s => s.Item1 == kind && all.ContainsKey(s.Item2)).Select(s => KeyValuePair.Create(s.Item2, all[s.Item2])).OrderBy(e => e.Key, StringComparer.Ordinal);
+
+    private static List<Problem> Validate(DesiredState state, HashSet<(ResourceKind, string)>? scope)
     {
         var problems = new List<Problem>();
-        foreach (var (key, edge) in state.Edges)
+        foreach (var (key, edge) in Scoped(state.Edges, ResourceKind.Edge, scope))
         {
             var where = Where(ResourceKind.Edge, key, problems);
             if (edge.Mode is not ("vm" or "kubernetes"))
@@ -24,7 +66,7 @@ public static partial class DesiredStateValidator
             }
         }
         var paths = new Dictionary<(string Tenant, string Edge, string Path), string>();
-        foreach (var (key, endpoint) in state.Endpoints)
+        foreach (var (key, endpoint) in Scoped(state.Endpoints, ResourceKind.Endpoint, scope))
         {
             var where = Where(ResourceKind.Endpoint, key, problems);
             var (tenant, name) = DesiredState.Split(key);
@@ -56,7 +98,7 @@ public static partial class DesiredStateValidator
             }
             CheckRateLimit(endpoint.RateLimit, where, problems);
         }
-        foreach (var (key, target) in state.Targets)
+        foreach (var (key, target) in Scoped(state.Targets, ResourceKind.Target, scope))
         {
             var where = Where(ResourceKind.Target, key, problems);
             RequireEdge(state, DesiredState.Split(key).Tenant, target.Edge, where, problems);
@@ -81,7 +123,7 @@ public static partial class DesiredStateValidator
                 AtLeast(hc.HealthyThreshold, 1, "healthCheck.healthyThreshold", where, problems);
             }
         }
-        foreach (var (key, flow) in state.Flows)
+        foreach (var (key, flow) in Scoped(state.Flows, ResourceKind.Flow, scope))
         {
             var where = Where(ResourceKind.Flow, key, problems);
             var tenant = DesiredState.Split(key).Tenant;

@@ -72,8 +72,8 @@ public sealed class DesiredStateStore
         {
             var before = _state;
             var after = change(before);
-            var problems = DesiredStateValidator.Validate(after);
             var changes = DesiredStateDiff.Between(before, after);
+            var problems = DesiredStateValidator.ValidateChange(after, changes.Select(c => (c.Kind, c.Tenant, c.Name, c.Action == ChangeAction.Deleted)));
             if (problems.Count > 0 || dryRun || changes.Count == 0)
             {
                 return new(problems, problems.Count > 0 ? [] : changes);

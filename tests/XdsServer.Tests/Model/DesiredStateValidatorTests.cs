@@ -55,4 +55,35 @@ public sealed class DesiredStateValidatorTests
     [InlineData("soon")]
     [InlineData("-1s")]
     public void DurationText_RefusesWhatIsNotADuration(string text) => Assert.False(DurationText.TryParse(text, out _));
+
+    public static TheoryData<string> Changes => ["delete-endpoint", "delete-edge", "duplicate-path", "bad-flow", "move-target", "delete-target"];
+
+    [Theory]
+    [MemberData(nameof(Changes))]
+    public void ValidateChange_FindsExactlyWhatAFullValidationFinds(string scenario)
+    {
+        var valid = DesiredState.Empty
+            .With(ResourceKind.Edge, "t", "e1", new Edge())
+            .With(ResourceKind.Edge, "t", "e2", new Edge())
+            .With(ResourceKind.Endpoint, "t", "a", new Endpoint { Edge = "e1", Provider = "none", Path = "/a" })
+            .With(ResourceKind.Endpoint, "t", "b", new Endpoint { Edge = "e1", Provider = "none", Path = "/b" })
+            .With(ResourceKind.Target, "t", "x", new Target { Edge = "e2", Url = "http://x/" })
+            .With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "a", Target = "x" })
+            .With(ResourceKind.Flow, "t", "g", new Flow { Endpoint = "b", Target = "x" });
+        Assert.Empty(DesiredStateValidator.Validate(valid));
+        var after = scenario switch
+        {
+            "delete-endpoint" => valid.Without(ResourceKind.Endpoint, "t", "a"),
+            "delete-edge" => valid.Without(ResourceKind.Edge, "t", "e1"),
+            "duplicate-path" => valid.With(ResourceKind.Endpoint, "t", "a", new Endpoint { Edge = "e1", Provider = "none", Path = "/b" }),
+            "bad-flow" => valid.With(ResourceKind.Flow, "t", "h", new Flow { Endpoint = "a", Target = "nope", MaxInFlight = 0 }),
+            "move-target" => valid.With(ResourceKind.Target, "t", "x", new Target { Edge = "gone", Url = "http://x/" }),
+            _ => valid.Without(ResourceKind.Target, "t", "x"),
+        };
+        var changes = ZenMesh.XdsServer.Storage.DesiredStateDiff.Between(valid, after).Select(c => (c.Kind, c.Tenant, c.Name, c.Action == ZenMesh.XdsServer.Storage.ChangeAction.Deleted));
+
+        var full = DesiredStateValidator.Validate(after).Select(p => p.ToString()).Order();
+        Assert.NotEmpty(full);
+        Assert.Equal(full, DesiredStateValidator.ValidateChange(after, changes).Select(p => p.ToString()).Order());
+    }
 }
