@@ -7,14 +7,13 @@ namespace ZenMesh.XdsServer.Auth;
 /// <summary>API tokens in the data directory's SQLite file, looked up by hash; an in-memory index serves requests.</summary>
 public sealed class TokenStore
 {
-    private readonly string _connectionString;
+    private readonly Storage.SqliteDatabase _database;
     private readonly ConcurrentDictionary<string, ApiToken> _byHash = new(StringComparer.Ordinal);
 
     public TokenStore(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataDirectory, "zenmesh.db"), Pooling = false }.ToString();
-        using var connection = Open();
+        _database = new Storage.SqliteDatabase(dataDirectory);
+        using var connection = _database.Open();
         using (var create = connection.CreateCommand())
         {
             create.CommandText = "CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL)";
@@ -45,7 +44,7 @@ public sealed class TokenStore
             return (existing, value);
         }
         var token = new ApiToken(ApiToken.NewId(), tenant, role, name, now);
-        using var connection = Open();
+        using var connection = _database.Open();
         using var insert = connection.CreateCommand();
         insert.CommandText = "INSERT INTO tokens (id, hash, tenant, role, name, created_at) VALUES ($id, $hash, $tenant, $role, $name, $at)";
         insert.Parameters.AddWithValue("$id", token.Id);
@@ -66,19 +65,12 @@ public sealed class TokenStore
         {
             return false;
         }
-        using var connection = Open();
+        using var connection = _database.Open();
         using var delete = connection.CreateCommand();
         delete.CommandText = "DELETE FROM tokens WHERE id = $id";
         delete.Parameters.AddWithValue("$id", id);
         delete.ExecuteNonQuery();
         _byHash.TryRemove(found.Key, out _);
         return true;
-    }
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
     }
 }

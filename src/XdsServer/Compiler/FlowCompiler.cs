@@ -91,12 +91,7 @@ public static class FlowCompiler
             }
             host.Routes.Add(route);
         }
-        host.Routes.Add(new Route
-        {
-            Name = "unknown-endpoint",
-            Match = new RouteMatch { Prefix = "/" },
-            DirectResponse = new DirectResponseAction { Status = 404, Body = new DataSource { InlineString = "no such webhook endpoint\n" } },
-        });
+        host.Routes.Add(NotFound("unknown-endpoint", "no such webhook endpoint"));
         yield return XdsResource.Create(new RouteConfiguration { Name = CompiledNames.IngressRoutes, VirtualHosts = { host } });
         var (address, port) = SplitHostPort(edge.IngesterAddress);
         yield return XdsResource.Create(StaticCluster(CompiledNames.IngesterCluster, address, port, TimeSpan.FromSeconds(1)));
@@ -139,18 +134,21 @@ public static class FlowCompiler
             }
             host.Routes.Add(route);
         }
-        host.Routes.Add(new Route
-        {
-            Name = "unknown-flow",
-            Match = new RouteMatch { Prefix = "/" },
-            DirectResponse = new DirectResponseAction { Status = 404, Body = new DataSource { InlineString = $"no flow named by {CompiledNames.FlowHeader}\n" } },
-        });
+        host.Routes.Add(NotFound("unknown-flow", $"no flow named by {CompiledNames.FlowHeader}"));
         yield return XdsResource.Create(new RouteConfiguration { Name = CompiledNames.EgressRoutes, VirtualHosts = { host } });
         foreach (var (name, flow, target) in flows)
         {
             yield return XdsResource.Create(FlowCluster(name, flow, target));
         }
     }
+
+    /// <summary>The last route of a virtual host: anything no endpoint or flow claimed gets a plain 404.</summary>
+    private static Route NotFound(string name, string message) => new()
+    {
+        Name = name,
+        Match = new RouteMatch { Prefix = "/" },
+        DirectResponse = new DirectResponseAction { Status = 404, Body = new DataSource { InlineString = message + "\n" } },
+    };
 
     private static Cluster FlowCluster(string name, Flow flow, Target target)
     {

@@ -15,7 +15,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
 {
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
-    private readonly string _connectionString;
+    private readonly Storage.SqliteDatabase _database;
     private readonly TimeProvider _time;
     private readonly Channel<(Pending Entry, TaskCompletionSource? Written)> _queue = Channel.CreateUnbounded<(Pending, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
@@ -27,9 +27,8 @@ public sealed class EvidenceLedger : IAsyncDisposable
     public EvidenceLedger(string dataDirectory, TimeProvider time)
     {
         _time = time;
-        Directory.CreateDirectory(dataDirectory);
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataDirectory, "zenmesh.db"), Pooling = false }.ToString();
-        using var connection = Open();
+        _database = new Storage.SqliteDatabase(dataDirectory);
+        using var connection = _database.Open();
         using (var create = connection.CreateCommand())
         {
             create.CommandText = "CREATE TABLE IF NOT EXISTS evidence (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)";
@@ -58,7 +57,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
 
     public IReadOnlyList<EvidenceEntry> Read(string tenant, string? kind, string? subject, long? afterSeq, int limit)
     {
-        using var connection = Open();
+        using var connection = _database.Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence
@@ -76,7 +75,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
     /// <summary>Recomputes every link of the chain; the first entry that does not match is reported.</summary>
     public (bool Valid, long Entries, string? Problem) Verify()
     {
-        using var connection = Open();
+        using var connection = _database.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence ORDER BY seq";
         var previous = Genesis;
@@ -122,7 +121,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
 
     private void WriteBatch(List<(Pending Entry, TaskCompletionSource? Written)> batch)
     {
-        using var connection = Open();
+        using var connection = _database.Open();
         using var transaction = connection.BeginTransaction();
         var (seq, previous) = (_lastSeq, _lastHash);
         foreach (var (entry, _) in batch)
@@ -165,13 +164,6 @@ public sealed class EvidenceLedger : IAsyncDisposable
             entries.Add(new EvidenceEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7), reader.GetString(8)));
         }
         return entries;
-    }
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
     }
 
     public async ValueTask DisposeAsync()

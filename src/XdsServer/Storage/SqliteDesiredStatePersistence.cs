@@ -11,16 +11,13 @@ namespace ZenMesh.XdsServer.Storage;
 /// </summary>
 public sealed class SqliteDesiredStatePersistence : IDesiredStatePersistence
 {
-    private readonly string _path;
-    private readonly string _connectionString;
+    private readonly SqliteDatabase _database;
 
     public SqliteDesiredStatePersistence(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
-        _path = Path.GetFullPath(Path.Combine(dataDirectory, "zenmesh.db"));
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = _path, Pooling = false }.ToString();
-        using var connection = Open();
-        Execute(connection, """
+        _database = new SqliteDatabase(dataDirectory);
+        using var connection = _database.Open();
+        SqliteDatabase.Execute(connection, """
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS resources (
                 tenant TEXT NOT NULL,
@@ -32,11 +29,11 @@ public sealed class SqliteDesiredStatePersistence : IDesiredStatePersistence
             """);
     }
 
-    public string Describe() => _path;
+    public string Describe() => _database.Path;
 
     public DesiredState Load()
     {
-        using var connection = Open();
+        using var connection = _database.Open();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT tenant, kind, name, spec FROM resources ORDER BY tenant, kind, name";
         using var reader = command.ExecuteReader();
@@ -62,14 +59,14 @@ public sealed class SqliteDesiredStatePersistence : IDesiredStatePersistence
         }
         if (problems.Count > 0)
         {
-            throw new DesiredStateLoadException(_path, problems);
+            throw new DesiredStateLoadException(_database.Path, problems);
         }
         return state;
     }
 
     public void Save(IReadOnlyList<Change> changes)
     {
-        using var connection = Open();
+        using var connection = _database.Open();
         using var transaction = connection.BeginTransaction();
         var now = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
         foreach (var change in changes)
@@ -95,20 +92,5 @@ public sealed class SqliteDesiredStatePersistence : IDesiredStatePersistence
             command.ExecuteNonQuery();
         }
         transaction.Commit();
-    }
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-        Execute(connection, "PRAGMA synchronous = FULL;");
-        return connection;
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
     }
 }
