@@ -61,6 +61,11 @@ public static class XdsServerApp
         services.AddSingleton(_ => new Auth.TokenStore(options.DataDir));
         services.AddHostedService<Auth.AdminTokenBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
+        services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info = new() { Title = "ZenMesh Flow API", Version = "v1", Description = "Desired state (edges, endpoints, targets, flows), apply bundles, status, tokens and evidence. Every /api/v1 call needs 'Authorization: Bearer <token>'." };
+            return Task.CompletedTask;
+        }));
         services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = 16 * 1024 * 1024;
@@ -104,6 +109,7 @@ public static class XdsServerApp
         Api.ApplyEndpoints.MapApplyAndStatus(app);
         Auth.TokenEndpoints.MapTokens(app);
         Evidence.EvidenceEndpoints.MapEvidence(app);
+        app.MapOpenApi("/api/v1/openapi.json");
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
     }

@@ -142,4 +142,17 @@ public sealed class ApiTokenTests : IAsyncLifetime
         using var response = await client.GetAsync("/api/v1/tokens");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    [Fact]
+    public async Task OpenApiDocument_IsServedWithoutAToken_AndDescribesTheFlowApi()
+    {
+        using var response = await SendAsync(HttpMethod.Get, "/api/v1/openapi.json", null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("ZenMesh Flow API", document.GetProperty("info").GetProperty("title").GetString());
+        var paths = document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/api/v1/{kind}/{name}", paths);
+        Assert.Contains("/api/v1/apply", paths);
+        Assert.Contains("/api/v1/evidence/verify", paths);
+    }
 }
