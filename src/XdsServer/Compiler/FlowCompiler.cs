@@ -53,6 +53,9 @@ public static class FlowCompiler
         if (endpoints.Count > 0)
         {
             resources.AddRange(Ingress(tenant, edge, endpoints));
+            // Group once per edge: scanning every flow per endpoint would make a full compile quadratic.
+            var feeds = state.List(ResourceKind.Flow, tenant).Select(f => (f.Name, Spec: (Flow)f.Spec)).ToLookup(f => f.Spec.Endpoint, StringComparer.Ordinal);
+            resources.AddRange(endpoints.Select(e => XdsResource.Create(EndpointPolicy(tenant, e.Name, e.Spec, feeds[e.Name]))));
         }
         var flows = state.List(ResourceKind.Flow, tenant)
             .Select(f => (f.Name, Spec: (Flow)f.Spec))
@@ -63,6 +66,7 @@ public static class FlowCompiler
         if (flows.Count > 0)
         {
             resources.AddRange(Egress(flows));
+            resources.AddRange(flows.Select(f => XdsResource.Create(FlowPolicy(tenant, f.Name, f.Spec, f.Target))));
         }
         return Snapshot.Create(resources, $"flow-api:{tenant}/{edgeName}");
     }
@@ -140,6 +144,50 @@ public static class FlowCompiler
         {
             yield return XdsResource.Create(FlowCluster(name, flow, target));
         }
+    }
+
+    /// <summary>What the ingester needs of an endpoint: how to verify it, and which flows it feeds.</summary>
+    private static ZenMesh.Contracts.V1.EndpointPolicy EndpointPolicy(string tenant, string name, Model.Endpoint endpoint, IEnumerable<(string Name, Flow Spec)> feeds)
+    {
+        var policy = new ZenMesh.Contracts.V1.EndpointPolicy
+        {
+            Name = DesiredState.Key(tenant, name),
+            Tenant = tenant,
+            Endpoint = name,
+            Provider = endpoint.Provider,
+            SecretRef = endpoint.SecretRef ?? "",
+            Path = DesiredStateValidator.EndpointPath(tenant, name, endpoint),
+            MaxBodyBytes = (ulong)endpoint.MaxBodyBytes,
+        };
+        foreach (var (flowName, flow) in feeds)
+        {
+            policy.Flows.Add(new ZenMesh.Contracts.V1.FlowRoute { Flow = flowName, EventTypes = { flow.EventTypes }, Enabled = flow.Enabled });
+        }
+        return policy;
+    }
+
+    /// <summary>What the egress needs of a flow: where to deliver, how long to keep trying, how to sign.</summary>
+    private static ZenMesh.Contracts.V1.FlowPolicy FlowPolicy(string tenant, string name, Flow flow, Target target)
+    {
+        var policy = new ZenMesh.Contracts.V1.FlowPolicy
+        {
+            Name = DesiredState.Key(tenant, name),
+            Tenant = tenant,
+            Flow = name,
+            Endpoint = flow.Endpoint,
+            Target = flow.Target,
+            TargetUrl = target.Url,
+            Timeout = Duration.FromTimeSpan(flow.Timeout),
+            MaxInFlight = (uint)flow.MaxInFlight,
+            RedeliveryRepeatEvery = Duration.FromTimeSpan(flow.Redelivery.RepeatEvery),
+            RedeliveryHorizon = Duration.FromTimeSpan(flow.Redelivery.Horizon),
+            SigningSecretRef = flow.Signing?.SecretRef ?? "",
+            OrderingKey = flow.OrderingKey ?? "",
+            EventTypes = { flow.EventTypes },
+            Enabled = flow.Enabled,
+        };
+        policy.RedeliveryDelays.AddRange(flow.Redelivery.Delays.Select(Duration.FromTimeSpan));
+        return policy;
     }
 
     /// <summary>The last route of a virtual host: anything no endpoint or flow claimed gets a plain 404.</summary>

@@ -17,6 +17,8 @@ public static class ResourceNames
         Listener l => l.Name,
         RouteConfiguration r => r.Name,
         Secret s => s.Name,
+        ZenMesh.Contracts.V1.EndpointPolicy p => p.Name,
+        ZenMesh.Contracts.V1.FlowPolicy p => p.Name,
         _ => throw new ArgumentException($"'{message.Descriptor.FullName}' is not a resource type this server serves; served: {string.Join(", ", TypeUrls.PushOrder)}.", nameof(message)),
     };
 

@@ -10,6 +10,10 @@ public static class TypeUrls
     public const string Route = Prefix + "envoy.config.route.v3.RouteConfiguration";
     public const string Secret = Prefix + "envoy.extensions.transport_sockets.tls.v3.Secret";
 
+    /// <summary>ZenMesh's own resources for the Ingester and the Egress (protos/zenmesh/v1/policy.proto).</summary>
+    public const string EndpointPolicy = Prefix + "zenmesh.v1.EndpointPolicy";
+    public const string FlowPolicy = Prefix + "zenmesh.v1.FlowPolicy";
+
     /// <summary>Not a resource type of its own: wraps one (SotW with a TTL, heartbeats, and in resource files).</summary>
     public const string ResourceWrapper = Prefix + "envoy.service.discovery.v3.Resource";
 
@@ -17,7 +21,7 @@ public static class TypeUrls
     /// Make-before-break: secrets before the clusters and listeners that use them, clusters before
     /// their endpoints, listeners before their routes (Envoy's xDS protocol, "eventual consistency").
     /// </summary>
-    public static readonly IReadOnlyList<string> PushOrder = [Secret, Cluster, Endpoint, Listener, Route];
+    public static readonly IReadOnlyList<string> PushOrder = [Secret, Cluster, Endpoint, Listener, Route, EndpointPolicy, FlowPolicy];
 
     /// <summary>LDS and CDS are state of the world: a name missing from a response is a deletion.</summary>
     public static bool IsStateOfTheWorld(string typeUrl) => typeUrl is Cluster or Listener;
@@ -31,11 +35,13 @@ public static class TypeUrls
         Listener => "LDS",
         Route => "RDS",
         Secret => "SDS",
+        EndpointPolicy => "EndpointPolicy",
+        FlowPolicy => "FlowPolicy",
         _ => typeUrl,
     };
 
     /// <summary>Removals go the other way: referrers first (listeners, routes), then what they named.</summary>
-    public static readonly IReadOnlyList<string> RemovalOrder = [Listener, Route, Cluster, Endpoint, Secret];
+    public static readonly IReadOnlyList<string> RemovalOrder = [Listener, Route, Cluster, Endpoint, Secret, EndpointPolicy, FlowPolicy];
 
     public static int RemovalRank(string typeUrl)
     {

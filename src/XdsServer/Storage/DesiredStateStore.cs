@@ -94,7 +94,8 @@ public sealed class DesiredStateStore
     /// <summary>
     /// The edges (node ids) whose config a change can alter, from the old and the new spec of each
     /// changed resource: an edge itself, an endpoint's edge, a target's edge (where its flows compile,
-    /// so a moved target moves them), a flow's target's edge.
+    /// so a moved target moves them), a flow's target's edge and its endpoint's edge (whose
+    /// EndpointPolicy lists the flows it feeds).
     /// Only these are recompiled, so a one-flow change costs one edge, not the whole mesh.
     /// </summary>
     public static IReadOnlySet<string> AffectedEdges(DesiredState before, DesiredState after, IReadOnlyList<Change> changes)
@@ -116,6 +117,11 @@ public sealed class DesiredStateStore
                 if (edge is not null)
                 {
                     edges.Add(DesiredState.Key(c.Tenant, edge));
+                }
+                if (spec is Flow feeding && state.Endpoints.GetValueOrDefault(DesiredState.Key(c.Tenant, feeding.Endpoint)) is { } source)
+                {
+                    // The endpoint's EndpointPolicy lists the flows it feeds.
+                    edges.Add(DesiredState.Key(c.Tenant, source.Edge));
                 }
             }
         }

@@ -172,4 +172,20 @@ public sealed class FlowApiTests : IAsyncLifetime
         Assert.Equal(2, route.GetProperty("route").GetProperty("retry_policy").GetProperty("num_retries").GetInt32());
         Assert.Equal("2s", route.GetProperty("route").GetProperty("retry_policy").GetProperty("per_try_timeout").GetString());
     }
+
+    [Fact]
+    public async Task ZenMeshPolicies_AreServedOverAds_ToTheEdgesDataPlaneServices()
+    {
+        await MinimalExampleAsync();
+
+        await using var egress = _server.Delta("default/local");
+        await egress.SubscribeAsync(TypeUrls.FlowPolicy, "default/github-to-orders");
+        var response = await egress.ReceiveAsync(TypeUrls.FlowPolicy);
+        var policy = Assert.Single(response.Resources).Resource_.Unpack<ZenMesh.Contracts.V1.FlowPolicy>();
+        Assert.Equal(("github-to-orders", "http://127.0.0.1:9100/hooks", 64u), (policy.Flow, policy.TargetUrl, policy.MaxInFlight));
+
+        await egress.SubscribeAsync(TypeUrls.EndpointPolicy, "default/github-main");
+        var endpoint = (await egress.ReceiveAsync(TypeUrls.EndpointPolicy)).Resources.Single().Resource_.Unpack<ZenMesh.Contracts.V1.EndpointPolicy>();
+        Assert.Equal("github-to-orders", endpoint.Flows.Single().Flow);
+    }
 }

@@ -118,4 +118,29 @@ public sealed class FlowCompilerTests
         var bare = FlowCompiler.Compile(DesiredState.Empty.With(ResourceKind.Edge, "acme", "empty", new Edge()))["acme/empty"];
         Assert.Empty(bare.Types);
     }
+
+    [Fact]
+    public void ZenMeshPolicies_TellTheIngesterAndTheEgressWhatTheyNeed_AndNoSecretValues()
+    {
+        var snapshot = Compile(State(flow: new Flow
+        {
+            Endpoint = "gh",
+            Target = "orders",
+            EventTypes = ["push", "pull_request.*"],
+            Signing = new Signing { SecretRef = "orders-signing" },
+            OrderingKey = "repository.id",
+            Redelivery = new Redelivery { Delays = [TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1)], Horizon = TimeSpan.FromHours(1) },
+        }));
+
+        var endpoint = One<ZenMesh.Contracts.V1.EndpointPolicy>(snapshot, TypeUrls.EndpointPolicy, "acme/gh");
+        Assert.Equal(("github", "gh-secret", "/hooks/acme/gh", 1048576UL), (endpoint.Provider, endpoint.SecretRef, endpoint.Path, endpoint.MaxBodyBytes));
+        var route = Assert.Single(endpoint.Flows);
+        Assert.Equal(("gh-orders", true), (route.Flow, route.Enabled));
+        Assert.Equal(["push", "pull_request.*"], route.EventTypes);
+
+        var flow = One<ZenMesh.Contracts.V1.FlowPolicy>(snapshot, TypeUrls.FlowPolicy, "acme/gh-orders");
+        Assert.Equal(("http://10.1.2.3:9100/hooks/in", "orders-signing", "repository.id"), (flow.TargetUrl, flow.SigningSecretRef, flow.OrderingKey));
+        Assert.Equal([TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1)], flow.RedeliveryDelays.Select(d => d.ToTimeSpan()));
+        Assert.Equal(TimeSpan.FromHours(1), flow.RedeliveryHorizon.ToTimeSpan());
+    }
 }

@@ -52,13 +52,15 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
         Change(s => s.With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/" }));
         Assert.NotNull(_cache.Current("t/b").Get(Resources.TypeUrls.Cluster).Find("flow-f1"));
         Assert.Null(_cache.Current("t/a").Get(Resources.TypeUrls.Cluster).Find("flow-f1"));
+        // Endpoint on a, target on b: a flow change alters both (EndpointPolicy on a, egress on b).
+        Change(s => s.With(ResourceKind.Flow, "t", "f1", new Flow { Endpoint = "in", Target = "out", EventTypes = ["push"] }));
         Change(s => s.With(ResourceKind.Endpoint, "t", "in", new XdsModel.Endpoint { Edge = "b", Provider = "none" }));
         Change(s => s.Without(ResourceKind.Flow, "t", "f1"));
         Change(s => s.With(ResourceKind.Edge, "t", "a", new Edge { IngesterAddress = "127.0.0.1:9999" }));
     }
 
     [Fact]
-    public void AffectedEdges_OfAFlowChange_IsOnlyItsTargetsEdge()
+    public void AffectedEdges_OfAFlowChange_AreItsEndpointsEdgeAndItsTargetsEdge()
     {
         var before = DesiredState.Empty
             .With(ResourceKind.Edge, "t", "a", new Edge())
@@ -68,6 +70,6 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
             .With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "in", Target = "out" });
         var after = before.With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "in", Target = "out", MaxPending = 1 });
 
-        Assert.Equal(["t/b"], DesiredStateStore.AffectedEdges(before, after, DesiredStateDiff.Between(before, after)));
+        Assert.Equal(["t/a", "t/b"], DesiredStateStore.AffectedEdges(before, after, DesiredStateDiff.Between(before, after)).Order());
     }
 }
