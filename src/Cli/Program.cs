@@ -1,0 +1,1 @@
+return await ZenMesh.Cli.ZenMeshCli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);
