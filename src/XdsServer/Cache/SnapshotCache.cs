@@ -11,6 +11,10 @@ public sealed class SnapshotCache : ISnapshotCache
 {
     private readonly object _gate = new();
     private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
+
+    /// <summary>Versions (content hashes) of resources that passed validation: unchanged resources are not checked again.</summary>
+    private readonly ConcurrentDictionary<string, byte> _valid = new(StringComparer.Ordinal);
+    private const int ValidMemoLimit = 500_000;
     private volatile Snapshot _default = Snapshot.Empty;
     private volatile ImmutableDictionary<string, Snapshot> _byNode = ImmutableDictionary<string, Snapshot>.Empty.WithComparers(StringComparer.Ordinal);
 
@@ -18,7 +22,7 @@ public sealed class SnapshotCache : ISnapshotCache
 
     public SnapshotUpdate PublishDefault(Snapshot snapshot)
     {
-        var errors = SnapshotConsistency.Check(snapshot);
+        var errors = Check(snapshot);
         if (errors.Count > 0)
         {
             return SnapshotUpdate.Refused(snapshot.Version, errors);
@@ -38,7 +42,7 @@ public sealed class SnapshotCache : ISnapshotCache
 
     public SnapshotUpdate Publish(string nodeKey, Snapshot snapshot)
     {
-        var errors = SnapshotConsistency.Check(snapshot);
+        var errors = Check(snapshot);
         if (errors.Count > 0)
         {
             return SnapshotUpdate.Refused(snapshot.Version, errors);
@@ -66,6 +70,23 @@ public sealed class SnapshotCache : ISnapshotCache
             _byNode = _byNode.Remove(nodeKey);
         }
         Notify(w => w.NodeKey == nodeKey);
+    }
+
+    private IReadOnlyList<string> Check(Snapshot snapshot)
+    {
+        var errors = SnapshotConsistency.Check(snapshot, r => _valid.ContainsKey(r.Version));
+        if (errors.Count == 0)
+        {
+            if (_valid.Count > ValidMemoLimit)
+            {
+                _valid.Clear();
+            }
+            foreach (var resource in snapshot.Types.Values.SelectMany(t => t.Resources.Values))
+            {
+                _valid.TryAdd(resource.Version, 0);
+            }
+        }
+        return errors;
     }
 
     public IDisposable Watch(string nodeKey, Action changed)

@@ -13,9 +13,20 @@ namespace ZenMesh.XdsServer.Cache;
 /// </summary>
 public static class SnapshotConsistency
 {
-    public static IReadOnlyList<string> Check(Snapshot snapshot)
+    /// <summary>
+    /// References that do not resolve, and resources that break the protoc-gen-validate rules of the
+    /// Envoy API (what Envoy would NACK). <paramref name="alreadyValid"/> skips resources known to pass.
+    /// </summary>
+    public static IReadOnlyList<string> Check(Snapshot snapshot, Func<XdsResource, bool>? alreadyValid = null)
     {
         var errors = new List<string>();
+        foreach (var resource in snapshot.Types.OrderBy(t => TypeUrls.Rank(t.Key)).SelectMany(t => t.Value.Resources.Values))
+        {
+            if (alreadyValid?.Invoke(resource) != true)
+            {
+                errors.AddRange(ValidationRules.Check(resource.Body.Unpack(EnvoyTypeRegistry.Instance)).Select(p => $"{TypeUrls.ShortName(resource.TypeUrl)} '{resource.Name}': {p}"));
+            }
+        }
         var endpoints = snapshot.Get(TypeUrls.Endpoint);
         var missingEds = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var resource in snapshot.Get(TypeUrls.Cluster).Resources.Values)

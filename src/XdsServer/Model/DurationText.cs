@@ -40,6 +40,10 @@ public static partial class DurationText
         {
             return "0s";
         }
+        if (value < TimeSpan.Zero)
+        {
+            return "-" + Format(value.Negate());
+        }
         var sb = new StringBuilder();
         if (value.Days > 0 || value.Hours > 0)
         {
