@@ -41,15 +41,21 @@ public static class FlowApiEndpoints
             {
                 return bad;
             }
-            if (store.Current.Find(k, Caller.Of(http).Tenant, name) is not { } existing)
+            if (store.Current.Find(k, Caller.Of(http).Tenant, name) is null)
             {
                 return NotFound(http, k, name);
             }
-            if (PreconditionFailed(http, k, existing) is { } failed)
+            IResult? failed = null;
+            var problems = (await store.ChangeAsync(s =>
+            {
+                // Checked under the store's lock, against the state the change applies to.
+                failed = PreconditionFailed(http, k, s.Find(k, Caller.Of(http).Tenant, name));
+                return failed is null ? s.Without(k, Caller.Of(http).Tenant, name) : s;
+            }, Caller.Of(http).TokenId)).Problems;
+            if (failed is not null)
             {
                 return failed;
             }
-            var problems = (await store.ChangeAsync(s => s.Without(k, Caller.Of(http).Tenant, name), Caller.Of(http).TokenId)).Problems;
             return problems.Count == 0
                 ? Results.NoContent()
                 : Problems.Of(409, "Still in use", $"{k.Plural()}/{name} cannot be deleted while other resources refer to it; change or delete them first.", problems);
@@ -99,12 +105,19 @@ public static class FlowApiEndpoints
         {
             return Problems.Of(400, "Malformed body", $"The body must be a JSON object describing the {k}.", [new Problem($"{k.Plural()}/{name}", "", "send a JSON object, e.g. {} for all defaults.")]);
         }
-        var existing = store.Current.Find(k, Caller.Of(http).Tenant, name);
-        if (PreconditionFailed(http, k, existing) is { } failed)
+        object? existing = null;
+        IResult? failed = null;
+        var problems = (await store.ChangeAsync(s =>
+        {
+            // Checked under the store's lock: two writers holding the same ETag cannot both win.
+            existing = s.Find(k, Caller.Of(http).Tenant, name);
+            failed = PreconditionFailed(http, k, existing);
+            return failed is null ? s.With(k, Caller.Of(http).Tenant, name, spec) : s;
+        }, Caller.Of(http).TokenId, dryRun == true)).Problems;
+        if (failed is not null)
         {
             return failed;
         }
-        var problems = (await store.ChangeAsync(s => s.With(k, Caller.Of(http).Tenant, name, spec), Caller.Of(http).TokenId, dryRun == true)).Problems;
         if (dryRun == true)
         {
             var state = store.Current.With(k, Caller.Of(http).Tenant, name, spec);

@@ -188,4 +188,21 @@ public sealed class FlowApiTests : IAsyncLifetime
         var endpoint = (await egress.ReceiveAsync(TypeUrls.EndpointPolicy)).Resources.Single().Resource_.Unpack<ZenMesh.Contracts.V1.EndpointPolicy>();
         Assert.Equal("github-to-orders", endpoint.Flows.Single().Flow);
     }
+
+    [Fact]
+    public async Task IfMatch_ConcurrentWritersWithTheSameETag_ExactlyOneWins()
+    {
+        using var created = await PutAsync("edges/contended", """{"mode":"vm"}""");
+        var etag = created.Headers.ETag!.ToString();
+
+        var writers = Enumerable.Range(0, 20).Select(i => PutAsync("edges/contended", $$"""{"ingesterAddress":"127.0.0.1:{{9000 + i}}"}""", r => r.Headers.TryAddWithoutValidation("If-Match", etag)));
+        var responses = await Task.WhenAll(writers);
+
+        Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(19, responses.Count(r => r.StatusCode == HttpStatusCode.PreconditionFailed));
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
 }
