@@ -6,11 +6,13 @@ namespace ZenMesh.CompilerBench;
 /// <summary>Keeps nothing: isolates the compute cost of a change from the cost of an fsync.</summary>
 internal sealed class MemoryPersistence : IDesiredStatePersistence
 {
-    public DesiredState Load() => DesiredState.Empty;
+    private long _revision;
 
-    public void Save(IReadOnlyList<Change> changes)
-    {
-    }
+    public StoredState Load() => new(DesiredState.Empty, _revision);
+
+    public long Revision() => _revision;
+
+    public long Save(IReadOnlyList<Change> changes, long expectedRevision) => ++_revision;
 
     public string Describe() => "memory";
 }

@@ -38,7 +38,7 @@ var resources = compiled.Values.Sum(s => s.Types.Values.Sum(t => t.Resources.Cou
 
 var memory = await ChangeLatencies(new MemoryPersistence(), "memory");
 var dataDir = Directory.CreateTempSubdirectory("zenmesh-compiler-bench-").FullName;
-var sqlite = await ChangeLatencies(new SqliteDesiredStatePersistence(dataDir), "sqlite");
+var sqlite = await ChangeLatencies(new DesiredStatePersistence(new SqliteControlPlaneDatabase(dataDir)), "sqlite");
 Directory.Delete(dataDir, recursive: true);
 var peakMiB = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] is var kb ? long.Parse(kb) / 1024.0 : 0;
 
@@ -58,7 +58,7 @@ async Task<(double Median, double Min, double P99)> ChangeLatencies(IDesiredStat
 {
     var cache = new SnapshotCache();
     var ledgerDir = Directory.CreateTempSubdirectory("zenmesh-ledger-bench-").FullName;
-    await using var ledger = new EvidenceLedger(ledgerDir, TimeProvider.System);
+    await using var ledger = new EvidenceLedger(new SqliteControlPlaneDatabase(ledgerDir), TimeProvider.System);
     var store = new DesiredStateStore(cache, persistence, ledger);
     var load = store.TryChange(_ => state);
     if (!load.Applied)

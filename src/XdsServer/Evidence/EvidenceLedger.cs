@@ -2,7 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using ZenMesh.XdsServer.Storage;
 
 namespace ZenMesh.XdsServer.Evidence;
 
@@ -15,32 +16,18 @@ public sealed class EvidenceLedger : IAsyncDisposable
 {
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
-    private readonly Storage.SqliteDatabase _database;
+    private readonly ControlPlaneDatabase _database;
     private readonly TimeProvider _time;
     private readonly Channel<(Pending Entry, TaskCompletionSource? Written)> _queue = Channel.CreateUnbounded<(Pending, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
-    private long _lastSeq;
-    private string _lastHash = Genesis;
 
     private sealed record Pending(string Tenant, string Kind, string Actor, string Subject, string Detail);
 
-    public EvidenceLedger(string dataDirectory, TimeProvider time)
+    public EvidenceLedger(ControlPlaneDatabase database, TimeProvider time)
     {
         _time = time;
-        _database = new Storage.SqliteDatabase(dataDirectory);
-        using var connection = _database.Open();
-        using (var create = connection.CreateCommand())
-        {
-            create.CommandText = "CREATE TABLE IF NOT EXISTS evidence (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)";
-            create.ExecuteNonQuery();
-        }
-        using var last = connection.CreateCommand();
-        last.CommandText = "SELECT seq, hash FROM evidence ORDER BY seq DESC LIMIT 1";
-        using var reader = last.ExecuteReader();
-        if (reader.Read())
-        {
-            (_lastSeq, _lastHash) = (reader.GetInt64(0), reader.GetString(1));
-        }
+        _database = database;
+        _database.EnsureSchema("CREATE TABLE IF NOT EXISTS evidence (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)");
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -58,17 +45,11 @@ public sealed class EvidenceLedger : IAsyncDisposable
     public IReadOnlyList<EvidenceEntry> Read(string tenant, string? kind, string? subject, long? afterSeq, int limit)
     {
         using var connection = _database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = """
+        using var command = connection.Command("""
             SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence
-            WHERE tenant = $tenant AND ($kind IS NULL OR kind = $kind) AND ($subject IS NULL OR subject = $subject) AND seq > $after
-            ORDER BY seq LIMIT $limit
-            """;
-        command.Parameters.AddWithValue("$tenant", tenant);
-        command.Parameters.AddWithValue("$kind", (object?)kind ?? DBNull.Value);
-        command.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
-        command.Parameters.AddWithValue("$after", afterSeq ?? 0);
-        command.Parameters.AddWithValue("$limit", limit);
+            WHERE tenant = @tenant AND (@kind IS NULL OR kind = @kind) AND (@subject IS NULL OR subject = @subject) AND seq > @after
+            ORDER BY seq LIMIT @limit
+            """).With("tenant", tenant).With("kind", kind).With("subject", subject).With("after", afterSeq ?? 0).With("limit", limit);
         return ReadAll(command);
     }
 
@@ -76,8 +57,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
     public (bool Valid, long Entries, string? Problem) Verify()
     {
         using var connection = _database.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence ORDER BY seq";
+        using var command = connection.Command("SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence ORDER BY seq");
         var previous = Genesis;
         long count = 0;
         foreach (var entry in ReadAll(command))
@@ -112,7 +92,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
                 WriteBatch(batch);
                 batch.ForEach(b => b.Written?.TrySetResult());
             }
-            catch (SqliteException e)
+            catch (DbException e)
             {
                 batch.ForEach(b => b.Written?.TrySetException(e));
             }
@@ -123,29 +103,29 @@ public sealed class EvidenceLedger : IAsyncDisposable
     {
         using var connection = _database.Open();
         using var transaction = connection.BeginTransaction();
-        var (seq, previous) = (_lastSeq, _lastHash);
+        // Replicas share one chain: each batch links to whatever was last written, by anyone.
+        _database.LockWriters(transaction);
+        var (seq, previous) = (0L, Genesis);
+        using (var last = connection.Command("SELECT seq, hash FROM evidence ORDER BY seq DESC LIMIT 1", transaction))
+        using (var reader = last.ExecuteReader())
+        {
+            if (reader.Read())
+            {
+                (seq, previous) = (reader.GetInt64(0), reader.GetString(1));
+            }
+        }
         foreach (var (entry, _) in batch)
         {
             seq++;
             var at = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
             var hash = HashOf(seq, at, entry.Tenant, entry.Kind, entry.Actor, entry.Subject, entry.Detail, previous);
-            using var insert = connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO evidence (seq, at, tenant, kind, actor, subject, detail, prev_hash, hash) VALUES ($seq, $at, $tenant, $kind, $actor, $subject, $detail, $prev, $hash)";
-            insert.Parameters.AddWithValue("$seq", seq);
-            insert.Parameters.AddWithValue("$at", at);
-            insert.Parameters.AddWithValue("$tenant", entry.Tenant);
-            insert.Parameters.AddWithValue("$kind", entry.Kind);
-            insert.Parameters.AddWithValue("$actor", entry.Actor);
-            insert.Parameters.AddWithValue("$subject", entry.Subject);
-            insert.Parameters.AddWithValue("$detail", entry.Detail);
-            insert.Parameters.AddWithValue("$prev", previous);
-            insert.Parameters.AddWithValue("$hash", hash);
+            using var insert = connection.Command("INSERT INTO evidence (seq, at, tenant, kind, actor, subject, detail, prev_hash, hash) VALUES (@seq, @at, @tenant, @kind, @actor, @subject, @detail, @prev, @hash)", transaction)
+                .With("seq", seq).With("at", at).With("tenant", entry.Tenant).With("kind", entry.Kind).With("actor", entry.Actor)
+                .With("subject", entry.Subject).With("detail", entry.Detail).With("prev", previous).With("hash", hash);
             insert.ExecuteNonQuery();
             previous = hash;
         }
         transaction.Commit();
-        (_lastSeq, _lastHash) = (seq, previous);
     }
 
     private static string HashOf(long seq, string at, string tenant, string kind, string actor, string subject, string detail, string previous)
@@ -155,7 +135,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
-    private static List<EvidenceEntry> ReadAll(SqliteCommand command)
+    private static List<EvidenceEntry> ReadAll(DbCommand command)
     {
         using var reader = command.ExecuteReader();
         var entries = new List<EvidenceEntry>();

@@ -15,4 +15,10 @@ internal static class LogEventIds
     public const int ResourcesUnchanged = 1102;
     public const int Listening = 1200;
     public const int AdminTokenCreated = 1300;
+    public const int ReplicaDisconnected = 1400;
+    public const int ReplicaReconnected = 1401;
+    public const int ReplicaRefreshFailed = 1402;
+    public const int CleartextXds = 1500;
+    public const int CaCreated = 1501;
+    public const int CredentialRevoked = 1502;
 }

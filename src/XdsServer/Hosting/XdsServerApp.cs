@@ -20,6 +20,7 @@ public static class XdsServerApp
         ["--http-port"] = "Xds:HttpPort",
         ["--bind"] = "Xds:BindAddress",
         ["--data-dir"] = "Xds:DataDir",
+        ["--postgres"] = "Xds:PostgresConnectionString",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -53,12 +54,18 @@ public static class XdsServerApp
         services.AddSingleton<PushGate>();
         services.AddSingleton<XdsStreamDependencies>();
         services.AddSingleton<ResourceFileSource>();
-        services.AddSingleton<Storage.IDesiredStatePersistence>(_ => new Storage.SqliteDesiredStatePersistence(options.DataDir));
-        services.AddSingleton(sp => new Evidence.EvidenceLedger(options.DataDir, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<Storage.ControlPlaneDatabase>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
+            ? new Storage.PostgresControlPlaneDatabase(postgres)
+            : new Storage.SqliteControlPlaneDatabase(options.DataDir));
+        services.AddSingleton<Storage.IDesiredStatePersistence, Storage.DesiredStatePersistence>();
+        services.AddSingleton<Evidence.EvidenceLedger>();
         services.AddSingleton<Evidence.IXdsEventSink, Evidence.LedgerXdsEventSink>();
         services.AddSingleton<Storage.DesiredStateStore>();
+        services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.DesiredStateTopic, () => sp.GetRequiredService<Storage.DesiredStateStore>().Refresh()));
         services.AddHostedService<Storage.DesiredStateLoader>();
-        services.AddSingleton(_ => new Auth.TokenStore(options.DataDir));
+        services.AddSingleton<Auth.TokenStore>();
+        services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.TokensTopic, sp.GetRequiredService<Auth.TokenStore>().Reload));
+        services.AddHostedService<Storage.ReplicaSync>();
         services.AddHostedService<Auth.AdminTokenBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceFileSource>());
         services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
@@ -144,6 +151,21 @@ public static class XdsServerApp
         if (string.IsNullOrWhiteSpace(o.DataDir))
         {
             problems.Add("Xds:DataDir (--data-dir) is empty; name a directory for desired state, e.g. ./data.");
+        }
+        if (o.ReplicaPollInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"Xds:ReplicaPollInterval {o.ReplicaPollInterval} must be positive, e.g. 00:00:05.");
+        }
+        if (o.PostgresConnectionString is { Length: > 0 } postgres)
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres);
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"Xds:PostgresConnectionString (--postgres) is not a connection string ({e.Message}); use e.g. \"Host=127.0.0.1;Database=zenmesh;Username=zenmesh;Password=secret\".");
+            }
         }
         if (o.ResourcesPollInterval <= TimeSpan.Zero)
         {

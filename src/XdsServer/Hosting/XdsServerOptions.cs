@@ -27,6 +27,15 @@ public sealed record XdsServerOptions
     /// <summary>Where desired state (SQLite) and the admin token live.</summary>
     public string DataDir { get; init; } = "./data";
 
+    /// <summary>
+    /// PostgreSQL instead of SQLite (--postgres), for several replicas sharing one desired state;
+    /// e.g. "Host=db;Database=zenmesh;Username=zenmesh;Password=…".
+    /// </summary>
+    public string? PostgresConnectionString { get; init; }
+
+    /// <summary>With PostgreSQL: how often a replica reloads everything even without a notification.</summary>
+    public TimeSpan ReplicaPollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The admin token of tenant "default" (env ZENMESH_ADMIN_TOKEN); when empty, one is created on first start.</summary>
     public string? AdminToken { get; init; }
 

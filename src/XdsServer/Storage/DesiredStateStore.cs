@@ -24,13 +24,14 @@ public sealed class DesiredStateStore
     private readonly IDesiredStatePersistence _persistence;
     private readonly EvidenceLedger _ledger;
     private volatile DesiredState _state;
+    private long _revision;
 
     public DesiredStateStore(ISnapshotCache cache, IDesiredStatePersistence persistence, EvidenceLedger ledger)
     {
         _cache = cache;
         _persistence = persistence;
         _ledger = ledger;
-        var stored = persistence.Load();
+        (var stored, _revision) = persistence.Load();
         var problems = DesiredStateValidator.Validate(stored);
         if (problems.Count > 0)
         {
@@ -45,6 +46,32 @@ public sealed class DesiredStateStore
     }
 
     public DesiredState Current => _state;
+
+    /// <summary>The stored revision this replica's state and snapshots reflect.</summary>
+    public long Revision => Interlocked.Read(ref _revision);
+
+    /// <summary>Raised (outside the lock) with each edge (node id) that a change removed.</summary>
+    public event Action<string>? EdgeRemoved;
+
+    /// <summary>
+    /// Catches up with changes another replica stored: reloads, and publishes the edges they touch.
+    /// Returns the changes applied (none when already current).
+    /// </summary>
+    public IReadOnlyList<Change> Refresh()
+    {
+        IReadOnlyList<Change> changes;
+        DesiredState before;
+        lock (_gate)
+        {
+            if (_persistence.Revision() == _revision)
+            {
+                return [];
+            }
+            (changes, before) = CatchUp();
+        }
+        RaiseRemoved(before, _state);
+        return changes;
+    }
 
     /// <summary>
     /// Applies a change (see <see cref="TryChange"/>) and writes each resulting change to the evidence
@@ -68,7 +95,20 @@ public sealed class DesiredStateStore
 
     public ChangeResult TryChange(Func<DesiredState, DesiredState> change, bool dryRun = false)
     {
+        DesiredState before;
+        ChangeResult result;
         lock (_gate)
+        {
+            before = _state;
+            result = TryChangeLocked(change, dryRun);
+        }
+        RaiseRemoved(before, _state);
+        return result;
+    }
+
+    private ChangeResult TryChangeLocked(Func<DesiredState, DesiredState> change, bool dryRun)
+    {
+        while (true)
         {
             var before = _state;
             var after = change(before);
@@ -78,16 +118,54 @@ public sealed class DesiredStateStore
             {
                 return new(problems, problems.Count > 0 ? [] : changes);
             }
-            // Durable before visible: an edge never runs config that a restart would forget.
-            _persistence.Save(changes);
+            long revision;
+            try
+            {
+                // Durable before visible: an edge never runs config that a restart would forget.
+                revision = _persistence.Save(changes, _revision);
+            }
+            catch (StaleRevisionException)
+            {
+                // Another replica got there first: take its changes and judge this one again against
+                // them (validation, If-Match), as if it had arrived a moment later.
+                CatchUp();
+                continue;
+            }
             var refused = Publish(before, after, AffectedEdges(before, after, changes));
             if (refused.Count > 0)
             {
-                _persistence.Save(DesiredStateDiff.Between(after, before));
+                Interlocked.Exchange(ref _revision, _persistence.Save(DesiredStateDiff.Between(after, before), revision));
+                Publish(after, before, AffectedEdges(after, before, changes));
                 return new(refused, []);
             }
             _state = after;
+            Interlocked.Exchange(ref _revision, revision);
             return new([], changes);
+        }
+    }
+
+    private (IReadOnlyList<Change> Changes, DesiredState Before) CatchUp()
+    {
+        var (stored, revision) = _persistence.Load();
+        var before = _state;
+        var changes = DesiredStateDiff.Between(before, stored);
+        // What another replica stored was validated and compiled there; a refusal here would be a
+        // compiler difference between versions, and serving the rest beats serving nothing.
+        Publish(before, stored, AffectedEdges(before, stored, changes));
+        _state = stored;
+        Interlocked.Exchange(ref _revision, revision);
+        return (changes, before);
+    }
+
+    private void RaiseRemoved(DesiredState before, DesiredState after)
+    {
+        if (EdgeRemoved is not { } removed || ReferenceEquals(before.Edges, after.Edges))
+        {
+            return;
+        }
+        foreach (var node in before.Edges.Keys.Where(k => !after.Edges.ContainsKey(k)))
+        {
+            removed(node);
         }
     }
 

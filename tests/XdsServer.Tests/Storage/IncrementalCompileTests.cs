@@ -17,8 +17,8 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
 
     public IncrementalCompileTests()
     {
-        _ledger = new EvidenceLedger(_dataDir, TimeProvider.System);
-        _store = new DesiredStateStore(_cache, new SqliteDesiredStatePersistence(_dataDir), _ledger);
+        _ledger = new EvidenceLedger(new SqliteControlPlaneDatabase(_dataDir), TimeProvider.System);
+        _store = new DesiredStateStore(_cache, new DesiredStatePersistence(new SqliteControlPlaneDatabase(_dataDir)), _ledger);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,45 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+
+namespace ZenMesh.XdsServer.Storage;
+
+/// <summary>The embedded default: one SQLite file in the data directory, for one server process.</summary>
+public sealed class SqliteControlPlaneDatabase : ControlPlaneDatabase
+{
+    private readonly string _connectionString;
+
+    public SqliteControlPlaneDatabase(string dataDirectory)
+    {
+        Directory.CreateDirectory(dataDirectory);
+        Path = System.IO.Path.GetFullPath(System.IO.Path.Combine(dataDirectory, "zenmesh.db"));
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString();
+        Execute("PRAGMA journal_mode = WAL;");
+    }
+
+    public string Path { get; }
+
+    public override string Describe() => Path;
+
+    public override bool IsShared => false;
+
+    /// <summary>An open connection; synchronous=FULL so a committed transaction survives a crash.</summary>
+    public override DbConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    // BeginTransaction() is BEGIN IMMEDIATE: the write lock is already held.
+    public override void LockWriters(DbTransaction transaction)
+    {
+    }
+
+    // One process per file: there is no other replica to tell.
+    public override void Notify(DbTransaction transaction, string topic)
+    {
+    }
+}
