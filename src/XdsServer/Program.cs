@@ -26,6 +26,11 @@ catch (DesiredStateLoadException e)
     Console.Error.WriteLine(e.Message);
     return 2;
 }
+catch (DatabaseUnavailableException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}
 catch (OptionsValidationException e)
 {
     Console.Error.WriteLine($"Invalid configuration:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", e.Failures)}");

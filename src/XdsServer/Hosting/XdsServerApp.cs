@@ -103,6 +103,7 @@ public static class XdsServerApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.UseMiddleware<Api.DatabaseUnavailableMiddleware>();
         app.UseMiddleware<Auth.BearerAuthMiddleware>();
         app.MapGrpcService<AggregatedDiscoveryService>();
         app.MapGrpcService<ClusterDiscoveryService>();

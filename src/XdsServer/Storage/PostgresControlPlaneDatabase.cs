@@ -32,7 +32,17 @@ public sealed class PostgresControlPlaneDatabase : ControlPlaneDatabase, IAsyncD
 
     public override bool IsShared => true;
 
-    public override DbConnection Open() => _dataSource.OpenConnection();
+    public override DbConnection Open()
+    {
+        try
+        {
+            return _dataSource.OpenConnection();
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            throw new DatabaseUnavailableException($"Cannot reach the {_description}: {e.Message}. Check Xds:PostgresConnectionString (--postgres) and that the server is up and accepts this user.", e);
+        }
+    }
 
     public override void LockWriters(DbTransaction transaction)
     {

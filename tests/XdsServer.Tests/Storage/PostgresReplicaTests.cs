@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using ZenMesh.XdsServer.Resources;
+using ZenMesh.XdsServer.Tests.Infrastructure;
+
+namespace ZenMesh.XdsServer.Tests.Storage;
+
+/// <summary>
+/// Several replicas on one PostgreSQL: desired state, tokens and the ledger are shared; a change
+/// made through one is served by the others within a second (LISTEN/NOTIFY); writers never lose
+/// each other's changes.
+/// </summary>
+[Collection(PostgresTests.Name)]
+public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
+{
+    private static async Task<HttpResponseMessage> PutAsync(RunningServer server, string path, string json, string? ifMatch = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/api/v1/{path}") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+        return await server.Http.SendAsync(request).WithTimeout($"PUT {path}");
+    }
+
+    private static async Task PutOkAsync(RunningServer server, string path, string json)
+    {
+        using var response = await PutAsync(server, path, json);
+        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    private static async Task MinimalFlowAsync(RunningServer server, int maxInFlight)
+    {
+        await PutOkAsync(server, "edges/local", """{"mode":"vm"}""");
+        await PutOkAsync(server, "targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}""");
+        await PutOkAsync(server, "endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}""");
+        await PutOkAsync(server, "flows/gh-orders", $$"""{"endpoint":"gh","target":"orders","maxInFlight":{{maxInFlight}}}""");
+    }
+
+    private static uint MaxRequests(Envoy.Config.Cluster.V3.Cluster cluster) => cluster.CircuitBreakers.Thresholds.Single().MaxRequests ?? 0;
+
+    [PostgresFact]
+    public async Task AChangeThroughOneReplica_IsServedByAnotherWithinOneSecond()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await RunningServer.StartAsync("--postgres", database);
+        await using var b = await RunningServer.StartAsync("--postgres", database);
+        await MinimalFlowAsync(a, maxInFlight: 8);
+
+        await using var envoy = b.Delta("default/local");
+        await envoy.SubscribeAsync(TypeUrls.Cluster, "flow-gh-orders");
+        var first = await envoy.ReceiveAsync(TypeUrls.Cluster);
+        Assert.Equal(8u, MaxRequests(first.Resources.Single().Resource_.Unpack<Envoy.Config.Cluster.V3.Cluster>()));
+        await envoy.AckAsync(first);
+
+        var clock = Stopwatch.StartNew();
+        await PutOkAsync(a, "flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":99}""");
+        var changed = await envoy.ReceiveAsync(TypeUrls.Cluster);
+        var elapsed = clock.Elapsed;
+        Assert.Equal(99u, MaxRequests(changed.Resources.Single().Resource_.Unpack<Envoy.Config.Cluster.V3.Cluster>()));
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"replica B served the change {elapsed.TotalMilliseconds:0} ms after replica A accepted it; the bound is 1 s");
+
+        var seenByB = await b.GetJsonAsync("/api/v1/flows/gh-orders");
+        Assert.Equal(99, seenByB.GetProperty("maxInFlight").GetInt32());
+    }
+
+    [PostgresFact]
+    public async Task WritersOnTwoReplicas_HoldingTheSameETag_ExactlyOneWins()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await RunningServer.StartAsync("--postgres", database);
+        await using var b = await RunningServer.StartAsync("--postgres", database);
+        using var created = await PutAsync(a, "edges/contended", """{"mode":"vm"}""");
+        var etag = created.Headers.ETag!.ToString();
+        await TestTimeouts.Eventually(async () => (await b.Http.GetAsync("/api/v1/edges/contended")).StatusCode == HttpStatusCode.OK, "replica B to see the edge");
+
+        var writers = Enumerable.Range(0, 16).Select(i => PutAsync(i % 2 == 0 ? a : b, "edges/contended", $$"""{"ingesterAddress":"127.0.0.1:{{9000 + i}}"}""", etag));
+        var responses = await Task.WhenAll(writers);
+
+        Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.OK));
+        Assert.Equal(15, responses.Count(r => r.StatusCode == HttpStatusCode.PreconditionFailed));
+        var winner = responses.Single(r => r.StatusCode == HttpStatusCode.OK).Headers.ETag!.ToString();
+        foreach (var server in new[] { a, b })
+        {
+            await TestTimeouts.Eventually(async () => (await server.Http.GetAsync("/api/v1/edges/contended")).Headers.ETag?.ToString() == winner, "both replicas to agree on the winner");
+        }
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
+
+    [PostgresFact]
+    public async Task TokensCreatedAndRevokedOnOneReplica_CountOnTheOther()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await RunningServer.StartAsync("--postgres", database);
+        await using var b = await RunningServer.StartAsync("--postgres", database);
+        using var created = await a.Http.PostAsync("/api/v1/tokens", new StringContent("""{"name":"ci","role":"viewer"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var token = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+
+        using var viaB = new HttpClient { BaseAddress = b.HttpUri };
+        viaB.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.GetProperty("token").GetString());
+        await TestTimeouts.Eventually(async () => (await viaB.GetAsync("/api/v1/edges")).StatusCode == HttpStatusCode.OK, "replica B to accept a token created on A", TimeSpan.FromSeconds(2));
+
+        using var revoked = await a.Http.DeleteAsync($"/api/v1/tokens/{token.GetProperty("id").GetString()}");
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        await TestTimeouts.Eventually(async () => (await viaB.GetAsync("/api/v1/edges")).StatusCode == HttpStatusCode.Unauthorized, "replica B to refuse a token revoked on A", TimeSpan.FromSeconds(2));
+    }
+
+    [PostgresFact]
+    public async Task DesiredState_SurvivesEveryReplicaRestarting()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using (var first = await RunningServer.StartAsync("--postgres", database))
+        {
+            await MinimalFlowAsync(first, maxInFlight: 5);
+            using var deleted = await first.Http.DeleteAsync("/api/v1/flows/gh-orders");
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            await PutOkAsync(first, "flows/gh-orders-2", """{"endpoint":"gh","target":"orders","maxInFlight":7}""");
+        }
+
+        await using var second = await RunningServer.StartAsync("--postgres", database);
+        await using var envoy = second.Sotw("default/local");
+        await envoy.RequestAsync(TypeUrls.Cluster);
+        Assert.Equal(["flow-gh-orders-2", "zenmesh-ingester"], FakeSotwClient.Names(await envoy.ReceiveAsync(TypeUrls.Cluster)));
+    }
+
+    [PostgresFact]
+    public async Task TheLedger_WrittenByTwoReplicas_IsOneVerifiableChain()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var a = await RunningServer.StartAsync("--postgres", database);
+        await using var b = await RunningServer.StartAsync("--postgres", database);
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => PutOkAsync(i % 2 == 0 ? a : b, $"edges/e{i}", "{}")));
+
+        var verify = await b.GetJsonAsync("/api/v1/evidence/verify");
+        Assert.True(verify.GetProperty("valid").GetBoolean(), verify.ToString());
+        var changes = await a.GetJsonAsync("/api/v1/evidence?kind=change&limit=100");
+        Assert.Equal(10, changes.GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task AnUnreachableDatabase_StopsTheStart_SayingWhichAndWhy()
+    {
+        var port = LocalPostgres.FreePort();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync("--postgres", $"Host=127.0.0.1;Port={port};Username=zenmesh;Database=zenmesh;Timeout=2"));
+        Assert.Contains($"127.0.0.1:{port}", error.Message);
+    }
+}
