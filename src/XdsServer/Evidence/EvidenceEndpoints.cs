@@ -10,9 +10,9 @@ public static class EvidenceEndpoints
     {
         app.MapGet("/api/v1/evidence", (string? kind, string? subject, long? after, int? limit, EvidenceLedger ledger, HttpContext http) =>
         {
-            if (kind is not (null or "change" or "ack" or "nack"))
+            if (kind is not (null or "change" or "ack" or "nack" or "identity"))
             {
-                return Problems.Of(400, "Invalid filter", $"kind '{kind}' is not a kind of evidence; use change, ack or nack.");
+                return Problems.Of(400, "Invalid filter", $"kind '{kind}' is not a kind of evidence; use change, ack, nack or identity.");
             }
             if (limit is < 1 or > 10_000)
             {

@@ -21,11 +21,14 @@ public static class XdsServerApp
         ["--bind"] = "Xds:BindAddress",
         ["--data-dir"] = "Xds:DataDir",
         ["--postgres"] = "Xds:PostgresConnectionString",
+        ["--tls"] = "Xds:Tls",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         // appsettings.json ships beside the binary; relative paths on the command line stay relative to the caller.
+        // "--tls" alone means "--tls true", as a flag should.
+        args = [.. args.Select((a, i) => a == "--tls" && (i + 1 >= args.Length || !bool.TryParse(args[i + 1], out _)) ? "--Xds:Tls=true" : a)];
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (Environment.GetEnvironmentVariable("ZENMESH_ADMIN_TOKEN") is { Length: > 0 } adminToken)
         {
@@ -43,7 +46,14 @@ public static class XdsServerApp
         {
             throw new OptionsValidationException(XdsServerOptions.Section, typeof(XdsServerOptions), problems);
         }
+        var authority = Identity.CertificateAuthority.LoadOrCreate(options.CaPath, TimeProvider.System, out var caCreated);
         var services = builder.Services;
+        services.AddSingleton(authority);
+        services.AddSingleton<Identity.EdgeCredentialStore>();
+        services.AddSingleton(sp => new Identity.XdsAuthorization(authority, sp.GetRequiredService<Identity.EdgeCredentialStore>(), sp.GetRequiredService<TimeProvider>(), options.TlsEnabled));
+        services.AddSingleton<Identity.EnrollmentContext>();
+        services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.CredentialsTopic, sp.GetRequiredService<Identity.EdgeCredentialStore>().Refresh));
+        services.AddHostedService(sp => new Identity.SecurityNotice(options, authority, caCreated, sp.GetRequiredService<ILogger<Identity.SecurityNotice>>()));
         services.AddSingleton(Options.Create(options));
         services.AddSingleton(options.Limits);
         services.AddSingleton(TimeProvider.System);
@@ -87,9 +97,19 @@ public static class XdsServerApp
             kestrel.Listen(address, options.AdsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                if (options.TlsCertificateFile is { Length: > 0 } cert && options.TlsKeyFile is { Length: > 0 } key)
+                if (options.TlsEnabled)
                 {
-                    listen.UseHttps(X509Certificate2.CreateFromPemFile(cert, key));
+                    var now = DateTimeOffset.UtcNow;
+                    listen.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = options.TlsCertificateFile is { Length: > 0 } cert
+                            ? X509Certificate2.CreateFromPemFile(cert, options.TlsKeyFile)
+                            : authority.IssueServer(options.TlsServerNames, now.AddMinutes(-5), now.AddYears(1)),
+                        // Asked for, not demanded: enrollment has no credential yet. Each xDS call checks
+                        // its caller's (XdsAuthorization), so a refusal says why instead of failing a handshake.
+                        ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = (_, _, _) => true,
+                    });
                     bound.AdsUsesTls = true;
                 }
                 bound.Ads = listen;
@@ -112,11 +132,13 @@ public static class XdsServerApp
         app.MapGrpcService<RouteDiscoveryService>();
         app.MapGrpcService<SecretDiscoveryService>();
         app.MapGrpcService<ClientStatusService>();
+        app.MapGrpcService<Identity.EdgeEnrollmentService>();
         app.MapXdsAdmin();
         Api.FlowApiEndpoints.MapFlowApi(app);
         Api.ApplyEndpoints.MapApplyAndStatus(app);
         Auth.TokenEndpoints.MapTokens(app);
         Evidence.EvidenceEndpoints.MapEvidence(app);
+        Identity.EnrollmentEndpoints.MapEnrollment(app);
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
         return app;
@@ -144,6 +166,18 @@ public static class XdsServerApp
         if (string.IsNullOrEmpty(o.TlsCertificateFile) != string.IsNullOrEmpty(o.TlsKeyFile))
         {
             problems.Add("Set both Xds:TlsCertificateFile and Xds:TlsKeyFile (PEM) to serve ADS over TLS, or neither.");
+        }
+        if (!o.TlsEnabled && !o.AllowInsecureRemote && IPAddress.TryParse(o.BindAddress, out var bind) && !IPAddress.IsLoopback(bind))
+        {
+            problems.Add($"Xds:BindAddress {o.BindAddress} would expose cleartext xDS, which trusts any node id, beyond this machine. Turn on mutual TLS (--tls), or set Xds:AllowInsecureRemote=true for a network you trust.");
+        }
+        if (o.CredentialLifetime < TimeSpan.FromHours(1))
+        {
+            problems.Add($"Xds:CredentialLifetime {o.CredentialLifetime} is too short for agents to renew in time; use at least 01:00:00 (default 30 days).");
+        }
+        if (o.EnrollmentLifetime <= TimeSpan.Zero || o.EnrollmentLifetime > TimeSpan.FromHours(24))
+        {
+            problems.Add($"Xds:EnrollmentLifetime {o.EnrollmentLifetime} must be between 00:00:01 and 1.00:00:00 (default 00:15:00).");
         }
         if (o.Limits.MaxStreams < 1 || o.Limits.MaxConcurrentPushes < 1 || o.Limits.StreamQueueCapacity < 1)
         {

@@ -20,9 +20,42 @@ public sealed record XdsServerOptions
     /// <summary>Safety-net poll of the resources file, in case a file-system event is missed.</summary>
     public TimeSpan ResourcesPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>PEM certificate and key: when both are set, ADS is served over TLS.</summary>
+    /// <summary>
+    /// Serve xDS over mutual TLS (--tls): the server's certificate is issued by the control plane's
+    /// CA for <see cref="TlsServerNames"/>, and every xDS call must present an edge credential.
+    /// Off by default, for local development on loopback.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>PEM certificate and key for the xDS port instead of one from the CA; setting them turns TLS on.</summary>
     public string? TlsCertificateFile { get; init; }
     public string? TlsKeyFile { get; init; }
+
+    /// <summary>The CA that issued <see cref="TlsCertificateFile"/>, PEM, which bundles tell agents to trust; default: that file itself.</summary>
+    public string? TlsServerCaFile { get; init; }
+
+    /// <summary>The names (DNS or IP) the CA-issued server certificate is valid for: how agents address this server.</summary>
+    public string[] TlsServerNames { get; init; } = ["localhost", "127.0.0.1"];
+
+    /// <summary>Where the control plane's CA lives (ca.crt, ca.key); default {DataDir}/ca. Replicas share one.</summary>
+    public string? CaDirectory { get; init; }
+
+    /// <summary>How long an edge credential is valid; the agent renews it before then.</summary>
+    public TimeSpan CredentialLifetime { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long an enrollment bundle can be used, unless the request says otherwise (at most 24 h).</summary>
+    public TimeSpan EnrollmentLifetime { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The xDS address enrollment bundles give agents, e.g. https://xds.example.com:18000; default: this server's.</summary>
+    public string? PublicAdsAddress { get; init; }
+
+    /// <summary>Allow cleartext xDS (which trusts any node id) on a non-loopback address. Only for a network you trust.</summary>
+    public bool AllowInsecureRemote { get; init; }
+
+    /// <summary>True when xDS is served over TLS and edges must present credentials.</summary>
+    public bool TlsEnabled => Tls || !string.IsNullOrEmpty(TlsCertificateFile);
+
+    public string CaPath => CaDirectory is { Length: > 0 } dir ? dir : Path.Combine(DataDir, "ca");
 
     /// <summary>Where desired state (SQLite) and the admin token live.</summary>
     public string DataDir { get; init; } = "./data";

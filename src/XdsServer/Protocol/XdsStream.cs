@@ -27,6 +27,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     private volatile ClientView? _view;
     private ITimer? _heartbeats;
     private TimeSpan? _heartbeatPeriod;
+    private volatile bool _revoked;
 
     protected XdsStream(XdsStreamDependencies deps, string kind, string? fixedTypeUrl, IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, ServerCallContext context)
     {
@@ -74,6 +75,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         var reader = ReadRequestsAsync(stop.Token);
         IDisposable? watch = null;
         IDisposable? registration = null;
+        IDisposable? revocation = null;
         string nodeKey = "";
         Snapshot? pushed = null;
         try
@@ -86,7 +88,13 @@ internal abstract partial class XdsStream<TRequest, TResponse>
                     var typeUrl = ResolveTypeUrl(TypeUrlOf(request));
                     if (Node is null)
                     {
-                        Node = NodeOf(request) ?? throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "The first request on an xDS stream must carry 'node' (at least node.id); this one has none. Set node in the first request of every stream."));
+                        var node = NodeOf(request) ?? throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "The first request on an xDS stream must carry 'node' (at least node.id); this one has none. Set node in the first request of every stream."));
+                        revocation = Deps.Authorization.Authorize(_context, node.Id, () =>
+                        {
+                            _revoked = true;
+                            stop.Cancel();
+                        });
+                        Node = node;
                         nodeKey = Deps.NodeHash.KeyOf(Node);
                         watch = Deps.Cache.Watch(nodeKey, Wake);
                         registration = Deps.Registry.Register(StreamId, () => _view);
@@ -109,6 +117,12 @@ internal abstract partial class XdsStream<TRequest, TResponse>
             }
             Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client closed the stream");
         }
+        catch (OperationCanceledException) when (_revoked && !_context.CancellationToken.IsCancellationRequested)
+        {
+            var detail = $"The credential of edge '{Node?.Id}' was revoked (the edge was rotated or deleted); this stream is closed. Enroll the edge again to reconnect.";
+            Log.StreamFailed(Logger, StreamId, Node?.Id ?? "", StatusCode.PermissionDenied, detail);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.PermissionDenied, detail));
+        }
         catch (OperationCanceledException) when (_context.CancellationToken.IsCancellationRequested)
         {
             Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client went away");
@@ -123,6 +137,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
             // Drop per-stream state at once: a client that returns gets a fresh stream, never this one's.
             watch?.Dispose();
             registration?.Dispose();
+            revocation?.Dispose();
             _heartbeats?.Dispose();
             await stop.CancelAsync().ConfigureAwait(false);
             try

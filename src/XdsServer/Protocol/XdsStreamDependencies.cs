@@ -16,7 +16,8 @@ public sealed class XdsStreamDependencies(
     XdsLimits limits,
     TimeProvider time,
     ILoggerFactory loggerFactory,
-    Evidence.IXdsEventSink events)
+    Evidence.IXdsEventSink events,
+    Identity.XdsAuthorization authorization)
 {
     /// <summary>Random per process so that a nonce from a stream of an earlier process never matches one of ours.</summary>
     public string NonceEpoch { get; } = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()));
@@ -32,4 +33,5 @@ public sealed class XdsStreamDependencies(
     public TimeProvider Time { get; } = time;
     public ILoggerFactory LoggerFactory { get; } = loggerFactory;
     public Evidence.IXdsEventSink Events { get; } = events;
+    public Identity.XdsAuthorization Authorization { get; } = authorization;
 }

@@ -11,24 +11,33 @@ namespace ZenMesh.XdsServer.Services;
 /// CSDS: per connected node, every resource it was sent, with whether it is SYNCED, STALE or
 /// NACKED (ERROR with client_status NACKED and the failure details).
 /// </summary>
-internal sealed class ClientStatusService(ClientRegistry registry) : Csds.ClientStatusDiscoveryServiceBase
+/// With mutual TLS an edge's credential shows that edge's own clients only.
+internal sealed class ClientStatusService(ClientRegistry registry, Identity.XdsAuthorization authorization) : Csds.ClientStatusDiscoveryServiceBase
 {
     public override Task<ClientStatusResponse> FetchClientStatus(ClientStatusRequest request, ServerCallContext context) =>
-        Task.FromResult(Build(request));
+        Task.FromResult(Build(request, CallerOf(context)));
 
     public override async Task StreamClientStatus(IAsyncStreamReader<ClientStatusRequest> requestStream, IServerStreamWriter<ClientStatusResponse> responseStream, ServerCallContext context)
     {
+        var caller = CallerOf(context);
         await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
         {
-            await responseStream.WriteAsync(Build(request), context.CancellationToken).ConfigureAwait(false);
+            await responseStream.WriteAsync(Build(request, caller), context.CancellationToken).ConfigureAwait(false);
         }
     }
 
-    private ClientStatusResponse Build(ClientStatusRequest request)
+    /// <summary>The edge whose clients the caller may see, or null for all (no TLS: loopback, trusted).</summary>
+    private string? CallerOf(ServerCallContext context) => authorization.Required ? authorization.Authenticate(context) : null;
+
+    private ClientStatusResponse Build(ClientStatusRequest request, string? onlyNode)
     {
         var response = new ClientStatusResponse();
         foreach (var client in registry.Clients())
         {
+            if (onlyNode is not null && client.Node.Id != onlyNode)
+            {
+                continue;
+            }
             if (request.NodeMatchers.Count > 0 && !request.NodeMatchers.Any(m => NodeMatching.Matches(m, client.Node)))
             {
                 continue;

@@ -16,5 +16,5 @@ internal sealed class ClusterDiscoveryService(XdsStreamDependencies deps) : Gene
         new DeltaStream(deps, TypeUrls.Cluster, requestStream, responseStream, context).RunAsync();
 
     public override Task<DiscoveryResponse> FetchClusters(DiscoveryRequest request, ServerCallContext context) =>
-        FetchResponder.FetchAsync(deps, TypeUrls.Cluster, request);
+        FetchResponder.FetchAsync(deps, TypeUrls.Cluster, request, context);
 }

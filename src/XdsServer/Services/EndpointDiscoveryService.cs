@@ -16,5 +16,5 @@ internal sealed class EndpointDiscoveryService(XdsStreamDependencies deps) : Gen
         new DeltaStream(deps, TypeUrls.Endpoint, requestStream, responseStream, context).RunAsync();
 
     public override Task<DiscoveryResponse> FetchEndpoints(DiscoveryRequest request, ServerCallContext context) =>
-        FetchResponder.FetchAsync(deps, TypeUrls.Endpoint, request);
+        FetchResponder.FetchAsync(deps, TypeUrls.Endpoint, request, context);
 }

@@ -8,7 +8,7 @@ namespace ZenMesh.XdsServer.Services;
 /// <summary>The unary Fetch* calls: the current resources of one type, no stream state.</summary>
 internal static class FetchResponder
 {
-    public static Task<DiscoveryResponse> FetchAsync(XdsStreamDependencies deps, string typeUrl, DiscoveryRequest request)
+    public static Task<DiscoveryResponse> FetchAsync(XdsStreamDependencies deps, string typeUrl, DiscoveryRequest request, ServerCallContext context)
     {
         if (request.TypeUrl.Length > 0 && request.TypeUrl != typeUrl)
         {
@@ -18,6 +18,7 @@ internal static class FetchResponder
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "A fetch request must carry 'node' (at least node.id)."));
         }
+        deps.Authorization.Authorize(context, request.Node.Id);
         var type = deps.Cache.Current(deps.NodeHash.KeyOf(request.Node)).Get(typeUrl);
         var state = new SotwTypeState(typeUrl);
         state.Subscribe(request.ResourceNames);

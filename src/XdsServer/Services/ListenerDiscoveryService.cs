@@ -16,5 +16,5 @@ internal sealed class ListenerDiscoveryService(XdsStreamDependencies deps) : Gen
         new DeltaStream(deps, TypeUrls.Listener, requestStream, responseStream, context).RunAsync();
 
     public override Task<DiscoveryResponse> FetchListeners(DiscoveryRequest request, ServerCallContext context) =>
-        FetchResponder.FetchAsync(deps, TypeUrls.Listener, request);
+        FetchResponder.FetchAsync(deps, TypeUrls.Listener, request, context);
 }

@@ -16,5 +16,5 @@ internal sealed class RouteDiscoveryService(XdsStreamDependencies deps) : Genera
         new DeltaStream(deps, TypeUrls.Route, requestStream, responseStream, context).RunAsync();
 
     public override Task<DiscoveryResponse> FetchRoutes(DiscoveryRequest request, ServerCallContext context) =>
-        FetchResponder.FetchAsync(deps, TypeUrls.Route, request);
+        FetchResponder.FetchAsync(deps, TypeUrls.Route, request, context);
 }

@@ -16,5 +16,5 @@ internal sealed class SecretDiscoveryService(XdsStreamDependencies deps) : Gener
         new DeltaStream(deps, TypeUrls.Secret, requestStream, responseStream, context).RunAsync();
 
     public override Task<DiscoveryResponse> FetchSecrets(DiscoveryRequest request, ServerCallContext context) =>
-        FetchResponder.FetchAsync(deps, TypeUrls.Secret, request);
+        FetchResponder.FetchAsync(deps, TypeUrls.Secret, request, context);
 }

@@ -122,6 +122,6 @@ public sealed class EvidenceLedgerTests : IDisposable
         await using var server = await StartAsync();
         using var response = await server.Http.GetAsync("/api/v1/evidence?kind=rumour");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("kind 'rumour' is not a kind of evidence; use change, ack or nack.", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        Assert.Equal("kind 'rumour' is not a kind of evidence; use change, ack, nack or identity.", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
     }
 }

@@ -48,7 +48,14 @@ public sealed class AdmissionAndTlsTests
     }
 
     [Fact]
-    public async Task Ads_WithACertificateConfigured_IsServedOverTls()
+    public void Build_CleartextXdsBeyondLoopback_IsRefusedUnlessAllowed()
+    {
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => XdsServerApp.Build(["--bind", "0.0.0.0", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bind-").FullName]));
+        Assert.Equal(["Xds:BindAddress 0.0.0.0 would expose cleartext xDS, which trusts any node id, beyond this machine. Turn on mutual TLS (--tls), or set Xds:AllowInsecureRemote=true for a network you trust."], error.Failures);
+    }
+
+    [Fact]
+    public async Task Ads_WithACertificateConfigured_IsServedOverTls_ToEnrolledEdges()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -66,12 +73,16 @@ public sealed class AdmissionAndTlsTests
             await using var server = await RunningServer.StartAsync("--Xds:TlsCertificateFile", certFile, "--Xds:TlsKeyFile", keyFile);
             server.Publish(Mesh());
             Assert.Equal("https", server.AdsUri.Scheme);
-            var handler = new SocketsHttpHandler();
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == cert.GetCertHashString();
-            await using var client = new FakeSotwClient(server.Channel(handler), "tls-node");
+            using var put = await server.Http.PutAsync("/api/v1/edges/tls-edge", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            var bundle = await TestEdge.BundleAsync(server, "tls-edge");
+            // The server presents the operator's certificate, and the bundle says to trust that one.
+            Assert.Equal(cert.ExportCertificatePem(), bundle.GetProperty("caCertificate").GetString());
+            using var edge = await TestEdge.EnrollAsync(server, bundle.GetProperty("caCertificate").GetString()!, bundle.GetProperty("token").GetString()!);
+            await using var client = edge.Sotw("default/tls-edge");
             await client.RequestAsync(TypeUrls.Cluster);
             var response = await client.ReceiveAsync(TypeUrls.Cluster);
-            Assert.Equal(["c1"], FakeSotwClient.Names(response));
+            // Its own (compiled, still empty) config: not the file's, which nodes without an edge get.
+            Assert.Empty(FakeSotwClient.Names(response));
         }
         finally
         {

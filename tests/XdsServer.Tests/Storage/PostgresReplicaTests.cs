@@ -144,6 +144,26 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         Assert.Equal(10, changes.GetProperty("items").GetArrayLength());
     }
 
+    [PostgresFact]
+    public async Task AnEdgeEnrolledThroughOneReplica_IsServedByAnother_AndRotatingItOnTheFirstEndsItsStreamOnTheSecond()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var ca = Directory.CreateTempSubdirectory("zenmesh-shared-ca-").FullName;
+        await using var a = await RunningServer.StartAsync("--postgres", database, "--tls", "--Xds:CaDirectory", ca);
+        await using var b = await RunningServer.StartAsync("--postgres", database, "--tls", "--Xds:CaDirectory", ca);
+        await MinimalFlowAsync(a, maxInFlight: 3);
+        using var enrolledViaA = await TestEdge.EnrollAsync(a, "local");
+
+        var edgeOnB = enrolledViaA.On(b);
+        await using var envoy = edgeOnB.Sotw("default/local");
+        await envoy.RequestAsync(TypeUrls.Cluster);
+        Assert.Equal(["flow-gh-orders", "zenmesh-ingester"], FakeSotwClient.Names(await envoy.ReceiveAsync(TypeUrls.Cluster)));
+
+        await TestEdge.BundleAsync(a, "local", rotate: true);
+        var ended = await envoy.FailureAsync().WithTimeout("replica B to end the revoked edge's stream", TimeSpan.FromSeconds(2));
+        Assert.Equal(Grpc.Core.StatusCode.PermissionDenied, ended.StatusCode);
+    }
+
     [Fact]
     public async Task AnUnreachableDatabase_StopsTheStart_SayingWhichAndWhy()
     {
