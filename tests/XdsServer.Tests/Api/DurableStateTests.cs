@@ -14,21 +14,15 @@ public sealed class DurableStateTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dataDir, recursive: true);
 
-    private static async Task PutAsync(RunningServer server, string path, string json)
-    {
-        using var response = await server.Http.PutAsync($"/api/v1/{path}", new StringContent(json, Encoding.UTF8, "application/json")).WithTimeout($"PUT {path}");
-        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
-
     [Fact]
     public async Task Restart_ServesWhatWasStored_ToTheEdgeAtOnce()
     {
         await using (var first = await RunningServer.StartAsync("--data-dir", _dataDir))
         {
-            await PutAsync(first, "edges/local", """{"mode":"vm"}""");
-            await PutAsync(first, "targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}""");
-            await PutAsync(first, "endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}""");
-            await PutAsync(first, "flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":9}""");
+            await first.PutOkAsync("edges/local", """{"mode":"vm"}""");
+            await first.PutOkAsync("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}""");
+            await first.PutOkAsync("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}""");
+            await first.PutOkAsync("flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":9}""");
         }
 
         await using var second = await RunningServer.StartAsync("--data-dir", _dataDir);
@@ -44,8 +38,8 @@ public sealed class DurableStateTests : IDisposable
     {
         await using (var first = await RunningServer.StartAsync("--data-dir", _dataDir))
         {
-            await PutAsync(first, "edges/a", "{}");
-            await PutAsync(first, "edges/b", "{}");
+            await first.PutOkAsync("edges/a", "{}");
+            await first.PutOkAsync("edges/b", "{}");
             using var deleted = await first.Http.DeleteAsync("/api/v1/edges/a");
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
         }
@@ -59,7 +53,7 @@ public sealed class DurableStateTests : IDisposable
     {
         await using (var first = await RunningServer.StartAsync("--data-dir", _dataDir))
         {
-            await PutAsync(first, "edges/local", "{}");
+            await first.PutOkAsync("edges/local", "{}");
         }
         using (var connection = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "zenmesh.db")};Pooling=False"))
         {

@@ -16,12 +16,6 @@ public sealed class EvidenceLedgerTests : IDisposable
 
     private Task<RunningServer> StartAsync() => RunningServer.StartAsync("--data-dir", _dataDir);
 
-    private static async Task PutAsync(RunningServer server, string path, string json)
-    {
-        using var response = await server.Http.PutAsync($"/api/v1/{path}", new StringContent(json, Encoding.UTF8, "application/json")).WithTimeout($"PUT {path}");
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-    }
-
     private static async Task<JsonElement[]> EvidenceAsync(RunningServer server, string query = "") =>
         [.. (await server.GetJsonAsync($"/api/v1/evidence{query}")).GetProperty("items").EnumerateArray()];
 
@@ -38,8 +32,8 @@ public sealed class EvidenceLedgerTests : IDisposable
     public async Task Changes_AreRecordedWithWhoAndTheEdgeVersions_AndEdgeAcksAndNacksToo()
     {
         await using var server = await StartAsync();
-        await PutAsync(server, "edges/local", "{}");
-        await PutAsync(server, "targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/"}""");
+        await server.PutOkAsync("edges/local", "{}");
+        await server.PutOkAsync("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/"}""");
 
         var changes = await EvidenceAsync(server, "?kind=change");
         Assert.Equal(["edges/local", "targets/orders"], changes.Select(c => c.GetProperty("subject").GetString()));
@@ -48,7 +42,7 @@ public sealed class EvidenceLedgerTests : IDisposable
         Assert.False(string.IsNullOrEmpty(detail.GetProperty("versions").GetProperty("default/local").GetString()));
         Assert.All(changes, c => Assert.False(string.IsNullOrEmpty(c.GetProperty("actor").GetString())));
 
-        await PutAsync(server, "endpoints/gh", """{"edge":"local","provider":"none"}""");
+        await server.PutOkAsync("endpoints/gh", """{"edge":"local","provider":"none"}""");
         await using var envoy = server.Sotw("default/local");
         await envoy.RequestAsync(TypeUrls.Listener);
         var listeners = await envoy.ReceiveAsync(TypeUrls.Listener);
@@ -68,11 +62,11 @@ public sealed class EvidenceLedgerTests : IDisposable
     {
         await using (var first = await StartAsync())
         {
-            await PutAsync(first, "edges/a", "{}");
-            await PutAsync(first, "edges/b", "{}");
+            await first.PutOkAsync("edges/a", "{}");
+            await first.PutOkAsync("edges/b", "{}");
         }
         await using var second = await StartAsync();
-        await PutAsync(second, "edges/c", "{}");
+        await second.PutOkAsync("edges/c", "{}");
 
         var verify = await second.GetJsonAsync("/api/v1/evidence/verify");
         Assert.True(verify.GetProperty("valid").GetBoolean());
@@ -85,8 +79,8 @@ public sealed class EvidenceLedgerTests : IDisposable
     {
         await using (var server = await StartAsync())
         {
-            await PutAsync(server, "edges/a", "{}");
-            await PutAsync(server, "edges/b", "{}");
+            await server.PutOkAsync("edges/a", "{}");
+            await server.PutOkAsync("edges/b", "{}");
         }
         Tamper("UPDATE evidence SET actor = 'someone-else' WHERE seq = 1");
 
@@ -104,9 +98,9 @@ public sealed class EvidenceLedgerTests : IDisposable
     {
         await using (var server = await StartAsync())
         {
-            await PutAsync(server, "edges/a", "{}");
-            await PutAsync(server, "edges/b", "{}");
-            await PutAsync(server, "edges/c", "{}");
+            await server.PutOkAsync("edges/a", "{}");
+            await server.PutOkAsync("edges/b", "{}");
+            await server.PutOkAsync("edges/c", "{}");
         }
         Tamper("DELETE FROM evidence WHERE seq = 2");
 

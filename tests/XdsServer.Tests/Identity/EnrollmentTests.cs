@@ -25,20 +25,14 @@ public sealed class EnrollmentTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await RunningServer.StartAsync(_time, "--tls");
-        foreach (var (path, body) in new[]
-        {
+        await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
             ("edges/other", """{"mode":"vm"}"""),
             ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""),
             ("targets/billing", """{"edge":"other","url":"http://127.0.0.1:9200/hooks"}"""),
-            ("flows/gh-billing", """{"endpoint":"gh","target":"billing"}"""),
-        })
-        {
-            using var response = await _server.Http.PutAsync($"/api/v1/{path}", new StringContent(body, Encoding.UTF8, "application/json"));
-            Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {await response.Content.ReadAsStringAsync()}");
-        }
+            ("flows/gh-billing", """{"endpoint":"gh","target":"billing"}"""));
     }
 
     public async Task DisposeAsync() => await _server.DisposeAsync();

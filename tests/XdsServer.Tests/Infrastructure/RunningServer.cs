@@ -83,6 +83,22 @@ internal sealed class RunningServer : IAsyncDisposable
         Assert.True(update.Accepted, string.Join("; ", update.Errors));
     }
 
+    /// <summary>PUT a Flow API resource (e.g. "edges/local"), failing the test with the server's answer unless it succeeds.</summary>
+    public async Task PutOkAsync(string path, string json)
+    {
+        using var response = await Http.PutAsync($"/api/v1/{path}", new StringContent(json, System.Text.Encoding.UTF8, "application/json")).WithTimeout($"PUT {path}");
+        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>PUT each (path, body) in order.</summary>
+    public async Task PutAllOkAsync(params (string Path, string Json)[] resources)
+    {
+        foreach (var (path, json) in resources)
+        {
+            await PutOkAsync(path, json);
+        }
+    }
+
     public async Task<JsonElement> GetJsonAsync(string path) =>
         await Http.GetFromJsonAsync<JsonElement>(path).WithTimeout($"GET {path}");
 

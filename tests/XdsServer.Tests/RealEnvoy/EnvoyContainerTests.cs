@@ -32,17 +32,11 @@ public sealed class EnvoyContainerTests
     public async Task Envoy_BootsAgainstTheServer_AndItsConfigDumpShowsTheCompiledListenersAndClusters()
     {
         await using var server = await RunningServer.StartAsync();
-        foreach (var (path, body) in new[]
-        {
+        await server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
             ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
-            ("flows/gh-orders", """{"endpoint":"gh","target":"orders","retry":{"retries":2,"perTryTimeout":"2s"},"maxInFlight":64}"""),
-        })
-        {
-            using var response = await server.Http.PutAsync($"/api/v1/{path}", new StringContent(body, Encoding.UTF8, "application/json"));
-            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
-        }
+            ("flows/gh-orders", """{"endpoint":"gh","target":"orders","retry":{"retries":2,"perTryTimeout":"2s"},"maxInFlight":64}"""));
         // The container reaches the server's loopback port through Testcontainers' host tunnel.
         await TestcontainersSettings.ExposeHostPortsAsync((ushort)server.AdsUri.Port);
         await using var envoy = new ContainerBuilder(EnvoyImage)

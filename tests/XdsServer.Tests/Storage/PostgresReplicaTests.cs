@@ -26,19 +26,11 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         return await server.Http.SendAsync(request).WithTimeout($"PUT {path}");
     }
 
-    private static async Task PutOkAsync(RunningServer server, string path, string json)
-    {
-        using var response = await PutAsync(server, path, json);
-        Assert.True(response.IsSuccessStatusCode, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-    }
-
-    private static async Task MinimalFlowAsync(RunningServer server, int maxInFlight)
-    {
-        await PutOkAsync(server, "edges/local", """{"mode":"vm"}""");
-        await PutOkAsync(server, "targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}""");
-        await PutOkAsync(server, "endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}""");
-        await PutOkAsync(server, "flows/gh-orders", $$"""{"endpoint":"gh","target":"orders","maxInFlight":{{maxInFlight}}}""");
-    }
+    private static Task MinimalFlowAsync(RunningServer server, int maxInFlight) => server.PutAllOkAsync(
+        ("edges/local", """{"mode":"vm"}"""),
+        ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+        ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
+        ("flows/gh-orders", $$"""{"endpoint":"gh","target":"orders","maxInFlight":{{maxInFlight}}}"""));
 
     private static uint MaxRequests(Envoy.Config.Cluster.V3.Cluster cluster) => cluster.CircuitBreakers.Thresholds.Single().MaxRequests ?? 0;
 
@@ -57,7 +49,7 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         await envoy.AckAsync(first);
 
         var clock = Stopwatch.StartNew();
-        await PutOkAsync(a, "flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":99}""");
+        await a.PutOkAsync("flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":99}""");
         var changed = await envoy.ReceiveAsync(TypeUrls.Cluster);
         var elapsed = clock.Elapsed;
         Assert.Equal(99u, MaxRequests(changed.Resources.Single().Resource_.Unpack<Envoy.Config.Cluster.V3.Cluster>()));
@@ -121,7 +113,7 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
             await MinimalFlowAsync(first, maxInFlight: 5);
             using var deleted = await first.Http.DeleteAsync("/api/v1/flows/gh-orders");
             Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
-            await PutOkAsync(first, "flows/gh-orders-2", """{"endpoint":"gh","target":"orders","maxInFlight":7}""");
+            await first.PutOkAsync("flows/gh-orders-2", """{"endpoint":"gh","target":"orders","maxInFlight":7}""");
         }
 
         await using var second = await RunningServer.StartAsync("--postgres", database);
@@ -136,7 +128,7 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         var database = await postgres.CreateDatabaseAsync();
         await using var a = await RunningServer.StartAsync("--postgres", database);
         await using var b = await RunningServer.StartAsync("--postgres", database);
-        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => PutOkAsync(i % 2 == 0 ? a : b, $"edges/e{i}", "{}")));
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => (i % 2 == 0 ? a : b).PutOkAsync($"edges/e{i}", "{}")));
 
         var verify = await b.GetJsonAsync("/api/v1/evidence/verify");
         Assert.True(verify.GetProperty("valid").GetBoolean(), verify.ToString());
