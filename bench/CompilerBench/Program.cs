@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using ZenMesh.CompilerBench;
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Evidence;
 using ZenMesh.XdsServer.Model;

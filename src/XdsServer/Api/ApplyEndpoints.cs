@@ -4,7 +4,7 @@ using YamlDotNet.Core;
 using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Model;
 using ZenMesh.XdsServer.Sources;
-using ZenMesh.XdsServer.Status;
+using ZenMesh.Xds.Status;
 using ZenMesh.XdsServer.Storage;
 
 namespace ZenMesh.XdsServer.Api;
@@ -19,7 +19,7 @@ public static class ApplyEndpoints
     public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/v1/apply", ApplyAsync);
-        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, Cache.ISnapshotCache cache, TimeProvider time, HttpContext http) =>
+        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, ISnapshotCache cache, TimeProvider time, HttpContext http) =>
         {
             var tenant = Caller.Of(http).Tenant;
             var clients = registry.Clients();
@@ -40,7 +40,7 @@ public static class ApplyEndpoints
                         streams = streams.Count,
                         configVersion = cache.Current(node).Version,
                         synced = streams.Count > 0 && types.All(t => t.State is SyncState.Synced or SyncState.NotSent),
-                        types = types.Select(t => new { type = Resources.TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
+                        types = types.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
                         staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
                         lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
                     };

@@ -69,8 +69,8 @@ public static class FlowApiEndpoints
             }
             var target = state.Targets[DesiredState.Key(Caller.Of(http).Tenant, flow.Target)];
             var snapshot = FlowCompiler.CompileEdge(state, Caller.Of(http).Tenant, target.Edge);
-            var cluster = snapshot.Get(Resources.TypeUrls.Cluster).Find(CompiledNames.FlowCluster(name));
-            var routes = snapshot.Get(Resources.TypeUrls.Route).Find(CompiledNames.EgressRoutes);
+            var cluster = snapshot.Get(TypeUrls.Cluster).Find(CompiledNames.FlowCluster(name));
+            var routes = snapshot.Get(TypeUrls.Route).Find(CompiledNames.EgressRoutes);
             return Results.Json(new
             {
                 node = CompiledNames.NodeId(Caller.Of(http).Tenant, target.Edge),
@@ -128,7 +128,7 @@ public static class FlowApiEndpoints
                 errors = problems.Select(p => p.ToString()),
                 envoy = problems.Count > 0 ? null : FlowCompiler.Compile(state).ToDictionary(
                     e => e.Key,
-                    e => e.Value.Types.OrderBy(t => Resources.TypeUrls.Rank(t.Key)).SelectMany(t => t.Value.Resources.Values).Select(r => Envoy(r.Body)).ToList()),
+                    e => e.Value.Types.OrderBy(t => TypeUrls.Rank(t.Key)).SelectMany(t => t.Value.Resources.Values).Select(r => Envoy(r.Body)).ToList()),
             });
         }
         if (problems.Count > 0)

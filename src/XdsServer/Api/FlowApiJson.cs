@@ -1,8 +1,9 @@
+using ZenMesh.Xds;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Google.Protobuf;
 using ZenMesh.XdsServer.Model;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 
 namespace ZenMesh.XdsServer.Api;
 

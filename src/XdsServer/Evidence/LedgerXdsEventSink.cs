@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Envoy.Config.Core.V3;
-using ZenMesh.XdsServer.Resources;
-using ZenMesh.XdsServer.Status;
+using ZenMesh.Xds.Resources;
+using ZenMesh.Xds.Status;
 
 namespace ZenMesh.XdsServer.Evidence;
 

@@ -3,13 +3,7 @@ namespace ZenMesh.XdsServer.Hosting;
 /// <summary>Every log event id of the XdsServer, in one place so they stay unique and stable.</summary>
 internal static class LogEventIds
 {
-    public const int StreamOpened = 1000;
-    public const int StreamClosed = 1001;
-    public const int StreamFailed = 1002;
-    public const int ResponseSent = 1010;
-    public const int StaleNonce = 1011;
-    public const int Nack = 1012;
-    public const int Ack = 1013;
+    // 1000-1099: the protocol's own (ZenMesh.Xds.Protocol.XdsLogEventIds).
     public const int ResourcesLoaded = 1100;
     public const int ResourcesRejected = 1101;
     public const int ResourcesUnchanged = 1102;

@@ -2,11 +2,8 @@ using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
-using ZenMesh.XdsServer.Cache;
-using ZenMesh.XdsServer.Protocol;
-using ZenMesh.XdsServer.Services;
+using ZenMesh.Xds;
 using ZenMesh.XdsServer.Sources;
-using ZenMesh.XdsServer.Status;
 
 namespace ZenMesh.XdsServer.Hosting;
 
@@ -51,25 +48,19 @@ public static class XdsServerApp
         services.AddSingleton(authority);
         services.AddSingleton<Identity.EdgeCredentialStore>();
         services.AddSingleton(sp => new Identity.XdsAuthorization(authority, sp.GetRequiredService<Identity.EdgeCredentialStore>(), sp.GetRequiredService<TimeProvider>(), options.TlsEnabled));
+        services.AddSingleton<INodeAuthorizer>(sp => sp.GetRequiredService<Identity.XdsAuthorization>());
         services.AddSingleton<Identity.EnrollmentContext>();
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.CredentialsTopic, sp.GetRequiredService<Identity.EdgeCredentialStore>().Refresh));
         services.AddHostedService(sp => new Identity.SecurityNotice(options, authority, caCreated, sp.GetRequiredService<ILogger<Identity.SecurityNotice>>()));
         services.AddSingleton(Options.Create(options));
-        services.AddSingleton(options.Limits);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<ISnapshotCache, SnapshotCache>();
-        services.AddSingleton<INodeHash, NodeIdHash>();
-        services.AddSingleton<ClientRegistry>();
-        services.AddSingleton<StreamAdmission>();
-        services.AddSingleton<PushGate>();
-        services.AddSingleton<XdsStreamDependencies>();
         services.AddSingleton<ResourceFileSource>();
         services.AddSingleton<Storage.ControlPlaneDatabase>(_ => options.PostgresConnectionString is { Length: > 0 } postgres
             ? new Storage.PostgresControlPlaneDatabase(postgres)
             : new Storage.SqliteControlPlaneDatabase(options.DataDir));
         services.AddSingleton<Storage.IDesiredStatePersistence, Storage.DesiredStatePersistence>();
         services.AddSingleton<Evidence.EvidenceLedger>();
-        services.AddSingleton<Evidence.IXdsEventSink, Evidence.LedgerXdsEventSink>();
+        services.AddSingleton<IXdsEventSink, Evidence.LedgerXdsEventSink>();
         services.AddSingleton<Storage.DesiredStateStore>();
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.DesiredStateTopic, () => sp.GetRequiredService<Storage.DesiredStateStore>().Refresh()));
         services.AddHostedService<Storage.DesiredStateLoader>();
@@ -83,11 +74,7 @@ public static class XdsServerApp
             document.Info = new() { Title = "ZenMesh Flow API", Version = "v1", Description = "Desired state (edges, endpoints, targets, flows), apply bundles, status, tokens and evidence. Every /api/v1 call needs 'Authorization: Bearer <token>'." };
             return Task.CompletedTask;
         }));
-        services.AddGrpc(o =>
-        {
-            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
-            o.MaxSendMessageSize = null;
-        });
+        services.AddXdsProtocol(options.Limits);
         var bound = new BoundEndpoints();
         services.AddSingleton(bound);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -125,15 +112,8 @@ public static class XdsServerApp
         var app = builder.Build();
         app.UseMiddleware<Api.DatabaseUnavailableMiddleware>();
         app.UseMiddleware<Auth.BearerAuthMiddleware>();
-        app.MapGrpcService<AggregatedDiscoveryService>();
-        app.MapGrpcService<ClusterDiscoveryService>();
-        app.MapGrpcService<EndpointDiscoveryService>();
-        app.MapGrpcService<ListenerDiscoveryService>();
-        app.MapGrpcService<RouteDiscoveryService>();
-        app.MapGrpcService<SecretDiscoveryService>();
-        app.MapGrpcService<ClientStatusService>();
+        app.MapXdsProtocol();
         app.MapGrpcService<Identity.EdgeEnrollmentService>();
-        app.MapXdsAdmin();
         Api.FlowApiEndpoints.MapFlowApi(app);
         Api.ApplyEndpoints.MapApplyAndStatus(app);
         Auth.TokenEndpoints.MapTokens(app);

@@ -1,3 +1,5 @@
+using ZenMesh.Xds.Protocol;
+
 namespace ZenMesh.XdsServer.Hosting;
 
 /// <summary>Configuration section "Xds". Every default runs locally.</summary>

@@ -1,3 +1,4 @@
+using ZenMesh.Xds;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Options;

@@ -8,7 +8,7 @@ namespace ZenMesh.XdsServer.Identity;
 /// this control plane, unrevoked, whose identity equals the node id it claims: so an edge gets its
 /// own config and no one else's. Without TLS (the local default, loopback only) the node id is trusted.
 /// </summary>
-public sealed class XdsAuthorization(CertificateAuthority authority, EdgeCredentialStore credentials, TimeProvider time, bool required)
+public sealed class XdsAuthorization(CertificateAuthority authority, EdgeCredentialStore credentials, TimeProvider time, bool required) : INodeAuthorizer
 {
     /// <summary>True when xDS calls must present an edge credential (TLS is on).</summary>
     public bool Required { get; } = required;

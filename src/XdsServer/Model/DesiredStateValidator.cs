@@ -1,3 +1,4 @@
+using ZenMesh.Xds;
 using System.Text.RegularExpressions;
 
 namespace ZenMesh.XdsServer.Model;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 
 namespace ZenMesh.XdsServer.Sources;
 

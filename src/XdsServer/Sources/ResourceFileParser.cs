@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using YamlDotNet.Core;
-using ZenMesh.XdsServer.Cache;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
 
 namespace ZenMesh.XdsServer.Sources;
 

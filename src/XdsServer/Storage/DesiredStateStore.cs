@@ -1,5 +1,5 @@
 using System.Text.Json;
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using ZenMesh.XdsServer.Evidence;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Model;

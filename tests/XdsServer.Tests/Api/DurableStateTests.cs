@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using Microsoft.Data.Sqlite;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Storage;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 

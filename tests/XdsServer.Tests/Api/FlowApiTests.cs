@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Envoy.Config.Cluster.V3;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 
 namespace ZenMesh.XdsServer.Tests.Api;

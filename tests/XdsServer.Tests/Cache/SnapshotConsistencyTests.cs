@@ -1,4 +1,4 @@
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 
 namespace ZenMesh.XdsServer.Tests.Cache;

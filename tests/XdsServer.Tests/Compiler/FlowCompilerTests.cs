@@ -2,11 +2,11 @@ using Envoy.Config.Cluster.V3;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Http.LocalRatelimit.V3;
 using Envoy.Extensions.TransportSockets.Tls.V3;
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Model;
 using XdsModel = ZenMesh.XdsServer.Model;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using Cluster = Envoy.Config.Cluster.V3.Cluster;
 
 namespace ZenMesh.XdsServer.Tests.Compiler;

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using ZenMesh.XdsServer.Hosting;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 

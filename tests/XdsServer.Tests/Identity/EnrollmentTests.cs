@@ -7,7 +7,7 @@ using Grpc.Core;
 using Microsoft.Extensions.Time.Testing;
 using ZenMesh.Contracts.V1;
 using ZenMesh.XdsServer.Identity;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 
 namespace ZenMesh.XdsServer.Tests.Identity;

@@ -102,6 +102,10 @@ internal abstract class FakeAdsClient<TRequest, TResponse> : IAsyncDisposable
         catch (RpcException)
         {
         }
+        catch (ObjectDisposedException)
+        {
+            // DisposeAsync disposed the call while a read was pending: the test is over.
+        }
         finally
         {
             _received.Writer.TryComplete();

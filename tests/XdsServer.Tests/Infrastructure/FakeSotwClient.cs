@@ -2,7 +2,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
 using Grpc.Net.Client;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
 
 namespace ZenMesh.XdsServer.Tests.Infrastructure;

@@ -4,7 +4,7 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using ZenMesh.XdsServer.Hosting;
 
 namespace ZenMesh.XdsServer.Tests.Infrastructure;

@@ -7,8 +7,8 @@ using Envoy.Extensions.Filters.Http.Router.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.TransportSockets.Tls.V3;
 using Google.Protobuf.WellKnownTypes;
-using ZenMesh.XdsServer.Cache;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
 
 namespace ZenMesh.XdsServer.Tests.Infrastructure;
 

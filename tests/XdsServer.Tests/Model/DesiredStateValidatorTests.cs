@@ -1,3 +1,4 @@
+using ZenMesh.Xds;
 using ZenMesh.XdsServer.Model;
 
 namespace ZenMesh.XdsServer.Tests.Model;

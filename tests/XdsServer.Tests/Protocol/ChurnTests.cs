@@ -1,6 +1,6 @@
 using Envoy.Service.Discovery.V3;
-using ZenMesh.XdsServer.Cache;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 using Csds = Envoy.Service.Status.V3.ClientStatusDiscoveryService;

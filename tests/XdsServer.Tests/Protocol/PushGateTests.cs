@@ -1,5 +1,5 @@
 using ZenMesh.XdsServer.Hosting;
-using ZenMesh.XdsServer.Protocol;
+using ZenMesh.Xds.Protocol;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 
 namespace ZenMesh.XdsServer.Tests.Protocol;

@@ -1,8 +1,8 @@
 using Envoy.Config.Cluster.V3;
 using Envoy.Service.Discovery.V3;
 using Microsoft.Extensions.Time.Testing;
-using ZenMesh.XdsServer.Cache;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 using DeltaResource = Envoy.Service.Discovery.V3.Resource;
 

@@ -4,7 +4,7 @@ using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Configurations;
 using Envoy.Config.Bootstrap.V3;
 using Google.Protobuf;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 
 namespace ZenMesh.XdsServer.Tests.RealEnvoy;

@@ -1,7 +1,7 @@
 using Envoy.Admin.V3;
 using Envoy.Service.Status.V3;
 using Envoy.Type.Matcher.V3;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 using Csds = Envoy.Service.Status.V3.ClientStatusDiscoveryService;

@@ -1,7 +1,7 @@
 using Envoy.Config.Core.V3;
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 using static ZenMesh.XdsServer.Tests.Infrastructure.TestResources;
 using Cds = Envoy.Service.Cluster.V3.ClusterDiscoveryService;
@@ -13,7 +13,7 @@ namespace ZenMesh.XdsServer.Tests.Services;
 /// <summary>The non-aggregated services: the same protocol, one type each, type_url optional.</summary>
 public sealed class PerTypeServiceTests : ServerTest
 {
-    protected override ZenMesh.XdsServer.Cache.Snapshot Initial => ZenMesh.XdsServer.Cache.Snapshot.Create([.. Mesh(clusters: [("c1", 9001), ("c2", 9002)]).Types.Values.SelectMany(t => t.Resources.Values), Secret("tls-cert")]);
+    protected override ZenMesh.Xds.Cache.Snapshot Initial => ZenMesh.Xds.Cache.Snapshot.Create([.. Mesh(clusters: [("c1", 9001), ("c2", 9002)]).Types.Values.SelectMany(t => t.Resources.Values), Secret("tls-cert")]);
 
     private static Node Node => new() { Id = "per-type" };
 

@@ -1,4 +1,4 @@
-using ZenMesh.XdsServer.Resources;
+using ZenMesh.Xds.Resources;
 using ZenMesh.XdsServer.Sources;
 using ZenMesh.XdsServer.Tests.Infrastructure;
 

@@ -1,4 +1,4 @@
-using ZenMesh.XdsServer.Cache;
+using ZenMesh.Xds.Cache;
 using ZenMesh.XdsServer.Compiler;
 using ZenMesh.XdsServer.Evidence;
 using ZenMesh.XdsServer.Model;
@@ -50,8 +50,8 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
         Change(s => s.With(ResourceKind.Flow, "t", "f1", new Flow { Endpoint = "in", Target = "out", MaxInFlight = 3 }));
         // The target moves to edge b: its flows must leave a and appear on b.
         Change(s => s.With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/" }));
-        Assert.NotNull(_cache.Current("t/b").Get(ZenMesh.XdsServer.Resources.TypeUrls.Cluster).Find("flow-f1"));
-        Assert.Null(_cache.Current("t/a").Get(ZenMesh.XdsServer.Resources.TypeUrls.Cluster).Find("flow-f1"));
+        Assert.NotNull(_cache.Current("t/b").Get(ZenMesh.Xds.Resources.TypeUrls.Cluster).Find("flow-f1"));
+        Assert.Null(_cache.Current("t/a").Get(ZenMesh.Xds.Resources.TypeUrls.Cluster).Find("flow-f1"));
         // Endpoint on a, target on b: a flow change alters both (EndpointPolicy on a, egress on b).
         Change(s => s.With(ResourceKind.Flow, "t", "f1", new Flow { Endpoint = "in", Target = "out", EventTypes = ["push"] }));
         Change(s => s.With(ResourceKind.Endpoint, "t", "in", new XdsModel.Endpoint { Edge = "b", Provider = "none" }));

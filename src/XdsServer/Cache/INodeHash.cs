@@ -1,9 +1,0 @@
-using Envoy.Config.Core.V3;
-
-namespace ZenMesh.XdsServer.Cache;
-
-/// <summary>Maps a client's node to the key its snapshot is stored under.</summary>
-public interface INodeHash
-{
-    string KeyOf(Node node);
-}

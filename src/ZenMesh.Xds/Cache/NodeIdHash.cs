@@ -1,0 +1,9 @@
+using Envoy.Config.Core.V3;
+
+namespace ZenMesh.Xds.Cache;
+
+/// <summary>The default: one snapshot per node id.</summary>
+public sealed class NodeIdHash : INodeHash
+{
+    public string KeyOf(Node node) => node.Id;
+}

@@ -1,0 +1,48 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Protocol;
+using ZenMesh.Xds.Services;
+using ZenMesh.Xds.Status;
+
+namespace ZenMesh.Xds;
+
+/// <summary>Wires the protocol into a host: the same services and admin views in the control plane and the agent.</summary>
+public static class XdsProtocolHosting
+{
+    /// <summary>
+    /// The cache, streams and their bounds. A host may register its own <see cref="IXdsEventSink"/>
+    /// and <see cref="INodeAuthorizer"/> first; otherwise nothing is reported and node ids are trusted.
+    /// </summary>
+    public static IServiceCollection AddXdsProtocol(this IServiceCollection services, XdsLimits limits)
+    {
+        services.AddSingleton(limits);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ISnapshotCache, SnapshotCache>();
+        services.TryAddSingleton<INodeHash, NodeIdHash>();
+        services.TryAddSingleton<IXdsEventSink, NoXdsEvents>();
+        services.TryAddSingleton<INodeAuthorizer, TrustedNodeIds>();
+        services.AddSingleton<ClientRegistry>();
+        services.AddSingleton<StreamAdmission>();
+        services.AddSingleton<PushGate>();
+        services.AddSingleton<XdsStreamDependencies>();
+        services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.MaxSendMessageSize = null;
+        });
+        return services;
+    }
+
+    /// <summary>ADS, the per-type services, CSDS, and the HTTP admin views under /admin/xds and /healthz.</summary>
+    public static void MapXdsProtocol(this IEndpointRouteBuilder app)
+    {
+        app.MapGrpcService<AggregatedDiscoveryService>();
+        app.MapGrpcService<ClusterDiscoveryService>();
+        app.MapGrpcService<EndpointDiscoveryService>();
+        app.MapGrpcService<ListenerDiscoveryService>();
+        app.MapGrpcService<RouteDiscoveryService>();
+        app.MapGrpcService<SecretDiscoveryService>();
+        app.MapGrpcService<ClientStatusService>();
+        app.MapXdsAdmin();
+    }
+}
