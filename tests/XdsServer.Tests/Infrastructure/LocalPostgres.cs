@@ -5,8 +5,9 @@ using System.Net.Sockets;
 namespace ZenMesh.XdsServer.Tests.Infrastructure;
 
 /// <summary>
-/// Where the PostgreSQL tests get a server: ZENMESH_TEST_POSTGRES (a connection string to a server
-/// someone else runs), or Debian's postgresql binaries, started here in a temporary directory.
+/// Where the PostgreSQL tests get a server, in this order: ZENMESH_TEST_POSTGRES (a connection string
+/// to a server someone else runs), Debian's postgresql binaries started here in a temporary
+/// directory, or a pinned postgres container where a Docker engine answers.
 /// </summary>
 internal static class LocalPostgres
 {
@@ -32,6 +33,9 @@ internal static class LocalPostgres
             : null;
     }
 
+    /// <summary>No local binaries, but Docker: the tests run against a container (Testcontainers).</summary>
+    public static bool UseContainer => ExternalConnectionString is null && BinDirectory() is null && DockerEngine.Unavailable is null;
+
     /// <summary>initdb refuses to run as root; Debian's package creates the 'postgres' user for that.</summary>
     public static bool RunsAsRoot => Environment.UserName == "root";
 
@@ -43,7 +47,7 @@ internal static class LocalPostgres
         }
         if (BinDirectory() is null)
         {
-            return $"PostgreSQL is not installed: install Debian's postgresql (.ci/run does), or set {EnvironmentVariable} to a connection string of a server whose user may CREATE DATABASE.";
+            return UseContainer ? null : $"PostgreSQL is not installed and {DockerEngine.Unavailable}: install Debian's postgresql (.ci/run does), or set {EnvironmentVariable} to a connection string of a server whose user may CREATE DATABASE.";
         }
         if (RunsAsRoot && !File.ReadLines("/etc/passwd").Any(l => l.StartsWith("postgres:", StringComparison.Ordinal)))
         {

@@ -11,6 +11,10 @@ public sealed class PostgresServerFixture : IAsyncLifetime
     private string? _dataDirectory;
     private string? _binDirectory;
     private string _adminConnectionString = "";
+    private Testcontainers.PostgreSql.PostgreSqlContainer? _container;
+
+    /// <summary>Pinned: the PostgreSQL image used where no local server can be started.</summary>
+    public const string PostgresImage = "postgres:16.4-alpine";
 
     public async Task InitializeAsync()
     {
@@ -21,6 +25,13 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         if (LocalPostgres.ExternalConnectionString is { } external)
         {
             _adminConnectionString = external;
+            return;
+        }
+        if (LocalPostgres.UseContainer)
+        {
+            _container = new Testcontainers.PostgreSql.PostgreSqlBuilder(PostgresImage).WithUsername("zenmesh").WithPassword("zenmesh").Build();
+            await _container.StartAsync();
+            _adminConnectionString = new NpgsqlConnectionStringBuilder(_container.GetConnectionString()) { Database = "postgres", Pooling = false }.ConnectionString;
             return;
         }
         _binDirectory = LocalPostgres.BinDirectory()!;
@@ -55,6 +66,10 @@ public sealed class PostgresServerFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        if (_container is not null)
+        {
+            await _container.DisposeAsync();
+        }
         if (_dataDirectory is null)
         {
             return;
