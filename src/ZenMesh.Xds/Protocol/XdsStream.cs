@@ -70,7 +70,10 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     public async Task RunAsync()
     {
         using var admission = Deps.Admission.Admit();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.CancellationToken);
+        // Headers at once: a client learns the stream is up even when there is nothing to send yet
+        // (a relay whose config is already current must still know it is connected).
+        await _context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.CancellationToken, Deps.Stopping);
         ConnectedAt = Deps.Time.GetUtcNow();
         var reader = ReadRequestsAsync(stop.Token);
         IDisposable? watch = null;
@@ -122,6 +125,11 @@ internal abstract partial class XdsStream<TRequest, TResponse>
             var detail = $"The credential of edge '{Node?.Id}' was revoked (the edge was rotated or deleted); this stream is closed. Enroll the edge again to reconnect.";
             Log.StreamFailed(Logger, StreamId, Node?.Id ?? "", StatusCode.PermissionDenied, detail);
             throw new RpcException(new Grpc.Core.Status(StatusCode.PermissionDenied, detail));
+        }
+        catch (OperationCanceledException) when (Deps.Stopping.IsCancellationRequested && !_context.CancellationToken.IsCancellationRequested)
+        {
+            Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "the server is shutting down");
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "This xDS server is shutting down. Reconnect with backoff (to another replica, if there is one); keep serving what you have meanwhile."));
         }
         catch (OperationCanceledException) when (_context.CancellationToken.IsCancellationRequested)
         {

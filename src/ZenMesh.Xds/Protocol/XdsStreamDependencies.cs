@@ -15,9 +15,13 @@ public sealed class XdsStreamDependencies(
     XdsLimits limits,
     TimeProvider time,
     ILoggerFactory loggerFactory,
-    ZenMesh.Xds.Protocol.IXdsEventSink events,
-    INodeAuthorizer authorization)
+    IXdsEventSink events,
+    INodeAuthorizer authorization,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime)
 {
+    /// <summary>Fires when the host begins to stop: every stream ends at once, so clients reconnect (to another replica) instead of holding up shutdown.</summary>
+    public CancellationToken Stopping { get; } = lifetime.ApplicationStopping;
+
     /// <summary>Random per process so that a nonce from a stream of an earlier process never matches one of ours.</summary>
     public string NonceEpoch { get; } = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()));
 

@@ -57,14 +57,21 @@ public sealed class XdsResource
 
     public static XdsResource Create(IMessage message, TimeSpan? ttl = null)
     {
+        // The TTL is part of what the client is told, so it is part of the version (see FromAny).
+        return FromAny(ResourceNames.Of(message), Any.Pack(message), ttl);
+    }
+
+    /// <summary>
+    /// A resource received packed (by a relay such as the edge agent): the same version the
+    /// control plane computed, since the version is the content hash of the same bytes.
+    /// </summary>
+    public static XdsResource FromAny(string name, Any body, TimeSpan? ttl = null)
+    {
         if (ttl is { } t && t <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(ttl), ttl, "A TTL must be positive.");
         }
-        var body = Any.Pack(message);
-        var name = ResourceNames.Of(message);
         var version = ContentHash.Of(body.Value.Span);
-        // The TTL is part of what the client is told, so it is part of the version.
         return new XdsResource(body.TypeUrl, name, body, ttl is null ? version : ContentHash.Of(System.Text.Encoding.UTF8.GetBytes($"{version}|ttl={ttl.Value.Ticks}")), ttl);
     }
 

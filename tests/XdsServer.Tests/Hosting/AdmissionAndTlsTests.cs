@@ -34,6 +34,25 @@ public sealed class AdmissionAndTlsTests
     }
 
     [Fact]
+    public async Task Stopping_EndsOpenStreamsWithUnavailable_AtOnce()
+    {
+        var server = await RunningServer.StartAsync();
+        server.Publish(Mesh());
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(server.AdsUri);
+        await using var client = new FakeSotwClient(channel, "held-open");
+        await client.RequestAsync(TypeUrls.Cluster);
+        await client.ReceiveAsync(TypeUrls.Cluster);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await server.DisposeAsync();
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"stopping took {clock.Elapsed.TotalSeconds:0.0} s with a stream open");
+        var ended = await client.FailureAsync();
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        Assert.StartsWith("This xDS server is shutting down.", ended.Status.Detail);
+    }
+
+    [Fact]
     public void Build_InvalidOptions_ListsEveryProblem()
     {
         var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() =>

@@ -1,0 +1,109 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Agent.Status;
+using ZenMesh.Agent.Upstream;
+
+namespace ZenMesh.Agent.Hosting;
+
+/// <summary>
+/// Builds "agent run": the last-known-good store, the upstream stream, and on loopback only the
+/// local xDS relay (the same protocol implementation as the control plane's) and the status port.
+/// </summary>
+public static class AgentApp
+{
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--control-plane"] = "Agent:ControlPlane",
+        ["--edge"] = "Agent:Edge",
+        ["--state-dir"] = "Agent:StateDir",
+        ["--xds-port"] = "Agent:XdsPort",
+        ["--status-port"] = "Agent:StatusPort",
+        ["--staleness-bound"] = "Agent:StalenessBound",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (Environment.GetEnvironmentVariable("ZENMESH_SECRETS_DIR") is { Length: > 0 } secrets)
+        {
+            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Agent:SecretsDir", secrets)]);
+        }
+        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        var options = builder.Configuration.GetSection(AgentOptions.Section).Get<AgentOptions>() ?? new AgentOptions();
+        var problems = Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(AgentOptions.Section, typeof(AgentOptions), problems);
+        }
+        var services = builder.Services;
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton(TimeProvider.System);
+        services.AddXdsProtocol(new XdsLimits { MaxStreams = 256 });
+        services.AddSingleton<AgentStatus>();
+        services.AddSingleton<GenerationStore>();
+        services.AddHostedService<LastKnownGoodLoader>();
+        services.AddHostedService<UpstreamSync>();
+        var endpoints = new AgentEndpoints();
+        services.AddSingleton(endpoints);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Loopback only: the agent needs no inbound port from outside its machine.
+            kestrel.Listen(IPAddress.Loopback, options.XdsPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                endpoints.Xds = listen;
+            });
+            kestrel.Listen(IPAddress.Loopback, options.StatusPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                endpoints.Status = listen;
+            });
+        });
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapXdsProtocol();
+        app.MapAgentStatus();
+        return app;
+    }
+
+    private static List<string> Validate(AgentOptions o)
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(o.Edge) || o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+        {
+            problems.Add($"Agent:Edge (--edge) is '{o.Edge}'; name this edge as tenant/edge, e.g. --edge default/local (its node id on the control plane).");
+        }
+        if (!Uri.TryCreate(o.ControlPlane, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"Agent:ControlPlane (--control-plane) '{o.ControlPlane}' is not an http(s) URL; use e.g. http://127.0.0.1:18000.");
+        }
+        if (o.XdsPort is < 0 or > 65535 || o.StatusPort is < 0 or > 65535)
+        {
+            problems.Add($"Agent:XdsPort ({o.XdsPort}) and Agent:StatusPort ({o.StatusPort}) must be ports, 0-65535 (0 picks a free one).");
+        }
+        if (o.XdsPort == o.StatusPort && o.XdsPort != 0)
+        {
+            problems.Add($"Agent:XdsPort and Agent:StatusPort are both {o.XdsPort}; they must differ.");
+        }
+        if (o.Generations < 2)
+        {
+            problems.Add($"Agent:Generations is {o.Generations}; keep at least 2, so a corrupt newest file has one to fall back to.");
+        }
+        if (o.StalenessBound <= TimeSpan.Zero || o.ReconnectDelay <= TimeSpan.Zero || o.MaxReconnectDelay < o.ReconnectDelay)
+        {
+            problems.Add("Agent:StalenessBound and Agent:ReconnectDelay must be positive, and Agent:MaxReconnectDelay at least ReconnectDelay.");
+        }
+        if (string.IsNullOrWhiteSpace(o.StateDir))
+        {
+            problems.Add("Agent:StateDir (--state-dir) is empty; name a directory, e.g. ./agent-state.");
+        }
+        return problems;
+    }
+}

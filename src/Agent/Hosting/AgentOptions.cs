@@ -1,0 +1,37 @@
+namespace ZenMesh.Agent.Hosting;
+
+/// <summary>Configuration section "Agent". Every default runs locally against a control plane on this machine.</summary>
+public sealed record AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>The control plane's xDS address (--control-plane); the one outbound connection the agent makes.</summary>
+    public string ControlPlane { get; init; } = "http://127.0.0.1:18000";
+
+    /// <summary>This edge, "{tenant}/{edge}" (--edge): the node id the agent presents upstream.</summary>
+    public string? Edge { get; init; }
+
+    /// <summary>Credential and last-known-good generations (--state-dir).</summary>
+    public string StateDir { get; init; } = "./agent-state";
+
+    /// <summary>The local xDS relay for Envoy and the ZenMesh services, on loopback (--xds-port). 0 picks a free port.</summary>
+    public int XdsPort { get; init; } = 18001;
+
+    /// <summary>GET /status (staleness) and /healthz, on loopback (--status-port). 0 picks a free port.</summary>
+    public int StatusPort { get; init; } = 19000;
+
+    /// <summary>How many accepted generations are kept on disk; older ones are the fallback for a corrupt newest.</summary>
+    public int Generations { get; init; } = 5;
+
+    /// <summary>How long config may go unconfirmed by the control plane before status says it is stale (a warning, never an outage).</summary>
+    public TimeSpan StalenessBound { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>First and largest delay between reconnects (exponential, jittered).</summary>
+    public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The directory of the edge's secrets, one file per secret name (env ZENMESH_SECRETS_DIR).</summary>
+    public string? SecretsDir { get; init; }
+
+    public string GenerationsDir => Path.Combine(StateDir, "generations");
+}

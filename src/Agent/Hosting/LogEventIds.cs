@@ -1,0 +1,19 @@
+namespace ZenMesh.Agent.Hosting;
+
+/// <summary>Every log event id of the agent, in one place so they stay unique and stable.</summary>
+internal static class LogEventIds
+{
+    // 1000-1099: the relay's protocol (ZenMesh.Xds.Protocol.XdsLogEventIds).
+    public const int Listening = 2000;
+    public const int ServingLastKnownGood = 2100;
+    public const int NoLastKnownGood = 2101;
+    public const int CorruptGeneration = 2102;
+    public const int GenerationSaved = 2103;
+    public const int GenerationSaveFailed = 2104;
+    public const int UpstreamConnected = 2200;
+    public const int UpstreamLost = 2201;
+    public const int UpstreamRefused = 2202;
+    public const int IncompleteConfig = 2203;
+    public const int UpstreamFault = 2204;
+    public const int Stale = 2300;
+}

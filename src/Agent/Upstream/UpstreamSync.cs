@@ -1,0 +1,259 @@
+using Envoy.Config.Core.V3;
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using System.Threading.Channels;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using ZenMesh.Agent.Hosting;
+using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Agent.Status;
+using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
+
+namespace ZenMesh.Agent.Upstream;
+
+/// <summary>
+/// The agent's one outbound connection: a delta ADS stream to the control plane as the edge's node,
+/// subscribed to everything of every type. Each consistent state it reaches is served to the local
+/// clients and stored as a new generation; an incomplete one (clusters before their endpoints) waits
+/// for the rest. Reconnects back off exponentially with jitter, and resume from what is held
+/// (initial_resource_versions), so a reconnect costs only what changed.
+/// </summary>
+internal sealed partial class UpstreamSync(
+    IOptions<AgentOptions> options,
+    ISnapshotCache cache,
+    GenerationStore store,
+    AgentStatus status,
+    TimeProvider time,
+    ILogger<UpstreamSync> logger) : BackgroundService
+{
+    private readonly AgentOptions _options = options.Value;
+    private readonly Dictionary<string, Dictionary<string, XdsResource>> _held = new(StringComparer.Ordinal);
+    private string? _published;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // What the last-known-good loader is serving is where the stream resumes from.
+        var served = cache.Current("");
+        foreach (var (typeUrl, type) in served.Types)
+        {
+            _held[typeUrl] = new Dictionary<string, XdsResource>(type.Resources, StringComparer.Ordinal);
+        }
+        _published = served.Types.IsEmpty ? null : served.Version;
+
+        using var channel = GrpcChannel.ForAddress(_options.ControlPlane, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectTimeout = TimeSpan.FromSeconds(5),
+                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
+                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            },
+        });
+        var client = new Ads.AggregatedDiscoveryServiceClient(channel);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<RpcException>().Handle<IOException>().Handle<HttpRequestException>(),
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = _options.ReconnectDelay,
+                MaxDelay = _options.MaxReconnectDelay,
+                OnRetry = args =>
+                {
+                    var reason = Describe(args.Outcome.Exception);
+                    status.Disconnected(reason);
+                    Log.Lost(logger, _options.ControlPlane, reason, args.RetryDelay);
+                    return default;
+                },
+            })
+            .Build();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // A stream that worked and then ended returns normally: the next failure starts the backoff afresh.
+                await pipeline.ExecuteAsync(RunStreamAsync, client, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(_options.ReconnectDelay, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // Fail static: a fault here must never stop the relay serving what it has.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                status.Disconnected(e.Message);
+                Log.Fault(logger, e);
+                await Task.Delay(_options.MaxReconnectDelay, time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask RunStreamAsync(Ads.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
+    {
+        using var call = client.DeltaAggregatedResources(cancellationToken: cancellationToken);
+        var node = new Node { Id = _options.Edge, Cluster = "zenmesh-agent", UserAgentName = "zenmesh-agent", UserAgentVersion = typeof(UpstreamSync).Assembly.GetName().Version?.ToString() ?? "" };
+        foreach (var typeUrl in TypeUrls.PushOrder)
+        {
+            var request = new DeltaDiscoveryRequest { TypeUrl = typeUrl, ResourceNamesSubscribe = { "*" } };
+            if (_held.TryGetValue(typeUrl, out var held))
+            {
+                request.InitialResourceVersions.Add(held.ToDictionary(r => r.Key, r => r.Value.Version));
+            }
+            if (node is not null)
+            {
+                request.Node = node;
+                node = null;
+            }
+            await call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        await call.ResponseHeadersAsync.ConfigureAwait(false);
+        status.Connected();
+        Log.Connected(logger, _options.ControlPlane, _options.Edge!);
+        // A push is a burst of responses, one per type; reading them through a channel lets the loop
+        // take a whole burst before it publishes, so local clients and the store see one new state.
+        var responses = Channel.CreateUnbounded<DeltaDiscoveryResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var reader = ReadAsync(call.ResponseStream, responses.Writer, cancellationToken);
+        try
+        {
+            while (await responses.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var settleBy = time.GetUtcNow() + MaxSettle;
+                while (true)
+                {
+                    while (responses.Reader.TryRead(out var response))
+                    {
+                        Apply(response);
+                        await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
+                    }
+                    var wait = settleBy - time.GetUtcNow();
+                    if (wait <= TimeSpan.Zero || !await MoreWithinAsync(responses.Reader, wait < Quiet ? wait : Quiet, cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                status.Contact();
+                Publish();
+            }
+        }
+        finally
+        {
+            await reader.ConfigureAwait(false);
+        }
+        status.Disconnected("the control plane ended the stream");
+    }
+
+    /// <summary>How long a burst may go quiet before it is taken as complete, and the most a burst may delay a publish.</summary>
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxSettle = TimeSpan.FromMilliseconds(200);
+
+    private async Task<bool> MoreWithinAsync(ChannelReader<DeltaDiscoveryResponse> reader, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(wait, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await reader.WaitToReadAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private static async Task ReadAsync(IAsyncStreamReader<DeltaDiscoveryResponse> stream, ChannelWriter<DeltaDiscoveryResponse> writer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var response in stream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await writer.WriteAsync(response, cancellationToken).ConfigureAwait(false);
+            }
+            writer.TryComplete();
+        }
+        catch (Exception e)
+        {
+            // The processing loop rethrows it from WaitToReadAsync: the stream failed.
+            writer.TryComplete(e);
+        }
+    }
+
+    private void Apply(DeltaDiscoveryResponse response)
+    {
+        if (!_held.TryGetValue(response.TypeUrl, out var held))
+        {
+            held = new Dictionary<string, XdsResource>(StringComparer.Ordinal);
+            _held[response.TypeUrl] = held;
+        }
+        foreach (var name in response.RemovedResources)
+        {
+            held.Remove(name);
+        }
+        foreach (var resource in response.Resources)
+        {
+            // A resource without a body is a TTL heartbeat: what is held stays.
+            if (resource.Resource_ is { } body)
+            {
+                held[resource.Name] = XdsResource.FromAny(resource.Name, body, resource.Ttl?.ToTimeSpan());
+            }
+        }
+    }
+
+    private void Publish()
+    {
+        var snapshot = Snapshot.Create(_held.Values.SelectMany(t => t.Values), $"control plane {_options.ControlPlane}");
+        if (snapshot.Version == _published)
+        {
+            return;
+        }
+        var update = cache.PublishDefault(snapshot);
+        if (!update.Accepted)
+        {
+            // Typically clusters whose endpoints are the next response: serve the last whole state meanwhile.
+            var (summary, errors) = (snapshot.Summary, string.Join("; ", update.Errors));
+            Log.Incomplete(logger, summary, errors);
+            return;
+        }
+        _published = snapshot.Version;
+        try
+        {
+            var generation = store.Save(snapshot, time.GetUtcNow());
+            status.Serving(generation, "control plane", confirmed: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Serving goes on; only a restart during this outage would miss this version.
+            Log.SaveFailed(logger, store.Directory, e.Message);
+        }
+    }
+
+    private static string Describe(Exception? e) => e switch
+    {
+        RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
+        null => "the stream ended",
+        _ => e.Message,
+    };
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEventIds.UpstreamConnected, Level = LogLevel.Information, Message = "connected to the control plane at {Address} as node '{Edge}'")]
+        public static partial void Connected(ILogger logger, string address, string edge);
+
+        [LoggerMessage(EventId = LogEventIds.UpstreamLost, Level = LogLevel.Warning, Message = "no stream to the control plane at {Address} ({Reason}); serving the last-known-good config, retrying in {Delay}")]
+        public static partial void Lost(ILogger logger, string address, string reason, TimeSpan delay);
+
+        [LoggerMessage(EventId = LogEventIds.UpstreamFault, Level = LogLevel.Error, Message = "the upstream sync failed unexpectedly; still serving the last config, restarting it")]
+        public static partial void Fault(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = LogEventIds.IncompleteConfig, Level = LogLevel.Debug, Message = "holding back an incomplete state ({Summary}: {Errors}) until the rest arrives")]
+        public static partial void Incomplete(ILogger logger, string summary, string errors);
+
+        [LoggerMessage(EventId = LogEventIds.GenerationSaveFailed, Level = LogLevel.Error, Message = "could not store the new config in {Directory}: {Reason}; still serving it")]
+        public static partial void SaveFailed(ILogger logger, string directory, string reason);
+    }
+}
