@@ -1,21 +1,36 @@
 using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Hosting;
+using ZenMesh.Agent.Identity;
 
-// ZenMesh edge agent. "agent run" (the default) relays the edge's xDS config from the control plane
-// to the local Envoy and ZenMesh services, from a persisted last-known-good cache.
-var runArgs = args is ["run", .. var rest] ? rest : args;
-if (args is ["--help" or "-h" or "help", ..])
+// ZenMesh edge agent: "run" (the default) relays the edge's xDS config from the control plane to the
+// local Envoy and ZenMesh services from a persisted last-known-good cache; "enroll" turns a one-time
+// bundle into the edge's credential.
+const string Usage = """
+    Usage:
+      agent enroll --bundle <file> [--state-dir ./agent-state]
+      agent run [--edge <tenant/edge>] [--control-plane <url>] [--state-dir ./agent-state]
+                [--xds-port 18001] [--status-port 19000] [--staleness-bound 00:05:00]
+
+    run holds one outbound connection to the control plane (the enrolled one, or --control-plane;
+    default http://127.0.0.1:18000) and serves the edge's config to local clients on
+    127.0.0.1:<xds-port> (ADS, SotW and delta) from the newest stored generation, whether or not the
+    control plane answers. GET http://127.0.0.1:<status-port>/status shows staleness.
+    """;
+switch (args)
 {
-    Console.WriteLine("""
-        Usage: agent run --edge <tenant/edge> [--control-plane http://127.0.0.1:18000] [--state-dir ./agent-state]
-                         [--xds-port 18001] [--status-port 19000] [--staleness-bound 00:05:00]
-
-        Holds one outbound connection to the control plane; serves the edge's config to local clients
-        on 127.0.0.1:<xds-port> (ADS, SotW and delta) from the newest stored generation, whether or not
-        the control plane answers. GET http://127.0.0.1:<status-port>/status shows staleness.
-        """);
-    return 0;
+    case ["--help" or "-h" or "help", ..]:
+        Console.WriteLine(Usage);
+        return 0;
+    case ["enroll", .. var enrollArgs]:
+        var bundle = Value(enrollArgs, "--bundle");
+        if (bundle is null)
+        {
+            Console.Error.WriteLine("agent enroll needs --bundle <file>: the enrollment bundle from 'zenmesh enroll <edge>' or POST /api/v1/edges/<edge>/enrollment.");
+            return 2;
+        }
+        return await EnrollCommand.RunAsync(bundle, Value(enrollArgs, "--state-dir") ?? "./agent-state", Console.Out, Console.Error).ConfigureAwait(false);
 }
+var runArgs = args is ["run", .. var rest] ? rest : args;
 try
 {
     var app = AgentApp.Build(runArgs);
@@ -35,4 +50,10 @@ catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketExcepti
 {
     Console.Error.WriteLine($"Cannot listen: {e.Message}. Another process may hold the port; choose others with --xds-port and --status-port.");
     return 2;
+}
+
+static string? Value(string[] args, string name)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }

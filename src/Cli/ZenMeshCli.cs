@@ -72,6 +72,7 @@ public static class ZenMeshCli
         root.Subcommands.Add(status);
 
         root.Subcommands.Add(TokenCommand(Client, output));
+        root.Subcommands.Add(EnrollCommand(Client, output));
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -172,6 +173,38 @@ public static class ZenMeshCli
             e.GetProperty("lastNack") is { ValueKind: JsonValueKind.Object } n ? $"{n.GetProperty("typeUrl").GetString()?.Split('.')[^1]}: {n.GetProperty("message").GetString()}" : "-",
         ]));
         return ExitCodes.Ok;
+    }
+
+    private static Command EnrollCommand(Func<ParseResult, ApiClient> client, TextWriter output)
+    {
+        var edge = new Argument<string>("edge") { Description = "The edge to enroll (it must exist)." };
+        var file = new Option<string>("--output", "-o") { Description = "Where to write the bundle (mode 0600).", Required = true };
+        var ttl = new Option<string?>("--ttl") { Description = "How long the bundle can be used, e.g. 15m (default) up to 24h." };
+        var rotate = new Option<bool>("--rotate") { Description = "Revoke the edge's current credentials first (its agent must enroll again)." };
+        var enroll = new Command("enroll", "Create a one-time enrollment bundle for an edge's agent: 'agent enroll --bundle <file>'.") { edge, file, ttl, rotate };
+        enroll.SetAction(async (parse, ct) =>
+        {
+            using var c = client(parse);
+            var path = $"/api/v1/edges/{parse.GetValue(edge)}/{(parse.GetValue(rotate) ? "rotate" : "enrollment")}";
+            var answer = await c.SendAsync(HttpMethod.Post, path, parse.GetValue(ttl) is { } t ? JsonSerializer.Serialize(new { ttl = t }) : null, cancellationToken: ct);
+            if (answer is not { } a)
+            {
+                return ExitCodes.Unreachable;
+            }
+            if (a.Status != HttpStatusCode.Created)
+            {
+                return await c.RefusedAsync(a);
+            }
+            var target = parse.GetValue(file)!;
+            await File.WriteAllTextAsync(target, JsonSerializer.Serialize(a.Body, Indented), ct);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+            await output.WriteLineAsync($"wrote the enrollment bundle of {a.Body.GetProperty("edge").GetString()} to {target} (usable once, until {a.Body.GetProperty("expiresAt").GetString()}); on the edge: agent enroll --bundle {Path.GetFileName(target)}");
+            return ExitCodes.Ok;
+        });
+        return enroll;
     }
 
     private static Command TokenCommand(Func<ParseResult, ApiClient> client, TextWriter output)

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using ZenMesh.Agent.Identity;
 using ZenMesh.Agent.LastKnownGood;
 using ZenMesh.Agent.Status;
 using ZenMesh.Agent.Upstream;
@@ -37,7 +38,26 @@ public static class AgentApp
             o.TimestampFormat = "HH:mm:ss ";
         });
         var options = builder.Configuration.GetSection(AgentOptions.Section).Get<AgentOptions>() ?? new AgentOptions();
-        var problems = Validate(options);
+        var problems = new List<string>();
+        EdgeCredential? credential = null;
+        try
+        {
+            credential = CredentialFiles.Load(options.StateDir);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or System.Text.Json.JsonException or System.Security.Cryptography.CryptographicException)
+        {
+            problems.Add($"The credential in {Path.GetFullPath(CredentialFiles.Directory(options.StateDir))} cannot be read ({e.Message}); enroll again: agent enroll --bundle <file>.");
+        }
+        if (credential is not null && options.Edge is { } named && named != credential.NodeId)
+        {
+            problems.Add($"--edge is '{named}', but the credential in {Path.GetFullPath(CredentialFiles.Directory(options.StateDir))} is edge '{credential.NodeId}''s. Leave --edge out, or use another --state-dir for another edge.");
+        }
+        options = options with
+        {
+            Edge = options.Edge ?? credential?.NodeId,
+            ControlPlane = options.ControlPlane ?? credential?.ControlPlane ?? AgentOptions.LocalControlPlane,
+        };
+        problems.AddRange(Validate(options));
         if (problems.Count > 0)
         {
             throw new OptionsValidationException(AgentOptions.Section, typeof(AgentOptions), problems);
@@ -47,9 +67,12 @@ public static class AgentApp
         services.AddSingleton(TimeProvider.System);
         services.AddXdsProtocol(new XdsLimits { MaxStreams = 256 });
         services.AddSingleton<AgentStatus>();
+        services.AddSingleton(new CredentialHolder(credential));
+        services.AddSingleton<UpstreamChannel>();
         services.AddSingleton<GenerationStore>();
         services.AddHostedService<LastKnownGoodLoader>();
         services.AddHostedService<UpstreamSync>();
+        services.AddHostedService<CredentialRenewer>();
         var endpoints = new AgentEndpoints();
         services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -78,7 +101,7 @@ public static class AgentApp
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(o.Edge) || o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
         {
-            problems.Add($"Agent:Edge (--edge) is '{o.Edge}'; name this edge as tenant/edge, e.g. --edge default/local (its node id on the control plane).");
+            problems.Add($"Agent:Edge (--edge) is '{o.Edge}'; name this edge as tenant/edge, e.g. --edge default/local (its node id on the control plane), or enroll first (agent enroll --bundle <file>).");
         }
         if (!Uri.TryCreate(o.ControlPlane, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {

@@ -5,10 +5,15 @@ public sealed record AgentOptions
 {
     public const string Section = "Agent";
 
-    /// <summary>The control plane's xDS address (--control-plane); the one outbound connection the agent makes.</summary>
-    public string ControlPlane { get; init; } = "http://127.0.0.1:18000";
+    public const string LocalControlPlane = "http://127.0.0.1:18000";
 
-    /// <summary>This edge, "{tenant}/{edge}" (--edge): the node id the agent presents upstream.</summary>
+    /// <summary>
+    /// The control plane's xDS address (--control-plane); the one outbound connection the agent
+    /// makes. Default: the one in the enrollment credential, else a control plane on this machine.
+    /// </summary>
+    public string? ControlPlane { get; init; }
+
+    /// <summary>This edge, "{tenant}/{edge}" (--edge): the node id the agent presents upstream. Default: the enrolled edge.</summary>
     public string? Edge { get; init; }
 
     /// <summary>Credential and last-known-good generations (--state-dir).</summary>

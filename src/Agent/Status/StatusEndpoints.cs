@@ -9,7 +9,7 @@ internal static class StatusEndpoints
 {
     public static void MapAgentStatus(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/status", (AgentStatus status, ClientRegistry clients, IOptions<AgentOptions> options, TimeProvider time) =>
+        app.MapGet("/status", (AgentStatus status, ClientRegistry clients, Identity.CredentialHolder credentials, IOptions<AgentOptions> options, TimeProvider time) =>
         {
             var s = status.Current;
             var o = options.Value;
@@ -27,6 +27,7 @@ internal static class StatusEndpoints
                     ageSeconds = s.ReceivedAt is { } at ? Math.Round((time.GetUtcNow() - at).TotalSeconds, 3) : (double?)null,
                     resources = s.Summary,
                 },
+                credential = credentials.Current is { } c ? new { serial = c.Serial, notAfter = c.NotAfter, renewAt = c.RenewAt } : null,
                 staleSeconds = Math.Round(stale.TotalSeconds, 3),
                 staleAfterSeconds = o.StalenessBound.TotalSeconds,
                 stale = stale > o.StalenessBound,

@@ -2,7 +2,6 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
 using System.Threading.Channels;
-using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
@@ -22,6 +21,7 @@ namespace ZenMesh.Agent.Upstream;
 /// </summary>
 internal sealed partial class UpstreamSync(
     IOptions<AgentOptions> options,
+    UpstreamChannel upstream,
     ISnapshotCache cache,
     GenerationStore store,
     AgentStatus status,
@@ -42,17 +42,7 @@ internal sealed partial class UpstreamSync(
         }
         _published = served.Types.IsEmpty ? null : served.Version;
 
-        using var channel = GrpcChannel.ForAddress(_options.ControlPlane, new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectTimeout = TimeSpan.FromSeconds(5),
-                KeepAlivePingDelay = TimeSpan.FromSeconds(20),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-            },
-        });
-        var client = new Ads.AggregatedDiscoveryServiceClient(channel);
+        var client = new Ads.AggregatedDiscoveryServiceClient(upstream.Channel);
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
@@ -66,7 +56,7 @@ internal sealed partial class UpstreamSync(
                 {
                     var reason = Describe(args.Outcome.Exception);
                     status.Disconnected(reason);
-                    Log.Lost(logger, _options.ControlPlane, reason, args.RetryDelay);
+                    Log.Lost(logger, upstream.Address, reason, args.RetryDelay);
                     return default;
                 },
             })
@@ -96,6 +86,10 @@ internal sealed partial class UpstreamSync(
 
     private async ValueTask RunStreamAsync(Ads.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
     {
+        if (upstream.UsesTls && upstream.Credentials.Current is null)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unauthenticated, $"No edge credential in {Path.GetFullPath(Identity.CredentialFiles.Directory(_options.StateDir))}, and {_options.ControlPlane} requires one. Enroll first: agent enroll --bundle <file> --state-dir {_options.StateDir}."));
+        }
         using var call = client.DeltaAggregatedResources(cancellationToken: cancellationToken);
         var node = new Node { Id = _options.Edge, Cluster = "zenmesh-agent", UserAgentName = "zenmesh-agent", UserAgentVersion = typeof(UpstreamSync).Assembly.GetName().Version?.ToString() ?? "" };
         foreach (var typeUrl in TypeUrls.PushOrder)
@@ -114,7 +108,7 @@ internal sealed partial class UpstreamSync(
         }
         await call.ResponseHeadersAsync.ConfigureAwait(false);
         status.Connected();
-        Log.Connected(logger, _options.ControlPlane, _options.Edge!);
+        Log.Connected(logger, upstream.Address, _options.Edge!);
         // A push is a burst of responses, one per type; reading them through a channel lets the loop
         // take a whole burst before it publishes, so local clients and the store see one new state.
         var responses = Channel.CreateUnbounded<DeltaDiscoveryResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -123,7 +117,7 @@ internal sealed partial class UpstreamSync(
         {
             while (await responses.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var settleBy = time.GetUtcNow() + MaxSettle;
+                var settleBy = TimeProvider.System.GetUtcNow() + MaxSettle;
                 while (true)
                 {
                     while (responses.Reader.TryRead(out var response))
@@ -131,7 +125,7 @@ internal sealed partial class UpstreamSync(
                         Apply(response);
                         await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
                     }
-                    var wait = settleBy - time.GetUtcNow();
+                    var wait = settleBy - TimeProvider.System.GetUtcNow();
                     if (wait <= TimeSpan.Zero || !await MoreWithinAsync(responses.Reader, wait < Quiet ? wait : Quiet, cancellationToken).ConfigureAwait(false))
                     {
                         break;
@@ -148,13 +142,17 @@ internal sealed partial class UpstreamSync(
         status.Disconnected("the control plane ended the stream");
     }
 
-    /// <summary>How long a burst may go quiet before it is taken as complete, and the most a burst may delay a publish.</summary>
+    /// <summary>
+    /// How long a burst may go quiet before it is taken as complete, and the most a burst may delay a
+    /// publish. Measured on the real clock, not the injected one: this is transport latency, and a
+    /// test's frozen clock must not hold config back.
+    /// </summary>
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxSettle = TimeSpan.FromMilliseconds(200);
 
-    private async Task<bool> MoreWithinAsync(ChannelReader<DeltaDiscoveryResponse> reader, TimeSpan wait, CancellationToken cancellationToken)
+    private static async Task<bool> MoreWithinAsync(ChannelReader<DeltaDiscoveryResponse> reader, TimeSpan wait, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(wait, time);
+        using var timeout = new CancellationTokenSource(wait);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {

@@ -31,9 +31,11 @@ internal sealed class RunningAgent : IAsyncDisposable
     /// <summary>A control-plane address nothing listens on: the control plane is down.</summary>
     public static string Unreachable => "http://127.0.0.1:9";
 
-    public static async Task<RunningAgent> StartAsync(string controlPlane, string stateDir, TimeProvider? time = null, params string[] extraArgs)
+    /// <summary>With <paramref name="controlPlane"/> null, the agent takes its control plane and edge from its enrolled credential.</summary>
+    public static async Task<RunningAgent> StartAsync(string? controlPlane, string stateDir, TimeProvider? time = null, params string[] extraArgs)
     {
-        string[] args = ["--control-plane", controlPlane, "--edge", "default/local", "--state-dir", stateDir, "--xds-port", "0", "--status-port", "0", "--Agent:ReconnectDelay", "00:00:00.100", "--Agent:MaxReconnectDelay", "00:00:00.500", .. extraArgs];
+        string[] target = controlPlane is null ? [] : ["--control-plane", controlPlane, "--edge", "default/local"];
+        string[] args = [.. target, "--state-dir", stateDir, "--xds-port", "0", "--status-port", "0", "--Agent:ReconnectDelay", "00:00:00.100", "--Agent:MaxReconnectDelay", "00:00:00.500", .. extraArgs];
         var app = AgentApp.Build(args, b =>
         {
             b.Logging.SetMinimumLevel(LogLevel.Warning);

@@ -70,6 +70,24 @@ public sealed class ZenMeshCliTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Enroll_WritesAOneTimeBundleForTheEdge_AndAnUnknownEdgeIsExit1()
+    {
+        await _server.PutOkAsync("edges/local", "{}");
+        var target = Path.Combine(_dir, "bundle.json");
+
+        var (exit, output, error) = await RunAsync("enroll", "local", "-o", target, "--ttl", "5m");
+
+        Assert.True(exit == 0, error);
+        Assert.StartsWith($"wrote the enrollment bundle of default/local to {target}", output);
+        var bundle = System.Text.Json.JsonDocument.Parse(await System.IO.File.ReadAllTextAsync(target)).RootElement;
+        Assert.StartsWith("zm_enroll_", bundle.GetProperty("token").GetString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, System.IO.File.GetUnixFileMode(target));
+        var (missingExit, _, missingError) = await RunAsync("enroll", "nowhere", "-o", target);
+        Assert.Equal(1, missingExit);
+        Assert.Contains("edges/nowhere does not exist in tenant 'default'", missingError);
+    }
+
+    [Fact]
     public async Task Get_ShowsATable_OrJson_AndDeleteRemoves()
     {
         await RunAsync("apply", "-f", File("mesh.yaml", Bundle));
