@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using ZenMesh.Agent.Bootstrap;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.Identity;
 
@@ -8,6 +9,7 @@ using ZenMesh.Agent.Identity;
 const string Usage = """
     Usage:
       agent enroll --bundle <file> [--state-dir ./agent-state]
+      agent bootstrap --out envoy.yaml [--edge <tenant/edge>] [--state-dir ./agent-state] [--xds-port 18001] [--admin-port 9901]
       agent run [--edge <tenant/edge>] [--control-plane <url>] [--state-dir ./agent-state]
                 [--xds-port 18001] [--status-port 19000] [--staleness-bound 00:05:00]
 
@@ -29,6 +31,8 @@ switch (args)
             return 2;
         }
         return await EnrollCommand.RunAsync(bundle, Value(enrollArgs, "--state-dir") ?? "./agent-state", Console.Out, Console.Error).ConfigureAwait(false);
+    case ["bootstrap", .. var bootstrapArgs]:
+        return await BootstrapCommand.RunAsync(bootstrapArgs, Console.Out, Console.Error).ConfigureAwait(false);
 }
 var runArgs = args is ["run", .. var rest] ? rest : args;
 try
