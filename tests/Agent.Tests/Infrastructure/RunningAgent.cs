@@ -35,7 +35,8 @@ internal sealed class RunningAgent : IAsyncDisposable
     public static async Task<RunningAgent> StartAsync(string? controlPlane, string stateDir, TimeProvider? time = null, params string[] extraArgs)
     {
         string[] target = controlPlane is null ? [] : ["--control-plane", controlPlane, "--edge", "default/local"];
-        string[] args = [.. target, "--state-dir", stateDir, "--xds-port", "0", "--status-port", "0", "--Agent:ReconnectDelay", "00:00:00.100", "--Agent:MaxReconnectDelay", "00:00:00.500", .. extraArgs];
+        string[] ports = extraArgs.Contains("--xds-port") ? [] : ["--xds-port", "0"];
+        string[] args = [.. target, "--state-dir", stateDir, .. ports, "--status-port", "0", "--Agent:ReconnectDelay", "00:00:00.100", "--Agent:MaxReconnectDelay", "00:00:00.500", .. extraArgs];
         var app = AgentApp.Build(args, b =>
         {
             b.Logging.SetMinimumLevel(LogLevel.Warning);
