@@ -16,7 +16,10 @@ internal sealed partial class LastKnownGoodLoader(GenerationStore store, ISnapsh
             Log.None(logger, store.Directory);
             return Task.CompletedTask;
         }
-        var update = cache.PublishDefault(generation.Snapshot);
+        // The snapshot passed every check when this agent first accepted it, and the checksum proves
+        // these are the same bytes: checking again would cost most of a cold start (0.7 s of 0.8 s
+        // for 2,000 resources, mostly building the Envoy descriptors the checks need).
+        var update = cache.PublishDefault(generation.Snapshot, alreadyChecked: true);
         if (!update.Accepted)
         {
             Log.Corrupt(logger, generation.File, string.Join("; ", update.Errors));

@@ -10,8 +10,12 @@ public interface ISnapshotCache
     /// <summary>The node-specific snapshot if one is set, else the default snapshot.</summary>
     Snapshot Current(string nodeKey);
 
-    /// <summary>Publishes the snapshot served to every node that has no snapshot of its own.</summary>
-    SnapshotUpdate PublishDefault(Snapshot snapshot);
+    /// <summary>
+    /// Publishes the snapshot served to every node that has no snapshot of its own, once it passes
+    /// the consistency and validation checks; with <paramref name="alreadyChecked"/> it is not checked
+    /// again, because the caller knows these exact bytes passed before (a checksummed stored copy).
+    /// </summary>
+    SnapshotUpdate PublishDefault(Snapshot snapshot, bool alreadyChecked = false);
 
     /// <summary>Publishes a node's own snapshot.</summary>
     SnapshotUpdate Publish(string nodeKey, Snapshot snapshot);

@@ -20,9 +20,9 @@ public sealed class SnapshotCache : ISnapshotCache
 
     public Snapshot Current(string nodeKey) => _byNode.GetValueOrDefault(nodeKey) ?? _default;
 
-    public SnapshotUpdate PublishDefault(Snapshot snapshot)
+    public SnapshotUpdate PublishDefault(Snapshot snapshot, bool alreadyChecked = false)
     {
-        var errors = Check(snapshot);
+        var errors = alreadyChecked ? Remember(snapshot) : Check(snapshot);
         if (errors.Count > 0)
         {
             return SnapshotUpdate.Refused(snapshot.Version, errors);
@@ -75,18 +75,20 @@ public sealed class SnapshotCache : ISnapshotCache
     private IReadOnlyList<string> Check(Snapshot snapshot)
     {
         var errors = SnapshotConsistency.Check(snapshot, r => _valid.ContainsKey(r.Version));
-        if (errors.Count == 0)
+        return errors.Count == 0 ? Remember(snapshot) : errors;
+    }
+
+    private IReadOnlyList<string> Remember(Snapshot snapshot)
+    {
+        if (_valid.Count > ValidMemoLimit)
         {
-            if (_valid.Count > ValidMemoLimit)
-            {
-                _valid.Clear();
-            }
-            foreach (var resource in snapshot.Types.Values.SelectMany(t => t.Resources.Values))
-            {
-                _valid.TryAdd(resource.Version, 0);
-            }
+            _valid.Clear();
         }
-        return errors;
+        foreach (var resource in snapshot.Types.Values.SelectMany(t => t.Resources.Values))
+        {
+            _valid.TryAdd(resource.Version, 0);
+        }
+        return [];
     }
 
     public IDisposable Watch(string nodeKey, Action changed)

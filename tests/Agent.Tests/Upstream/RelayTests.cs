@@ -156,8 +156,14 @@ public sealed class RelayTests : IAsyncLifetime
         _server = await RunningServer.StartAsync("--ads-port", adsPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDir);
         await MeshAsync(maxInFlight: 42);
 
-        var current = await envoy.ReceiveAsync(TypeUrls.Cluster);
-        Assert.Equal(42u, MaxRequests(current));
+        // The mesh is rebuilt one PUT at a time, so intermediate states may arrive first.
+        DeltaDiscoveryResponse current;
+        do
+        {
+            current = await envoy.ReceiveAsync(TypeUrls.Cluster);
+            await envoy.AckAsync(current);
+        }
+        while (!current.Resources.Any(r => r.Name == "flow-gh-orders") || MaxRequests(current) != 42u);
         await TestTimeouts.Eventually(async () => (await agent.StatusAsync()).GetProperty("controlPlane").GetProperty("reachable").GetBoolean(), "the agent to report the control plane reachable again");
     }
 }
