@@ -65,6 +65,9 @@ public static class AgentApp
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<UpstreamReports>();
+        services.AddSingleton<LocalVerdicts>();
+        services.AddSingleton<IXdsEventSink>(sp => sp.GetRequiredService<LocalVerdicts>());
         services.AddXdsProtocol(new XdsLimits { MaxStreams = 256 });
         services.AddSingleton<AgentStatus>();
         services.AddSingleton(new CredentialHolder(credential));

@@ -16,6 +16,7 @@ internal static class LogEventIds
     public const int IncompleteConfig = 2203;
     public const int UpstreamFault = 2204;
     public const int Stale = 2300;
+    public const int LocalNack = 2301;
     public const int CredentialRenewed = 2400;
     public const int CredentialRenewalFailed = 2401;
     public const int ClockSkew = 2402;

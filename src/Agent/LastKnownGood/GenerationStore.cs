@@ -18,6 +18,7 @@ public sealed partial class GenerationStore
     private readonly ILogger<GenerationStore> _logger;
     private readonly Lock _gate = new();
     private long _lastSequence;
+    private Generation? _newest;
 
     public GenerationStore(IOptions<AgentOptions> options, ILogger<GenerationStore> logger)
     {
@@ -51,7 +52,28 @@ public sealed partial class GenerationStore
                 File.Delete(old.Path);
             }
             Log.Saved(_logger, sequence, snapshot.Version, file);
-            return new Generation(sequence, snapshot, receivedAt, file);
+            _newest = new Generation(sequence, snapshot, receivedAt, file);
+            return _newest;
+        }
+    }
+
+    /// <summary>
+    /// Takes the newest generation out of last-known-good if it holds <paramref name="version"/>
+    /// (renamed to .rejected, kept for inspection); returns its file, or null when it is not there.
+    /// </summary>
+    public string? Reject(string version)
+    {
+        lock (_gate)
+        {
+            if (_newest is not { } newest || newest.Snapshot.Version != version || !File.Exists(newest.File))
+            {
+                return null;
+            }
+            var rejected = Path.ChangeExtension(newest.File, ".rejected");
+            File.Move(newest.File, rejected, overwrite: true);
+            DirectorySync.Flush(_directory);
+            _newest = null;
+            return newest.File;
         }
     }
 
@@ -63,7 +85,11 @@ public sealed partial class GenerationStore
             try
             {
                 var (snapshot, receivedAt) = GenerationFormat.Read(File.ReadAllBytes(path));
-                return new Generation(sequence, snapshot, receivedAt, path);
+                lock (_gate)
+                {
+                    _newest = new Generation(sequence, snapshot, receivedAt, path);
+                    return _newest;
+                }
             }
             catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException or FormatException or Google.Protobuf.InvalidProtocolBufferException or ArgumentException)
             {

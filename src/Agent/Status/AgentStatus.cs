@@ -8,7 +8,7 @@ namespace ZenMesh.Agent.Status;
 /// </summary>
 public sealed class AgentStatus(TimeProvider time)
 {
-    private volatile State _state = new(null, null, null, 0, null, false, null, null, null);
+    private volatile State _state = new(null, null, null, 0, null, false, null, null, null, null);
 
     public sealed record State(
         string? Version,
@@ -19,7 +19,8 @@ public sealed class AgentStatus(TimeProvider time)
         bool Connected,
         DateTimeOffset? LastContact,
         string? LastError,
-        string? Summary);
+        string? Summary,
+        Upstream.LocalRejection? LastLocalRejection);
 
     public State Current => _state;
 
@@ -41,6 +42,8 @@ public sealed class AgentStatus(TimeProvider time)
 
     /// <summary>The control plane sent something: what is served is current as of now.</summary>
     public void Contact() => Update(s => s with { Connected = true, LastContact = time.GetUtcNow(), ConfirmedAt = time.GetUtcNow() });
+
+    public void Rejected(Upstream.LocalRejection rejection) => Update(s => s with { LastLocalRejection = rejection });
 
     public void Disconnected(string error) => Update(s => s with { Connected = false, LastError = error });
 

@@ -27,6 +27,7 @@ internal static class StatusEndpoints
                     ageSeconds = s.ReceivedAt is { } at ? Math.Round((time.GetUtcNow() - at).TotalSeconds, 3) : (double?)null,
                     resources = s.Summary,
                 },
+                lastLocalNack = s.LastLocalRejection is { } r ? new { node = r.NodeId, type = TypeUrls.ShortName(r.TypeUrl), message = r.Message, at = r.At } : null,
                 credential = credentials.Current is { } c ? new { serial = c.Serial, notAfter = c.NotAfter, renewAt = c.RenewAt } : null,
                 staleSeconds = Math.Round(stale.TotalSeconds, 3),
                 staleAfterSeconds = o.StalenessBound.TotalSeconds,

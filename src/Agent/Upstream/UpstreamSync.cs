@@ -22,6 +22,8 @@ namespace ZenMesh.Agent.Upstream;
 internal sealed partial class UpstreamSync(
     IOptions<AgentOptions> options,
     UpstreamChannel upstream,
+    UpstreamReports reports,
+    LocalVerdicts verdicts,
     ISnapshotCache cache,
     GenerationStore store,
     AgentStatus status,
@@ -30,6 +32,7 @@ internal sealed partial class UpstreamSync(
 {
     private readonly AgentOptions _options = options.Value;
     private readonly Dictionary<string, Dictionary<string, XdsResource>> _held = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _lastNonce = new(StringComparer.Ordinal);
     private string? _published;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -111,33 +114,57 @@ internal sealed partial class UpstreamSync(
         Log.Connected(logger, upstream.Address, _options.Edge!);
         // A push is a burst of responses, one per type; reading them through a channel lets the loop
         // take a whole burst before it publishes, so local clients and the store see one new state.
-        var responses = Channel.CreateUnbounded<DeltaDiscoveryResponse>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var reader = ReadAsync(call.ResponseStream, responses.Writer, cancellationToken);
+        var inbox = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+        using var streamEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reader = ReadAsync(call.ResponseStream, inbox.Writer, cancellationToken);
+        var forwarder = ForwardAsync(reports.Rejections, inbox.Writer, streamEnded.Token);
         try
         {
-            while (await responses.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await inbox.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var settleBy = TimeProvider.System.GetUtcNow() + MaxSettle;
+                var applied = false;
                 while (true)
                 {
-                    while (responses.Reader.TryRead(out var response))
+                    while (inbox.Reader.TryRead(out var item))
                     {
-                        Apply(response);
-                        await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
+                        if (item is DeltaDiscoveryResponse response)
+                        {
+                            Apply(response);
+                            _lastNonce[response.TypeUrl] = response.Nonce;
+                            applied = true;
+                            await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
+                        }
+                        else if (item is LocalRejection rejection && _lastNonce.TryGetValue(rejection.TypeUrl, out var nonce))
+                        {
+                            // The control plane records it against this edge (status, evidence); it sends
+                            // nothing new until the config changes, which is what a NACK asks for.
+                            await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest
+                            {
+                                TypeUrl = rejection.TypeUrl,
+                                ResponseNonce = nonce,
+                                ErrorDetail = new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = $"local client '{rejection.NodeId}' rejected it: {rejection.Message}" },
+                            }, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     var wait = settleBy - TimeProvider.System.GetUtcNow();
-                    if (wait <= TimeSpan.Zero || !await MoreWithinAsync(responses.Reader, wait < Quiet ? wait : Quiet, cancellationToken).ConfigureAwait(false))
+                    if (!applied || wait <= TimeSpan.Zero || !await MoreWithinAsync(inbox.Reader, wait < Quiet ? wait : Quiet, cancellationToken).ConfigureAwait(false))
                     {
                         break;
                     }
                 }
-                status.Contact();
-                Publish();
+                if (applied)
+                {
+                    status.Contact();
+                    Publish();
+                }
             }
         }
         finally
         {
+            await streamEnded.CancelAsync().ConfigureAwait(false);
             await reader.ConfigureAwait(false);
+            await forwarder.ConfigureAwait(false);
         }
         status.Disconnected("the control plane ended the stream");
     }
@@ -150,7 +177,7 @@ internal sealed partial class UpstreamSync(
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxSettle = TimeSpan.FromMilliseconds(200);
 
-    private static async Task<bool> MoreWithinAsync(ChannelReader<DeltaDiscoveryResponse> reader, TimeSpan wait, CancellationToken cancellationToken)
+    private static async Task<bool> MoreWithinAsync(ChannelReader<object> reader, TimeSpan wait, CancellationToken cancellationToken)
     {
         using var timeout = new CancellationTokenSource(wait);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -164,7 +191,22 @@ internal sealed partial class UpstreamSync(
         }
     }
 
-    private static async Task ReadAsync(IAsyncStreamReader<DeltaDiscoveryResponse> stream, ChannelWriter<DeltaDiscoveryResponse> writer, CancellationToken cancellationToken)
+    private static async Task ForwardAsync(ChannelReader<LocalRejection> rejections, ChannelWriter<object> writer, CancellationToken streamEnded)
+    {
+        try
+        {
+            await foreach (var rejection in rejections.ReadAllAsync(streamEnded).ConfigureAwait(false))
+            {
+                writer.TryWrite(rejection);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The stream ended; what is still queued waits for the next one.
+        }
+    }
+
+    private static async Task ReadAsync(IAsyncStreamReader<DeltaDiscoveryResponse> stream, ChannelWriter<object> writer, CancellationToken cancellationToken)
     {
         try
         {
@@ -218,6 +260,7 @@ internal sealed partial class UpstreamSync(
             return;
         }
         _published = snapshot.Version;
+        verdicts.LiftPins();
         try
         {
             var generation = store.Save(snapshot, time.GetUtcNow());

@@ -142,6 +142,40 @@ public sealed class RelayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ALocalNack_IsReportedUpstream_PinsTheClientToWhatItAccepted_AndIsNeverLastKnownGood()
+    {
+        await using (var agent = await RunningAgent.StartAsync(_server.AdsUri.ToString(), _stateDir))
+        {
+            await using var envoy = agent.Delta();
+            await envoy.SubscribeAsync(TypeUrls.Cluster, "*");
+            await envoy.AckAsync(await envoy.ReceiveAsync(TypeUrls.Cluster));
+            await _server.PutOkAsync("flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":99}""");
+            var bad = await envoy.ReceiveAsync(TypeUrls.Cluster);
+            Assert.Equal(99u, MaxRequests(bad));
+
+            await envoy.NackAsync(bad, "cluster 'flow-gh-orders': circuit breaker too large for this edge");
+
+            await TestTimeouts.Eventually(async () => (await _server.GetJsonAsync("/api/v1/status")).GetProperty("edges").EnumerateArray().Single().GetProperty("lastNack").ValueKind == System.Text.Json.JsonValueKind.Object, "the control plane to record the edge's NACK");
+            var edge = (await _server.GetJsonAsync("/api/v1/status")).GetProperty("edges").EnumerateArray().Single();
+            Assert.Equal("local client 'default/local' rejected it: cluster 'flow-gh-orders': circuit breaker too large for this edge", edge.GetProperty("lastNack").GetProperty("message").GetString());
+            var local = (await agent.StatusAsync()).GetProperty("lastLocalNack");
+            Assert.Equal(("default/local", "CDS"), (local.GetProperty("node").GetString(), local.GetProperty("type").GetString()));
+
+            // A reconnecting client with the same node id gets what it last accepted, not what it rejected.
+            await using var again = agent.Delta();
+            await again.SubscribeAsync(TypeUrls.Cluster, "*");
+            Assert.Equal(8u, MaxRequests(await again.ReceiveAsync(TypeUrls.Cluster)));
+        }
+
+        // Restarted with the control plane down, the agent does not serve the rejected version either.
+        await using var restarted = await RunningAgent.StartAsync(RunningAgent.Unreachable, _stateDir);
+        await using var client = restarted.Delta();
+        await client.SubscribeAsync(TypeUrls.Cluster, "*");
+        Assert.Equal(8u, MaxRequests(await client.ReceiveAsync(TypeUrls.Cluster)));
+        Assert.Single(Directory.GetFiles(Path.Combine(_stateDir, "generations"), "gen-*.rejected"));
+    }
+
+    [Fact]
     public async Task TheControlPlaneReturning_BringsTheAgentBackToCurrent()
     {
         var adsPort = _server.AdsUri.Port;
