@@ -74,7 +74,7 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid(ClientAuthOid)], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-        return request.Create(_certificate, notBefore, Min(notAfter, _certificate.NotAfter), serial);
+        return request.Create(_certificate, Max(notBefore, _certificate.NotBefore), Min(notAfter, _certificate.NotAfter), serial);
     }
 
     /// <summary>The server's own TLS certificate for <paramref name="names"/> (DNS names or IP addresses).</summary>
@@ -99,7 +99,7 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid(ServerAuthOid)], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
-        using var issued = request.Create(_certificate, notBefore, Min(notAfter, _certificate.NotAfter), RandomNumberGenerator.GetBytes(16));
+        using var issued = request.Create(_certificate, Max(notBefore, _certificate.NotBefore), Min(notAfter, _certificate.NotAfter), RandomNumberGenerator.GetBytes(16));
         using var withKey = issued.CopyWithPrivateKey(key);
         // Through PKCS#12 so that the TLS stack can use the key on every platform.
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
@@ -121,7 +121,11 @@ public sealed class CertificateAuthority : IDisposable
         return string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
     }
 
+    // An issued certificate must lie within the CA's own validity (.NET refuses otherwise); the CA's
+    // NotBefore is whole seconds, so a certificate issued in the CA's first second would not.
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     public void Dispose() => _certificate.Dispose();
 }
