@@ -22,6 +22,7 @@ public static class AgentApp
         ["--xds-port"] = "Agent:XdsPort",
         ["--status-port"] = "Agent:StatusPort",
         ["--staleness-bound"] = "Agent:StalenessBound",
+        ["--secrets-dir"] = "Agent:SecretsDir",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -76,6 +77,7 @@ public static class AgentApp
         services.AddHostedService<LastKnownGoodLoader>();
         services.AddHostedService<UpstreamSync>();
         services.AddHostedService<CredentialRenewer>();
+        services.AddHostedService<Heartbeat>();
         var endpoints = new AgentEndpoints();
         services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>

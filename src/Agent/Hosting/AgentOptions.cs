@@ -35,6 +35,9 @@ public sealed record AgentOptions
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often the agent reports to the control plane at most apart (it also reports on every change).</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The directory of the edge's secrets, one file per secret name (env ZENMESH_SECRETS_DIR).</summary>
     public string? SecretsDir { get; init; }
 

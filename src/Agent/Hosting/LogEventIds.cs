@@ -15,6 +15,7 @@ internal static class LogEventIds
     public const int UpstreamRefused = 2202;
     public const int IncompleteConfig = 2203;
     public const int UpstreamFault = 2204;
+    public const int ReportRefused = 2205;
     public const int Stale = 2300;
     public const int LocalNack = 2301;
     public const int CredentialRenewed = 2400;

@@ -24,6 +24,9 @@ public sealed class AgentStatus(TimeProvider time)
 
     public State Current => _state;
 
+    /// <summary>Raised after every change (the heartbeat reports promptly).</summary>
+    public event Action? Changed;
+
     public void Serving(Generation generation, string source, bool confirmed)
     {
         var now = time.GetUtcNow();
@@ -59,5 +62,9 @@ public sealed class AgentStatus(TimeProvider time)
             after = change(before);
         }
         while (Interlocked.CompareExchange(ref _state, after, before) != before);
+        if (after != before)
+        {
+            Changed?.Invoke();
+        }
     }
 }

@@ -19,7 +19,7 @@ public static class ApplyEndpoints
     public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/v1/apply", ApplyAsync);
-        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, ISnapshotCache cache, TimeProvider time, HttpContext http) =>
+        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, ISnapshotCache cache, Edges.EdgeReportStore reports, TimeProvider time, HttpContext http) =>
         {
             var tenant = Caller.Of(http).Tenant;
             var clients = registry.Clients();
@@ -43,6 +43,7 @@ public static class ApplyEndpoints
                         types = types.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
                         staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
                         lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
+                        agent = reports.Find(node) is { } r ? AgentView(r.Report, r.At, now) : null,
                     };
                 }),
             });
@@ -134,4 +135,19 @@ public static class ApplyEndpoints
             changes = result.Changes.Select(c => new { kind = c.Kind.Plural(), name = c.Name, action = c.Action.ToString().ToLowerInvariant() }),
         });
     }
+
+    /// <summary>What the edge's agent last said: its own staleness (it may serve last-known-good while this server is unreachable to it), clients, missing secrets.</summary>
+    private static object AgentView(ZenMesh.Contracts.V1.EdgeReport report, DateTimeOffset at, DateTimeOffset now) => new
+    {
+        reportedAt = at,
+        reportAgeSeconds = Math.Round((now - at).TotalSeconds, 3),
+        version = report.AgentVersion,
+        envoyVersion = report.EnvoyVersion,
+        servedVersion = report.ServedVersion,
+        generation = report.Generation,
+        staleSeconds = report.StaleSeconds,
+        missingSecrets = report.MissingSecrets,
+        clients = report.Clients.Select(c => new { node = c.NodeId, userAgent = c.UserAgent, acked = c.Acked }),
+        lastLocalNack = report.LastLocalNack is { } n ? new { node = n.NodeId, type = TypeUrls.ShortName(n.TypeUrl), message = n.Message, at = n.At?.ToDateTimeOffset() } : null,
+    };
 }

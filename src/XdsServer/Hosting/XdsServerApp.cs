@@ -50,6 +50,7 @@ public static class XdsServerApp
         services.AddSingleton(sp => new Identity.XdsAuthorization(authority, sp.GetRequiredService<Identity.EdgeCredentialStore>(), sp.GetRequiredService<TimeProvider>(), options.TlsEnabled));
         services.AddSingleton<INodeAuthorizer>(sp => sp.GetRequiredService<Identity.XdsAuthorization>());
         services.AddSingleton<Identity.EnrollmentContext>();
+        services.AddSingleton<Edges.EdgeReportStore>();
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.CredentialsTopic, sp.GetRequiredService<Identity.EdgeCredentialStore>().Refresh));
         services.AddHostedService(sp => new Identity.SecurityNotice(options, authority, caCreated, sp.GetRequiredService<ILogger<Identity.SecurityNotice>>()));
         services.AddSingleton(Options.Create(options));
@@ -114,6 +115,7 @@ public static class XdsServerApp
         app.UseMiddleware<Auth.BearerAuthMiddleware>();
         app.MapXdsProtocol();
         app.MapGrpcService<Identity.EdgeEnrollmentService>();
+        app.MapGrpcService<Edges.EdgeReportService>();
         Api.FlowApiEndpoints.MapFlowApi(app);
         Api.ApplyEndpoints.MapApplyAndStatus(app);
         Auth.TokenEndpoints.MapTokens(app);
