@@ -36,9 +36,19 @@ internal sealed partial class Heartbeat(
         status.Changed += Changed;
         try
         {
+            var warned = false;
             while (!stoppingToken.IsCancellationRequested)
             {
                 var interval = o.ReportInterval;
+                var staleness = status.Staleness(status.Current);
+                if (staleness > o.StalenessBound != warned)
+                {
+                    warned = !warned;
+                    if (warned)
+                    {
+                        Log.Stale(logger, status.Current.Version ?? "none", staleness, o.StalenessBound);
+                    }
+                }
                 if (status.Current.Connected)
                 {
                     try
@@ -55,8 +65,10 @@ internal sealed partial class Heartbeat(
                         Log.Refused(logger, e.StatusCode, e.Status.Detail);
                     }
                 }
-                await Task.Delay(interval < MinimumGap ? interval : MinimumGap, time, stoppingToken).ConfigureAwait(false);
-                using var wait = new CancellationTokenSource(interval > MinimumGap ? interval - MinimumGap : TimeSpan.Zero, time);
+                // Staleness is checked at least every StalenessBound/10 while nothing else happens.
+                var tick = o.StalenessBound / 10 < interval ? o.StalenessBound / 10 : interval;
+                await Task.Delay(tick < MinimumGap ? tick : MinimumGap, time, stoppingToken).ConfigureAwait(false);
+                using var wait = new CancellationTokenSource(tick > MinimumGap ? tick - MinimumGap : TimeSpan.Zero, time);
                 using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, wait.Token);
                 try
                 {
@@ -119,6 +131,9 @@ internal sealed partial class Heartbeat(
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = LogEventIds.Stale, Level = LogLevel.Warning, Message = "the config this edge serves (version {Version}) has gone unconfirmed by the control plane for {Staleness}, past the bound of {Bound}. Still serving it; check the control plane and this edge's connection to it")]
+        public static partial void Stale(ILogger logger, string version, TimeSpan staleness, TimeSpan bound);
+
         [LoggerMessage(EventId = LogEventIds.ReportRefused, Level = LogLevel.Warning, Message = "the control plane refused the edge report ({Code}): {Detail}")]
         public static partial void Refused(ILogger logger, StatusCode code, string detail);
     }

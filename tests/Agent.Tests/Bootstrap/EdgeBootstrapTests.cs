@@ -60,6 +60,6 @@ public sealed class EdgeBootstrapTests : IDisposable
     public void APlaceholderNothingFills_IsATemplateBug()
     {
         var error = Assert.Throws<InvalidOperationException>(() => EdgeBootstrap.Render("node: { id: ${NODE_ID} }\nx: ${TYPO}", "a/b", 1, 2));
-        Assert.Equal("The bootstrap template has a placeholder nothing fills: ${TYPO}. Known: NODE_ID, AGENT_XDS_PORT, ADMIN_PORT.", error.Message);
+        Assert.Equal("The bootstrap template has a placeholder nothing fills: ${TYPO}. Known: NODE_ID, AGENT_XDS_ADDRESS, AGENT_XDS_PORT, ADMIN_ADDRESS, ADMIN_PORT.", error.Message);
     }
 }
