@@ -1,8 +1,19 @@
-// ZenMesh Ingester: verified, deduplicated, durable webhook intake.
-// Not built yet: its issue follows the control plane. Until then it only answers /healthz on its
-// default port, so the layout and the solution are complete and runnable.
-var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseUrls(builder.Configuration["urls"] ?? "http://127.0.0.1:8081");
-var app = builder.Build();
-app.MapGet("/healthz", () => Results.Json(new { service = "ingester", status = "skeleton", note = "not implemented yet; see the open issue for the ingester" }));
-await app.RunAsync().ConfigureAwait(false);
+using Microsoft.Extensions.Options;
+using ZenMesh.Ingester.Hosting;
+
+// ZenMesh Ingester: verified, deduplicated, durable webhook intake. Endpoint config arrives over xDS
+// (the next increment of its issue); until then no endpoint is known and every webhook gets 404.
+try
+{
+    var app = IngesterApp.Build(args);
+    await app.StartAsync().ConfigureAwait(false);
+    var options = app.Services.GetRequiredService<IOptions<IngesterOptions>>().Value;
+    Console.WriteLine($"ZenMesh ingester: webhooks on http://{options.BindAddress}:{options.Port}/hooks/<tenant>/<endpoint>, events in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
+    await app.WaitForShutdownAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine($"Invalid configuration:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", e.Failures)}");
+    return 2;
+}

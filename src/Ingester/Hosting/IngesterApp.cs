@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using ZenMesh.Ingester.Intake;
+using ZenMesh.Ingester.Policies;
+using ZenMesh.Ingester.Secrets;
+using ZenMesh.Ingester.Storage;
+
+namespace ZenMesh.Ingester.Hosting;
+
+/// <summary>Builds the ingester: options, secret store, endpoint policies, the event store, and the webhook intake.</summary>
+public static class IngesterApp
+{
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--port"] = "Ingester:Port",
+        ["--bind"] = "Ingester:BindAddress",
+        ["--data-dir"] = "Ingester:DataDir",
+        ["--secrets-dir"] = "Ingester:SecretsDir",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (Environment.GetEnvironmentVariable("ZENMESH_SECRETS_DIR") is { Length: > 0 } secretsDir)
+        {
+            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Ingester:SecretsDir", secretsDir)]);
+        }
+        builder.Configuration.AddCommandLine(args, Switches);
+        var options = builder.Configuration.GetSection(IngesterOptions.Section).Get<IngesterOptions>() ?? new IngesterOptions();
+        var problems = Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(IngesterOptions.Section, typeof(IngesterOptions), problems);
+        }
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SecretStore>();
+        builder.Services.AddSingleton<EndpointPolicies>();
+        builder.Services.AddSingleton<EventStore>();
+        builder.Services.AddSingleton<IntakeCounters>();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapHooks();
+        app.MapGet("/healthz", (EventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
+        app.MapGet("/status", (EndpointPolicies policies, EventStore store, IntakeCounters counters) => Results.Json(new { endpoints = policies.Count, pending = store.Pending, store = store.Path, outcomes = counters.Snapshot() }));
+        return app;
+    }
+
+    private static List<string> Validate(IngesterOptions o)
+    {
+        var problems = new List<string>();
+        if (!IPAddress.TryParse(o.BindAddress, out _))
+        {
+            problems.Add($"Ingester:BindAddress (--bind) '{o.BindAddress}' is not an IP address; use e.g. 127.0.0.1.");
+        }
+        if (o.Port is < 0 or > 65535)
+        {
+            problems.Add($"Ingester:Port (--port) {o.Port} is not a port; use 0-65535 (0 picks a free one).");
+        }
+        if (o.MaxPending < 0 || o.MaxBatch < 1)
+        {
+            problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");
+        }
+        if (o.DedupWindow <= TimeSpan.Zero)
+        {
+            problems.Add($"Ingester:DedupWindow {o.DedupWindow} must be positive (default 7.00:00:00).");
+        }
+        return problems;
+    }
+}

@@ -1,0 +1,27 @@
+namespace ZenMesh.Ingester.Hosting;
+
+/// <summary>Configuration section "Ingester". Every default runs locally.</summary>
+public sealed record IngesterOptions
+{
+    public const string Section = "Ingester";
+
+    /// <summary>Webhooks arrive here (--port); loopback unless --bind says otherwise (Envoy's ingress routes to it).</summary>
+    public int Port { get; init; } = 8081;
+
+    public string BindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The embedded event store (--data-dir).</summary>
+    public string DataDir { get; init; } = "./ingester-data";
+
+    /// <summary>One file per secret name, several active secrets one per line (env ZENMESH_SECRETS_DIR).</summary>
+    public string? SecretsDir { get; init; }
+
+    /// <summary>Above this many events waiting for their commit, new webhooks get 503 with Retry-After instead of a promise the store cannot keep.</summary>
+    public int MaxPending { get; init; } = 10_000;
+
+    /// <summary>How long a provider's event id is remembered to answer a redelivery as a duplicate.</summary>
+    public TimeSpan DedupWindow { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>The most events committed in one transaction (group commit).</summary>
+    public int MaxBatch { get; init; } = 512;
+}

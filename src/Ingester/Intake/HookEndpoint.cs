@@ -1,0 +1,106 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Policies;
+using ZenMesh.Ingester.Secrets;
+using ZenMesh.Ingester.Storage;
+using ZenMesh.Ingester.Verification;
+
+namespace ZenMesh.Ingester.Intake;
+
+/// <summary>
+/// POST /hooks/{tenant}/{endpoint}: verify, deduplicate, store durably, and only then answer 2xx.
+/// Unknown endpoint 404, failed verification 401 with a reason code, stale timestamp 401 with its
+/// own, body over the endpoint's limit 413, store behind 503 with Retry-After (providers retry).
+/// A redelivery gets 200 with Idempotent-Replay: true and is not stored twice.
+/// </summary>
+public static class HookEndpoint
+{
+    public const long DefaultMaxBodyBytes = 1024 * 1024;
+    private static readonly string[] NotStored = ["Authorization", "Cookie", "Proxy-Authorization"];
+
+    public static void MapHooks(this IEndpointRouteBuilder app) => app.MapPost("/hooks/{tenant}/{endpoint}", ReceiveAsync);
+
+    private static IResult Refuse(IntakeCounters counters, int status, string reason, string detail)
+    {
+        counters.Count(reason);
+        return Results.Json(new { reason, detail }, statusCode: status);
+    }
+
+    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, EventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time)
+    {
+        if (policies.Find(tenant, endpoint) is not { } policy)
+        {
+            return Refuse(counters, 404, "unknown_endpoint", policies.Count == 0
+                ? $"no endpoint '{tenant}/{endpoint}': this ingester has received no endpoint config yet"
+                : $"no endpoint '{tenant}/{endpoint}' on this edge");
+        }
+        var limit = policy.MaxBodyBytes > 0 ? (long)policy.MaxBodyBytes : DefaultMaxBodyBytes;
+        if (http.Request.ContentLength > limit)
+        {
+            return Refuse(counters, 413, "body_too_large", $"the body is {http.Request.ContentLength} bytes; this endpoint takes at most {limit}");
+        }
+        if (store.Pending >= options.Value.MaxPending)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Refuse(counters, 503, "overloaded", "the ingester is at its limit of events waiting to be stored; retry shortly");
+        }
+        var body = await ReadAsync(http.Request.Body, limit, http.RequestAborted);
+        if (body is null)
+        {
+            return Refuse(counters, 413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
+        }
+        var request = WebhookRequest.Of(http.Request.Headers.Select(h => KeyValuePair.Create(h.Key, h.Value.ToString())), body);
+        string? eventId = null;
+        if (Verifiers.For(policy.Provider) is { } verifier)
+        {
+            if (secrets.Get(policy.SecretRef) is not { Count: > 0 } active)
+            {
+                http.Response.Headers.RetryAfter = "30";
+                return Refuse(counters, 503, "secret_missing", $"this edge lacks the secret this endpoint verifies with; the provider's retries will succeed once it is there");
+            }
+            var verdict = verifier.Verify(request, active, time.GetUtcNow());
+            if (!verdict.Verified)
+            {
+                return Refuse(counters, 401, verdict.ReasonCode!, verdict.Detail);
+            }
+            eventId = verdict.EventId;
+        }
+        var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
+        var headers = JsonSerializer.Serialize(request.Headers.Where(h => !NotStored.Contains(h.Key, StringComparer.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value));
+        StoredEvent stored;
+        try
+        {
+            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, EventTypes.Of(policy.Provider, request), time.GetUtcNow(), headers, body));
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return Refuse(counters, 503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");
+        }
+        counters.Count(stored.Duplicate ? "duplicate" : "accepted");
+        if (stored.Duplicate)
+        {
+            http.Response.Headers["Idempotent-Replay"] = "true";
+        }
+        return Results.Json(new { id = stored.Id, duplicate = stored.Duplicate }, statusCode: 200);
+    }
+
+    /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>
+    private static async Task<byte[]?> ReadAsync(Stream body, long limit, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > limit)
+            {
+                return null;
+            }
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+}

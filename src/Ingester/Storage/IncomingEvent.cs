@@ -1,0 +1,7 @@
+namespace ZenMesh.Ingester.Storage;
+
+/// <summary>A verified webhook about to be stored: where it came in, its deduplication key, and its bytes.</summary>
+public sealed record IncomingEvent(string Tenant, string Endpoint, string DedupKey, string? EventType, DateTimeOffset ReceivedAt, string HeadersJson, byte[] Body);
+
+/// <summary>The stored event's id, and whether this was a redelivery of one already stored.</summary>
+public sealed record StoredEvent(string Id, bool Duplicate);

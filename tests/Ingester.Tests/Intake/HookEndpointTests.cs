@@ -1,0 +1,167 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Policies;
+using ZenMesh.Ingester.Storage;
+
+namespace ZenMesh.Ingester.Tests.Intake;
+
+/// <summary>
+/// POST /hooks/{tenant}/{endpoint} on the real ingester: verified webhooks are stored before the
+/// 2xx and once only; every refusal has its status and reason; a restart keeps both the events and
+/// the memory of what was delivered.
+/// </summary>
+public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
+{
+    private const string Secret = "It's a Secret to Everybody";
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-ingester-").FullName;
+    private readonly string _secretsDir = Directory.CreateTempSubdirectory("zenmesh-ingester-secrets-").FullName;
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_secretsDir, "gh-secret"), $"whsec_rotated_in_next_week\n{Secret}\n");
+        await StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _app.DisposeAsync();
+        Directory.Delete(_dataDir, recursive: true);
+        Directory.Delete(_secretsDir, recursive: true);
+    }
+
+    public void Dispose() => _http?.Dispose();
+
+    private async Task StartAsync(params string[] extra)
+    {
+        _app = IngesterApp.Build(["--port", "0", "--data-dir", _dataDir, "--secrets-dir", _secretsDir, .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _app.Services.GetRequiredService<EndpointPolicies>().Replace([
+            new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", MaxBodyBytes = 4096 },
+            new EndpointPolicy { Tenant = "default", Endpoint = "unsigned", Provider = "none" },
+            new EndpointPolicy { Tenant = "default", Endpoint = "lost-secret", Provider = "github", SecretRef = "not-on-this-edge" },
+        ]);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        _http = new HttpClient { BaseAddress = new Uri(address) };
+    }
+
+    private async Task RestartAsync(params string[] extra)
+    {
+        _http.Dispose();
+        await _app.DisposeAsync();
+        await StartAsync(extra);
+    }
+
+    private Task<HttpResponseMessage> GitHubAsync(string body, string delivery, string secret = Secret, string endpoint = "gh")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/default/{endpoint}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body))));
+        request.Headers.Add("X-GitHub-Delivery", delivery);
+        request.Headers.Add("X-GitHub-Event", "push");
+        return _http.SendAsync(request);
+    }
+
+    private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+
+    private EventStore Store => _app.Services.GetRequiredService<EventStore>();
+
+    [Fact]
+    public async Task AVerifiedWebhook_IsStored_ThenARedeliveryIsAnIdempotentReplay()
+    {
+        using var first = await GitHubAsync("""{"ref":"main"}""", "delivery-1");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var stored = await JsonAsync(first);
+        var id = stored.GetProperty("id").GetString()!;
+        Assert.False(stored.GetProperty("duplicate").GetBoolean());
+        Assert.Equal("""{"ref":"main"}""", Encoding.UTF8.GetString(Store.Body(id)!));
+
+        using var again = await GitHubAsync("""{"ref":"main"}""", "delivery-1");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replay").Single());
+        Assert.Equal(id, (await JsonAsync(again)).GetProperty("id").GetString());
+        Assert.Equal(1, Store.Count("default", "gh"));
+    }
+
+    [Fact]
+    public async Task ConcurrentRedeliveries_AreStoredOnce()
+    {
+        var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => GitHubAsync("""{"ref":"dev"}""", "delivery-burst")));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.Single((await Task.WhenAll(responses.Select(JsonAsync))).Select(j => j.GetProperty("id").GetString()).Distinct());
+        Assert.Equal(1, Store.Count("default", "gh"));
+    }
+
+    [Fact]
+    public async Task AfterARestart_EventsAreStillThere_AndARedeliveryIsStillADuplicate()
+    {
+        using var first = await GitHubAsync("""{"ref":"main"}""", "delivery-durable");
+        var id = (await JsonAsync(first)).GetProperty("id").GetString();
+
+        await RestartAsync();
+
+        using var again = await GitHubAsync("""{"ref":"main"}""", "delivery-durable");
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replay").Single());
+        Assert.Equal(id, (await JsonAsync(again)).GetProperty("id").GetString());
+        Assert.Equal(1, Store.Count("default", "gh"));
+    }
+
+    [Fact]
+    public async Task EveryRefusal_HasItsStatusAndReason_AndIsCounted()
+    {
+        using var forged = await GitHubAsync("{}", "d-forged", secret: "guessed");
+        Assert.Equal((HttpStatusCode.Unauthorized, "signature_mismatch"), (forged.StatusCode, (await JsonAsync(forged)).GetProperty("reason").GetString()));
+
+        using var unknown = await GitHubAsync("{}", "d-unknown", endpoint: "nope");
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_endpoint"), (unknown.StatusCode, (await JsonAsync(unknown)).GetProperty("reason").GetString()));
+
+        using var large = await GitHubAsync(new string('x', 5000), "d-large");
+        Assert.Equal((HttpStatusCode.RequestEntityTooLarge, "body_too_large"), (large.StatusCode, (await JsonAsync(large)).GetProperty("reason").GetString()));
+
+        using var noSecret = await GitHubAsync("{}", "d-secret", endpoint: "lost-secret");
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "secret_missing"), (noSecret.StatusCode, (await JsonAsync(noSecret)).GetProperty("reason").GetString()));
+        Assert.DoesNotContain(Secret, await noSecret.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var status = JsonDocument.Parse(await _http.GetStringAsync("/status")).RootElement.GetProperty("outcomes");
+        Assert.Equal(1, status.GetProperty("signature_mismatch").GetInt64());
+        Assert.Equal(1, status.GetProperty("unknown_endpoint").GetInt64());
+        Assert.Equal(1, status.GetProperty("body_too_large").GetInt64());
+        Assert.Equal(0, Store.Count("default", "gh"));
+    }
+
+    [Fact]
+    public async Task AnUnsignedEndpoint_DeduplicatesByContent()
+    {
+        using var first = await _http.PostAsync("/hooks/default/unsigned", new StringContent("""{"n":1}""", Encoding.UTF8, "application/json"));
+        using var same = await _http.PostAsync("/hooks/default/unsigned", new StringContent("""{"n":1}""", Encoding.UTF8, "application/json"));
+        using var other = await _http.PostAsync("/hooks/default/unsigned", new StringContent("""{"n":2}""", Encoding.UTF8, "application/json"));
+
+        Assert.Equal("true", same.Headers.GetValues("Idempotent-Replay").Single());
+        Assert.False(other.Headers.Contains("Idempotent-Replay"));
+        Assert.Equal(2, Store.Count("default", "unsigned"));
+    }
+
+    [Fact]
+    public async Task AboveTheHighWaterMark_TheAnswerIs503WithRetryAfter_AndNothingIsStored()
+    {
+        await RestartAsync("--Ingester:MaxPending", "0");
+
+        using var response = await GitHubAsync("{}", "d-busy");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("overloaded", (await JsonAsync(response)).GetProperty("reason").GetString());
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter!.Delta);
+        Assert.Equal(0, Store.Count("default", "gh"));
+    }
+}
