@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Identity;
 using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Agent.Status;
 using ZenMesh.Agent.Upstream;
 
@@ -73,7 +74,7 @@ public static class AgentApp
         services.AddSingleton<AgentStatus>();
         services.AddSingleton(new CredentialHolder(credential));
         services.AddSingleton<UpstreamChannel>();
-        services.AddSingleton<GenerationStore>();
+        services.AddSingleton(sp => new GenerationStore(options.GenerationsDir, options.Generations, sp.GetRequiredService<ILogger<GenerationStore>>()));
         services.AddHostedService<LastKnownGoodLoader>();
         services.AddHostedService<UpstreamSync>();
         services.AddHostedService<CredentialRenewer>();

@@ -1,4 +1,5 @@
 using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Xds.LastKnownGood;
 
 namespace ZenMesh.Agent.Status;
 

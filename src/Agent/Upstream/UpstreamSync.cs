@@ -7,6 +7,7 @@ using Polly;
 using Polly.Retry;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Agent.Status;
 using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
 

@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using ZenMesh.Agent.Hosting;
-using ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Xds.Cache;
 using ZenMesh.Xds.Resources;
 
@@ -13,7 +11,7 @@ public sealed class GenerationStoreTests : IDisposable
 
     public void Dispose() => Directory.Delete(_stateDir, recursive: true);
 
-    private GenerationStore Store(int keep = 3) => new(Options.Create(new AgentOptions { StateDir = _stateDir, Generations = keep }), NullLogger<GenerationStore>.Instance);
+    private GenerationStore Store(int keep = 3) => new(Path.Combine(_stateDir, "generations"), keep, NullLogger<GenerationStore>.Instance);
 
     private static Snapshot Cluster(string name, int port) => Snapshot.Create([
         XdsResource.Create(new Envoy.Config.Cluster.V3.Cluster { Name = name, ConnectTimeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(port)) }),

@@ -138,7 +138,7 @@ public sealed class RelayTests : IAsyncLifetime
         Assert.Equal(8u, MaxRequests(await reconnected.ReceiveAsync(TypeUrls.Cluster)));
         var status = await restarted.StatusAsync();
         Assert.Equal($"last-known-good {Path.GetFileName(generations[^2])}", status.GetProperty("config").GetProperty("source").GetString());
-        Assert.Equal(ZenMesh.Agent.LastKnownGood.GenerationFormat.Read(await File.ReadAllBytesAsync(generations[^2])).Snapshot.Version, status.GetProperty("config").GetProperty("version").GetString());
+        Assert.Equal(ZenMesh.Xds.LastKnownGood.GenerationFormat.Read(await File.ReadAllBytesAsync(generations[^2])).Snapshot.Version, status.GetProperty("config").GetProperty("version").GetString());
     }
 
     [Fact]

@@ -1,14 +1,13 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
-using ZenMesh.Agent.Hosting;
+using ZenMesh.Xds.Cache;
 
-namespace ZenMesh.Agent.LastKnownGood;
+namespace ZenMesh.Xds.LastKnownGood;
 
 /// <summary>
 /// Accepted snapshots on disk, newest last: each written to a temporary file, fsync'd, renamed into
 /// place and the directory fsync'd, so a crash leaves the old generation or the new one, never half
-/// of one. The newest valid generation is what the agent serves on start; a corrupt one is reported
-/// and skipped for the one before it.
+/// of one. The newest valid generation is what a restarted process (the edge agent, an ingester)
+/// serves or uses at once; a corrupt one is reported and skipped for the one before it.
 /// </summary>
 public sealed partial class GenerationStore
 {
@@ -20,10 +19,10 @@ public sealed partial class GenerationStore
     private long _lastSequence;
     private Generation? _newest;
 
-    public GenerationStore(IOptions<AgentOptions> options, ILogger<GenerationStore> logger)
+    public GenerationStore(string directory, int keep, ILogger<GenerationStore> logger)
     {
-        _directory = Path.GetFullPath(options.Value.GenerationsDir);
-        _keep = options.Value.Generations;
+        _directory = Path.GetFullPath(directory);
+        _keep = keep;
         _logger = logger;
         System.IO.Directory.CreateDirectory(_directory);
         _lastSequence = Files().Select(f => f.Sequence).DefaultIfEmpty().Max();
@@ -106,10 +105,10 @@ public sealed partial class GenerationStore
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = LogEventIds.GenerationSaved, Level = LogLevel.Debug, Message = "saved generation {Sequence} (version {Version}) to {File}")]
+        [LoggerMessage(EventId = LastKnownGoodLogEventIds.GenerationSaved, Level = LogLevel.Debug, Message = "saved generation {Sequence} (version {Version}) to {File}")]
         public static partial void Saved(ILogger logger, long sequence, string version, string file);
 
-        [LoggerMessage(EventId = LogEventIds.CorruptGeneration, Level = LogLevel.Error, Message = "last-known-good file {File} is unusable: {Reason}. Skipping it for the generation before it")]
+        [LoggerMessage(EventId = LastKnownGoodLogEventIds.CorruptGeneration, Level = LogLevel.Error, Message = "last-known-good file {File} is unusable: {Reason}. Skipping it for the generation before it")]
         public static partial void Corrupt(ILogger logger, string file, string reason);
     }
 }

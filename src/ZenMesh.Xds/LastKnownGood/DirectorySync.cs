@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace ZenMesh.Agent.LastKnownGood;
+namespace ZenMesh.Xds.LastKnownGood;
 
 /// <summary>
 /// fsync of a directory, so that a rename into it survives a power cut (POSIX). .NET will not open a

@@ -5,7 +5,10 @@ using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
-namespace ZenMesh.Agent.LastKnownGood;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
+
+namespace ZenMesh.Xds.LastKnownGood;
 
 /// <summary>
 /// The file of one generation: a header line "zenmesh-lkg 1 sha256=&lt;hex&gt; bytes=&lt;n&gt;", then a JSON
