@@ -16,6 +16,8 @@ public static class IngesterApp
         ["--bind"] = "Ingester:BindAddress",
         ["--data-dir"] = "Ingester:DataDir",
         ["--secrets-dir"] = "Ingester:SecretsDir",
+        ["--xds"] = "Ingester:Xds",
+        ["--edge"] = "Ingester:Edge",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -38,12 +40,14 @@ public static class IngesterApp
         builder.Services.AddSingleton<EndpointPolicies>();
         builder.Services.AddSingleton<EventStore>();
         builder.Services.AddSingleton<IntakeCounters>();
+        builder.Services.AddSingleton<ConfigStatus>();
+        builder.Services.AddHostedService<ConfigSubscription>();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHooks();
         app.MapGet("/healthz", (EventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
-        app.MapGet("/status", (EndpointPolicies policies, EventStore store, IntakeCounters counters) => Results.Json(new { endpoints = policies.Count, pending = store.Pending, store = store.Path, outcomes = counters.Snapshot() }));
+        app.MapGet("/status", (EndpointPolicies policies, EventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, store = store.Path, outcomes = counters.Snapshot() }));
         return app;
     }
 
@@ -57,6 +61,14 @@ public static class IngesterApp
         if (o.Port is < 0 or > 65535)
         {
             problems.Add($"Ingester:Port (--port) {o.Port} is not a port; use 0-65535 (0 picks a free one).");
+        }
+        if (o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+        {
+            problems.Add($"Ingester:Edge (--edge) is '{o.Edge}'; name the edge as tenant/edge, e.g. default/local.");
+        }
+        if (!Uri.TryCreate(o.Xds, UriKind.Absolute, out var xds) || xds.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"Ingester:Xds (--xds) '{o.Xds}' is not an http(s) URL; use the agent's relay, e.g. http://127.0.0.1:18001.");
         }
         if (o.MaxPending < 0 || o.MaxBatch < 1)
         {

@@ -10,6 +10,12 @@ public sealed record IngesterOptions
 
     public string BindAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>Where endpoint config comes from over xDS (--xds): the edge agent's relay, or the control plane itself.</summary>
+    public string Xds { get; init; } = "http://127.0.0.1:18001";
+
+    /// <summary>The edge whose endpoints this ingester serves (--edge), "{tenant}/{edge}": its node id.</summary>
+    public string Edge { get; init; } = "default/local";
+
     /// <summary>The embedded event store (--data-dir).</summary>
     public string DataDir { get; init; } = "./ingester-data";
 

@@ -45,7 +45,8 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
 
     private async Task StartAsync(params string[] extra)
     {
-        _app = IngesterApp.Build(["--port", "0", "--data-dir", _dataDir, "--secrets-dir", _secretsDir, .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        // No xDS here: these tests set the endpoint config themselves.
+        _app = IngesterApp.Build(["--port", "0", "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", "http://127.0.0.1:9", .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         _app.Services.GetRequiredService<EndpointPolicies>().Replace([
             new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", MaxBodyBytes = 4096 },
             new EndpointPolicy { Tenant = "default", Endpoint = "unsigned", Provider = "none" },

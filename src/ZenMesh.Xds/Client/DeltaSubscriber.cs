@@ -1,0 +1,108 @@
+using Envoy.Config.Core.V3;
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using Grpc.Net.Client;
+using ZenMesh.Xds.Cache;
+using ZenMesh.Xds.Resources;
+using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
+
+namespace ZenMesh.Xds.Client;
+
+/// <summary>
+/// A data-plane service as an xDS client: one delta ADS stream as the edge's node, subscribed to
+/// everything of the given types, ACKing what it applies. Each state is handed to the caller; a
+/// broken stream is retried with capped, jittered exponential backoff, resuming from what is held
+/// (initial_resource_versions), so the service keeps its config through any outage.
+/// </summary>
+public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, IReadOnlyList<string> typeUrls, TimeProvider time, ILogger logger)
+{
+    public TimeSpan BaseDelay { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Runs until cancelled. <paramref name="onState"/> gets every state the control plane's responses
+    /// add up to; <paramref name="onConnection"/> says when the stream is up or why it is not.
+    /// </summary>
+    public async Task RunAsync(Snapshot resumeFrom, Action<Snapshot> onState, Action<bool, string?> onConnection, CancellationToken cancellationToken)
+    {
+        var held = resumeFrom.Types.ToDictionary(t => t.Key, t => new Dictionary<string, XdsResource>(t.Value.Resources, StringComparer.Ordinal), StringComparer.Ordinal);
+        var client = new Ads.AggregatedDiscoveryServiceClient(channel);
+        var failures = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var received = await StreamAsync(client, held, onState, onConnection, cancellationToken).ConfigureAwait(false);
+                failures = received ? 0 : failures + 1;
+                onConnection(false, "the control plane ended the stream");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is RpcException or IOException or HttpRequestException)
+            {
+                failures++;
+                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                onConnection(false, reason);
+                Log.Lost(logger, nodeId, reason);
+            }
+            var ceiling = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures, 16)));
+            // Full jitter: a fleet that lost its control plane together does not return together.
+            var delay = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling + BaseDelay.TotalMilliseconds / 2);
+            try
+            {
+                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> StreamAsync(Ads.AggregatedDiscoveryServiceClient client, Dictionary<string, Dictionary<string, XdsResource>> held, Action<Snapshot> onState, Action<bool, string?> onConnection, CancellationToken cancellationToken)
+    {
+        using var call = client.DeltaAggregatedResources(cancellationToken: cancellationToken);
+        Node? node = new() { Id = nodeId, UserAgentName = "zenmesh" };
+        foreach (var typeUrl in typeUrls)
+        {
+            var request = new DeltaDiscoveryRequest { TypeUrl = typeUrl, ResourceNamesSubscribe = { "*" }, Node = node };
+            node = null;
+            if (held.TryGetValue(typeUrl, out var resources))
+            {
+                request.InitialResourceVersions.Add(resources.ToDictionary(r => r.Key, r => r.Value.Version));
+            }
+            await call.RequestStream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        await call.ResponseHeadersAsync.ConfigureAwait(false);
+        onConnection(true, null);
+        var received = false;
+        await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            received = true;
+            if (!held.TryGetValue(response.TypeUrl, out var resources))
+            {
+                resources = new Dictionary<string, XdsResource>(StringComparer.Ordinal);
+                held[response.TypeUrl] = resources;
+            }
+            foreach (var name in response.RemovedResources)
+            {
+                resources.Remove(name);
+            }
+            foreach (var resource in response.Resources.Where(r => r.Resource_ is not null))
+            {
+                resources[resource.Name] = XdsResource.FromAny(resource.Name, resource.Resource_, resource.Ttl?.ToTimeSpan());
+            }
+            await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
+            onState(Snapshot.Create(held.Values.SelectMany(r => r.Values), $"xds {nodeId}"));
+        }
+        return received;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "no xDS stream for node '{Node}' ({Reason}); keeping the config already held, retrying")]
+        public static partial void Lost(ILogger logger, string node, string reason);
+    }
+}
