@@ -24,6 +24,7 @@ public static class ApplyEndpoints
             var tenant = Caller.Of(http).Tenant;
             var clients = registry.Clients();
             var now = time.GetUtcNow();
+            var agents = reports.ForTenant(tenant);
             return Results.Json(new
             {
                 edges = store.Current.List(ResourceKind.Edge, tenant).Select(e =>
@@ -43,7 +44,7 @@ public static class ApplyEndpoints
                         types = types.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
                         staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
                         lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
-                        agent = reports.Find(node) is { } r ? AgentView(r.Report, r.At, now) : null,
+                        agent = agents.TryGetValue(node, out var r) ? AgentView(r.Report, r.At, now) : null,
                     };
                 }),
             });

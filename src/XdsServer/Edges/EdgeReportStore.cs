@@ -36,23 +36,22 @@ public sealed class EdgeReportStore
         _latest[report.NodeId] = (report, at, unchanged ? known.WrittenAt : at);
     }
 
-    /// <summary>The latest report of the edge and when it arrived (here or at another replica), or null.</summary>
-    public (EdgeReport Report, DateTimeOffset At)? Find(string nodeId)
+    /// <summary>The latest report of each edge of a tenant and when it arrived (here or at another replica), in one query.</summary>
+    public IReadOnlyDictionary<string, (EdgeReport Report, DateTimeOffset At)> ForTenant(string tenant)
     {
+        var reports = new Dictionary<string, (EdgeReport, DateTimeOffset)>(StringComparer.Ordinal);
         using var connection = _database.Open();
-        using var select = connection.Command("SELECT reported_at, report FROM edge_reports WHERE node = @node").With("node", nodeId);
+        using var select = connection.Command("SELECT node, reported_at, report FROM edge_reports WHERE substr(node, 1, length(@prefix)) = @prefix").With("prefix", tenant + "/");
         using var reader = select.ExecuteReader();
-        if (!reader.Read())
+        while (reader.Read())
         {
-            return null;
+            var (node, at) = (reader.GetString(0), DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture));
+            // A heartbeat newer than the stored row (not rewritten because nothing changed) wins.
+            reports[node] = _latest.TryGetValue(node, out var known) && known.At > at
+                ? (known.Report, known.At)
+                : (JsonParser.Default.Parse<EdgeReport>(reader.GetString(2)), at);
         }
-        var at = DateTimeOffset.Parse(reader.GetString(0), CultureInfo.InvariantCulture);
-        // A heartbeat newer than the stored row (not rewritten because nothing changed) wins.
-        if (_latest.TryGetValue(nodeId, out var known) && known.At > at)
-        {
-            return (known.Report, known.At);
-        }
-        return (JsonParser.Default.Parse<EdgeReport>(reader.GetString(1)), at);
+        return reports;
     }
 
     // Staleness grows with every heartbeat; it alone does not make a report worth writing.
