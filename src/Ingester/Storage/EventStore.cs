@@ -23,8 +23,8 @@ public sealed partial class EventStore : IAsyncDisposable
     private readonly MemoryCache _recent = new(new MemoryCacheOptions { SizeLimit = 200_000 });
     private readonly Task _writer;
     private int _pending;
+    private Statements? _statements;
 
-    private static readonly string[] TextParameters = ["@id", "@tenant", "@endpoint", "@key", "@type", "@at", "@headers"];
 
     public EventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<EventStore> logger)
     {
@@ -135,28 +135,15 @@ public sealed partial class EventStore : IAsyncDisposable
 
     private List<StoredEvent> Commit(List<(IncomingEvent Event, TaskCompletionSource<StoredEvent> Stored)> batch)
     {
+        _statements ??= new Statements(Open());
+        var st = _statements;
         var now = _time.GetUtcNow();
-        var nowText = now.ToString("O", CultureInfo.InvariantCulture);
-        var expires = (now + _options.DedupWindow).ToString("O", CultureInfo.InvariantCulture);
+        st.Now.Value = now.ToString("O", CultureInfo.InvariantCulture);
+        st.Expires.Value = (now + _options.DedupWindow).ToString("O", CultureInfo.InvariantCulture);
         var results = new List<StoredEvent>(batch.Count);
         var inBatch = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var connection = Open();
-        using var transaction = connection.BeginTransaction();
-        using var find = connection.CreateCommand();
-        find.Transaction = transaction;
-        find.CommandText = "SELECT event_id FROM dedup WHERE tenant = @tenant AND endpoint = @endpoint AND dedup_key = @key AND expires_at > @now";
-        var (fTenant, fEndpoint, fKey) = (find.Parameters.Add("@tenant", SqliteType.Text), find.Parameters.Add("@endpoint", SqliteType.Text), find.Parameters.Add("@key", SqliteType.Text));
-        find.Parameters.AddWithValue("@now", nowText);
-        using var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = """
-            INSERT INTO events (id, tenant, endpoint, dedup_key, event_type, received_at, headers, body) VALUES (@id, @tenant, @endpoint, @key, @type, @at, @headers, @body);
-            INSERT INTO dedup (tenant, endpoint, dedup_key, event_id, expires_at) VALUES (@tenant, @endpoint, @key, @id, @expires)
-              ON CONFLICT (tenant, endpoint, dedup_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at;
-            """;
-        var p = TextParameters.ToDictionary(n => n, n => insert.Parameters.Add(n, SqliteType.Text));
-        var body = insert.Parameters.Add("@body", SqliteType.Blob);
-        insert.Parameters.AddWithValue("@expires", expires);
+        using var transaction = st.Connection.BeginTransaction();
+        st.Claim.Transaction = st.Find.Transaction = st.Insert.Transaction = transaction;
         foreach (var (e, _) in batch)
         {
             var key = DedupKey(e);
@@ -165,17 +152,17 @@ public sealed partial class EventStore : IAsyncDisposable
                 results.Add(new StoredEvent(sameBatch, Duplicate: true));
                 continue;
             }
-            (fTenant.Value, fEndpoint.Value, fKey.Value) = (e.Tenant, e.Endpoint, e.DedupKey);
-            if (find.ExecuteScalar() is string existing)
-            {
-                results.Add(new StoredEvent(existing, Duplicate: true));
-                continue;
-            }
             // Time-ordered ids: stable across redeliveries of a job, sortable in logs and queries.
             var id = "ev_" + Guid.CreateVersion7(e.ReceivedAt).ToString("N");
-            (p["@id"].Value, p["@tenant"].Value, p["@endpoint"].Value, p["@key"].Value) = (id, e.Tenant, e.Endpoint, e.DedupKey);
-            (p["@type"].Value, p["@at"].Value, p["@headers"].Value, body.Value) = ((object?)e.EventType ?? DBNull.Value, e.ReceivedAt.ToString("O", CultureInfo.InvariantCulture), e.HeadersJson, e.Body);
-            insert.ExecuteNonQuery();
+            (st.Tenant.Value, st.Endpoint.Value, st.Key.Value, st.Id.Value) = (e.Tenant, e.Endpoint, e.DedupKey, id);
+            // One statement claims the key (new, or its old claim expired); only a duplicate costs a second.
+            if (st.Claim.ExecuteNonQuery() == 0)
+            {
+                results.Add(new StoredEvent((string)st.Find.ExecuteScalar()!, Duplicate: true));
+                continue;
+            }
+            (st.Type.Value, st.At.Value, st.Headers.Value, st.Body.Value) = ((object?)e.EventType ?? DBNull.Value, e.ReceivedAt.ToString("O", CultureInfo.InvariantCulture), e.HeadersJson, e.Body);
+            st.Insert.ExecuteNonQuery();
             inBatch[key] = id;
             results.Add(new StoredEvent(id, Duplicate: false));
         }
@@ -183,10 +170,71 @@ public sealed partial class EventStore : IAsyncDisposable
         return results;
     }
 
+    /// <summary>The writer's own connection and statements, prepared once: a batch only binds and steps them.</summary>
+    private sealed class Statements
+    {
+        public Statements(SqliteConnection connection)
+        {
+            Connection = connection;
+            Claim = connection.CreateCommand();
+            Claim.CommandText = """
+                INSERT INTO dedup (tenant, endpoint, dedup_key, event_id, expires_at) VALUES (@tenant, @endpoint, @key, @id, @expires)
+                ON CONFLICT (tenant, endpoint, dedup_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at WHERE dedup.expires_at <= @now
+                """;
+            Find = connection.CreateCommand();
+            Find.CommandText = "SELECT event_id FROM dedup WHERE tenant = @tenant AND endpoint = @endpoint AND dedup_key = @key";
+            Insert = connection.CreateCommand();
+            Insert.CommandText = "INSERT INTO events (id, tenant, endpoint, dedup_key, event_type, received_at, headers, body) VALUES (@id, @tenant, @endpoint, @key, @type, @at, @headers, @body)";
+            Tenant = Shared("@tenant");
+            Endpoint = Shared("@endpoint");
+            Key = Shared("@key");
+            Id = new SharedParameter([Claim.Parameters.Add("@id", SqliteType.Text), Insert.Parameters.Add("@id", SqliteType.Text)]);
+            Expires = Claim.Parameters.Add("@expires", SqliteType.Text);
+            Now = Claim.Parameters.Add("@now", SqliteType.Text);
+            Type = Insert.Parameters.Add("@type", SqliteType.Text);
+            At = Insert.Parameters.Add("@at", SqliteType.Text);
+            Headers = Insert.Parameters.Add("@headers", SqliteType.Text);
+            Body = Insert.Parameters.Add("@body", SqliteType.Blob);
+        }
+
+        public SqliteConnection Connection { get; }
+        public SqliteCommand Claim { get; }
+        public SqliteCommand Find { get; }
+        public SqliteCommand Insert { get; }
+        public SharedParameter Tenant { get; }
+        public SharedParameter Endpoint { get; }
+        public SharedParameter Key { get; }
+        public SharedParameter Id { get; }
+        public SqliteParameter Expires { get; }
+        public SqliteParameter Now { get; }
+        public SqliteParameter Type { get; }
+        public SqliteParameter At { get; }
+        public SqliteParameter Headers { get; }
+        public SqliteParameter Body { get; }
+
+        private SharedParameter Shared(string name) => new([Claim.Parameters.Add(name, SqliteType.Text), Find.Parameters.Add(name, SqliteType.Text), Insert.Parameters.Add(name, SqliteType.Text)]);
+    }
+
+    /// <summary>One value bound to the same-named parameter of several statements.</summary>
+    private sealed class SharedParameter(SqliteParameter[] parameters)
+    {
+        public object? Value
+        {
+            set
+            {
+                foreach (var p in parameters)
+                {
+                    p.Value = value;
+                }
+            }
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        _statements?.Connection.Dispose();
         _recent.Dispose();
     }
 

@@ -95,6 +95,31 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task AfterTheDedupWindow_ARedeliveryIsANewEvent()
+    {
+        await RestartAsync("--Ingester:DedupWindow", "00:00:01");
+        using var first = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
+        var id = (await JsonAsync(first)).GetProperty("id").GetString();
+
+        string? later = null;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var again = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
+            if (!again.Headers.Contains("Idempotent-Replay"))
+            {
+                later = (await JsonAsync(again)).GetProperty("id").GetString();
+                break;
+            }
+            await Task.Delay(200);
+        }
+
+        Assert.NotNull(later);
+        Assert.NotEqual(id, later);
+        Assert.Equal(2, Store.Count("default", "gh"));
+    }
+
+    [Fact]
     public async Task ConcurrentRedeliveries_AreStoredOnce()
     {
         var responses = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => GitHubAsync("""{"ref":"dev"}""", "delivery-burst")));
