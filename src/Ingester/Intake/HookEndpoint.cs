@@ -46,7 +46,15 @@ public static class HookEndpoint
             http.Response.Headers.RetryAfter = "1";
             return Refuse(counters, 503, "overloaded", "the ingester is at its limit of events waiting to be stored; retry shortly");
         }
-        var body = await ReadAsync(http.Request.Body, limit, http.RequestAborted);
+        byte[]? body;
+        try
+        {
+            body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, http.RequestAborted);
+        }
+        catch (Exception e) when (e is EndOfStreamException or BadHttpRequestException)
+        {
+            return Refuse(counters, 400, "malformed_request", $"the body ended before its Content-Length of {http.Request.ContentLength} bytes");
+        }
         if (body is null)
         {
             return Refuse(counters, 413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
@@ -88,8 +96,15 @@ public static class HookEndpoint
     }
 
     /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>
-    private static async Task<byte[]?> ReadAsync(Stream body, long limit, CancellationToken cancellationToken)
+    private static async Task<byte[]?> ReadAsync(Stream body, long? length, long limit, CancellationToken cancellationToken)
     {
+        if (length is { } known)
+        {
+            // The usual case: one array of the announced size, filled in place.
+            var exact = new byte[known];
+            await body.ReadExactlyAsync(exact, cancellationToken);
+            return exact;
+        }
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
