@@ -53,13 +53,13 @@ noOpApp.MapPost("/hooks/default/gh", async (HttpContext http) =>
 await noOpApp.StartAsync();
 
 var ingester = IngesterApp.Build(["--port", "18382", "--data-dir", Path.Combine(root, "data"), "--secrets-dir", root, "--xds", "http://127.0.0.1:9", "--Ingester:MaxPending", "100000"], b => b.Logging.ClearProviders());
-ingester.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret" }]);
+ingester.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", Flows = { new FlowRoute { Flow = "to-ci", EventTypes = { "*" }, Enabled = true } } }]);
 await ingester.StartAsync();
 
 Console.WriteLine($"ingester benchmark: 1 KB GitHub-signed webhooks, wrk -t2 -c{connections} -d{seconds}s on loopback; {Environment.ProcessorCount} cores, .NET {Environment.Version}");
 var baseline = Wrk("http://127.0.0.1:18381/hooks/default/gh");
 var intake = Wrk("http://127.0.0.1:18382/hooks/default/gh");
-var store = ingester.Services.GetRequiredService<ZenMesh.Ingester.Storage.EventStore>();
+var store = ingester.Services.GetRequiredService<ZenMesh.Ingester.Storage.IEventStore>();
 var stored = store.Count("default", "gh");
 await ingester.StopAsync();
 await noOpApp.StopAsync();

@@ -38,7 +38,7 @@ public static class IngesterApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SecretStore>();
         builder.Services.AddSingleton<EndpointPolicies>();
-        builder.Services.AddSingleton<EventStore>();
+        builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
         builder.Services.AddSingleton<IntakeCounters>();
         builder.Services.AddSingleton<ConfigStatus>();
         builder.Services.AddHostedService<ConfigSubscription>();
@@ -46,8 +46,8 @@ public static class IngesterApp
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHooks();
-        app.MapGet("/healthz", (EventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
-        app.MapGet("/status", (EndpointPolicies policies, EventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, store = store.Path, outcomes = counters.Snapshot() }));
+        app.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
+        app.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }));
         return app;
     }
 

@@ -28,6 +28,15 @@ public sealed record IngesterOptions
     /// <summary>How long a provider's event id is remembered to answer a redelivery as a duplicate.</summary>
     public TimeSpan DedupWindow { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>How long payloads are kept; a day's partition is dropped whole once all of it is older than this.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often retention runs.</summary>
+    public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>The egress takes delivery jobs here over gRPC (zenmesh.v1.Events/Subscribe), on its own HTTP/2 port (--stream-port).</summary>
+    public int StreamPort { get; init; } = 8091;
+
     /// <summary>The most events committed in one transaction (group commit).</summary>
     public int MaxBatch { get; init; } = 512;
 }

@@ -28,14 +28,20 @@ public static class HookEndpoint
         return Results.Json(new { reason, detail }, statusCode: status);
     }
 
-    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, EventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time)
+    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time)
     {
-        if (policies.Find(tenant, endpoint) is not { } policy)
+        if (policies.Find(tenant, endpoint) is not { } active)
         {
             return Refuse(counters, 404, "unknown_endpoint", policies.Count == 0
                 ? $"no endpoint '{tenant}/{endpoint}': this ingester has received no endpoint config yet"
                 : $"no endpoint '{tenant}/{endpoint}' on this edge");
         }
+        if (active.Unusable is { } problem)
+        {
+            http.Response.Headers.RetryAfter = "60";
+            return Refuse(counters, 503, "endpoint_unusable", $"this ingester cannot serve endpoint '{tenant}/{endpoint}': {problem} Upgrade the ingester; the provider's retries will succeed then.");
+        }
+        var policy = active.Policy;
         var limit = policy.MaxBodyBytes > 0 ? (long)policy.MaxBodyBytes : DefaultMaxBodyBytes;
         if (http.Request.ContentLength > limit)
         {
@@ -61,14 +67,14 @@ public static class HookEndpoint
         }
         var request = WebhookRequest.Of(http.Request.Headers.Select(h => KeyValuePair.Create(h.Key, h.Value.ToString())), body);
         string? eventId = null;
-        if (Verifiers.For(policy.Provider) is { } verifier)
+        if (active.Verifier is { } verifier)
         {
-            if (secrets.Get(policy.SecretRef) is not { Count: > 0 } active)
+            if (secrets.Get(policy.SecretRef) is not { Count: > 0 } keys)
             {
                 http.Response.Headers.RetryAfter = "30";
                 return Refuse(counters, 503, "secret_missing", $"this edge lacks the secret this endpoint verifies with; the provider's retries will succeed once it is there");
             }
-            var verdict = verifier.Verify(request, active, time.GetUtcNow());
+            var verdict = verifier.Verify(request, keys, time.GetUtcNow());
             if (!verdict.Verified)
             {
                 return Refuse(counters, 401, verdict.ReasonCode!, verdict.Detail);
@@ -80,9 +86,10 @@ public static class HookEndpoint
         StoredEvent stored;
         try
         {
-            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, EventTypes.Of(policy.Provider, request), time.GetUtcNow(), headers, body));
+            var eventType = EventTypes.Of(policy.Provider, request);
+            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, [.. active.FlowsFor(eventType)]));
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException)
+        catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
         {
             http.Response.Headers.RetryAfter = "5";
             return Refuse(counters, 503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");

@@ -10,12 +10,12 @@ namespace ZenMesh.Ingester.Policies;
 /// </summary>
 public sealed class EndpointPolicies
 {
-    private volatile ImmutableDictionary<string, EndpointPolicy> _byKey = ImmutableDictionary<string, EndpointPolicy>.Empty.WithComparers(StringComparer.Ordinal);
+    private volatile ImmutableDictionary<string, ActiveEndpoint> _byKey = ImmutableDictionary<string, ActiveEndpoint>.Empty.WithComparers(StringComparer.Ordinal);
 
-    public EndpointPolicy? Find(string tenant, string endpoint) => _byKey.GetValueOrDefault($"{tenant}/{endpoint}");
+    public ActiveEndpoint? Find(string tenant, string endpoint) => _byKey.GetValueOrDefault($"{tenant}/{endpoint}");
 
     public int Count => _byKey.Count;
 
     public void Replace(IEnumerable<EndpointPolicy> policies) =>
-        _byKey = policies.ToImmutableDictionary(p => $"{p.Tenant}/{p.Endpoint}", StringComparer.Ordinal);
+        _byKey = policies.ToImmutableDictionary(p => $"{p.Tenant}/{p.Endpoint}", ActiveEndpoint.Of, StringComparer.Ordinal);
 }

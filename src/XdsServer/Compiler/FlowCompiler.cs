@@ -158,6 +158,7 @@ public static class FlowCompiler
             SecretRef = endpoint.SecretRef ?? "",
             Path = DesiredStateValidator.EndpointPath(tenant, name, endpoint),
             MaxBodyBytes = (ulong)endpoint.MaxBodyBytes,
+            Hmac = endpoint.Hmac is { } hmac ? new ZenMesh.Contracts.V1.HmacSignature { Header = hmac.Header, Encoding = hmac.Encoding, Prefix = hmac.Prefix } : null,
         };
         foreach (var (flowName, flow) in feeds)
         {

@@ -98,6 +98,7 @@ public static partial class DesiredStateValidator
                 problems.Add(new(where, "maxBodyBytes", $"is {endpoint.MaxBodyBytes}; use 1 to 67108864 (64 MiB)."));
             }
             CheckRateLimit(endpoint.RateLimit, where, problems);
+            CheckHmac(endpoint, where, problems);
         }
         foreach (var (key, target) in Scoped(state.Targets, ResourceKind.Target, scope))
         {
@@ -225,6 +226,27 @@ public static partial class DesiredStateValidator
         }
     }
 
+    private static void CheckHmac(Endpoint endpoint, string where, List<Problem> problems)
+    {
+        if (endpoint.Hmac is not { } hmac)
+        {
+            return;
+        }
+        if (endpoint.Provider != "hmac-sha256")
+        {
+            problems.Add(new(where, "hmac", $"is set, but provider is '{endpoint.Provider}'; it only applies to provider \"hmac-sha256\", so remove it or change the provider."));
+            return;
+        }
+        if (!HeaderName().IsMatch(hmac.Header))
+        {
+            problems.Add(new(where, "hmac.header", $"is '{hmac.Header}'; use an HTTP header name such as \"X-Signature\"."));
+        }
+        if (!HmacSignature.Encodings.Contains(hmac.Encoding))
+        {
+            problems.Add(new(where, "hmac.encoding", $"is '{hmac.Encoding}'; use \"hex\" or \"base64\"."));
+        }
+    }
+
     private static void Positive(TimeSpan value, string field, string where, List<Problem> problems, TimeSpan max)
     {
         if (value <= TimeSpan.Zero || value > max)
@@ -246,4 +268,8 @@ public static partial class DesiredStateValidator
 
     [GeneratedRegex(@"^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$")]
     private static partial Regex HostPort();
+
+    // RFC 9110 token characters.
+    [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")]
+    private static partial Regex HeaderName();
 }

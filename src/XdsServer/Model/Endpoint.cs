@@ -18,5 +18,8 @@ public sealed record Endpoint
 
     public RateLimit? RateLimit { get; init; }
 
+    /// <summary>Only for provider "hmac-sha256": the header and encoding of the signature (defaults X-Signature, hex).</summary>
+    public HmacSignature? Hmac { get; init; }
+
     public static readonly IReadOnlyList<string> Providers = ["stripe", "github", "standard-webhooks", "shopify", "slack", "hmac-sha256", "none"];
 }

@@ -51,29 +51,3 @@ public abstract class ControlPlaneDatabase
         command.ExecuteNonQuery();
     }
 }
-
-/// <summary>Typed parameters: an untyped null would leave PostgreSQL unable to infer "@x IS NULL".</summary>
-public static class DbCommandExtensions
-{
-    public static DbCommand Command(this DbConnection connection, string sql, DbTransaction? transaction = null)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Transaction = transaction;
-        return command;
-    }
-
-    public static DbCommand With(this DbCommand command, string name, string? value) => Add(command, name, DbType.String, value);
-
-    public static DbCommand With(this DbCommand command, string name, long? value) => Add(command, name, DbType.Int64, value);
-
-    private static DbCommand Add(DbCommand command, string name, DbType type, object? value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.DbType = type;
-        parameter.Value = value ?? DBNull.Value;
-        command.Parameters.Add(parameter);
-        return command;
-    }
-}

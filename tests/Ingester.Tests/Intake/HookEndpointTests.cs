@@ -75,7 +75,7 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
-    private EventStore Store => _app.Services.GetRequiredService<EventStore>();
+    private IEventStore Store => _app.Services.GetRequiredService<IEventStore>();
 
     [Fact]
     public async Task AVerifiedWebhook_IsStored_ThenARedeliveryIsAnIdempotentReplay()

@@ -1,0 +1,55 @@
+using System.Data;
+using System.Data.Common;
+
+namespace ZenMesh.Data;
+
+/// <summary>Typed parameters: an untyped null would leave PostgreSQL unable to infer "@x IS NULL".</summary>
+public static class DbCommandExtensions
+{
+    public static DbCommand Command(this DbConnection connection, string sql, DbTransaction? transaction = null)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    public static DbCommand With(this DbCommand command, string name, string? value) => Add(command, name, DbType.String, value);
+
+    public static DbCommand With(this DbCommand command, string name, long? value) => Add(command, name, DbType.Int64, value);
+
+    public static DbCommand With(this DbCommand command, string name, byte[]? value) => Add(command, name, DbType.Binary, value);
+
+    public static T Scalar<T>(this DbCommand command)
+    {
+        using (command)
+        {
+            return (T)Convert.ChangeType(command.ExecuteScalar()!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>The first column of every row, as text.</summary>
+    public static List<string> Strings(this DbCommand command)
+    {
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            var values = new List<string>();
+            while (reader.Read())
+            {
+                values.Add(reader.GetString(0));
+            }
+            return values;
+        }
+    }
+
+    private static DbCommand Add(DbCommand command, string name, DbType type, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+        return command;
+    }
+}
