@@ -52,7 +52,7 @@ noOpApp.MapPost("/hooks/default/gh", async (HttpContext http) =>
 });
 await noOpApp.StartAsync();
 
-var ingester = IngesterApp.Build(["--port", "18382", "--data-dir", Path.Combine(root, "data"), "--secrets-dir", root, "--xds", "http://127.0.0.1:9", "--Ingester:MaxPending", "100000"], b => b.Logging.ClearProviders());
+var ingester = IngesterApp.Build(["--port", "18382", "--stream-port", "18383", "--data-dir", Path.Combine(root, "data"), "--secrets-dir", root, "--xds", "http://127.0.0.1:9", "--Ingester:MaxPending", "100000"], b => b.Logging.ClearProviders());
 ingester.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", Flows = { new FlowRoute { Flow = "to-ci", EventTypes = { "*" }, Enabled = true } } }]);
 await ingester.StartAsync();
 

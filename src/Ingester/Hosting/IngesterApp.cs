@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using ZenMesh.Ingester.Handoff;
 using ZenMesh.Ingester.Intake;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Secrets;
@@ -18,6 +20,7 @@ public static class IngesterApp
         ["--secrets-dir"] = "Ingester:SecretsDir",
         ["--xds"] = "Ingester:Xds",
         ["--edge"] = "Ingester:Edge",
+        ["--stream-port"] = "Ingester:StreamPort",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -42,10 +45,19 @@ public static class IngesterApp
         builder.Services.AddSingleton<IntakeCounters>();
         builder.Services.AddSingleton<ConfigStatus>();
         builder.Services.AddHostedService<ConfigSubscription>();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
+        builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddSingleton<HandoffCounters>();
+        builder.Services.AddGrpc();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port);
+            // The egress's stream: HTTP/2 without TLS (h2c) on its own port.
+            k.Listen(IPAddress.Parse(options.BindAddress), options.StreamPort, l => l.Protocols = HttpProtocols.Http2);
+        });
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapHooks();
+        app.MapGrpcService<EventsService>();
         app.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
         app.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }));
         return app;
@@ -69,6 +81,14 @@ public static class IngesterApp
         if (!Uri.TryCreate(o.Xds, UriKind.Absolute, out var xds) || xds.Scheme is not ("http" or "https"))
         {
             problems.Add($"Ingester:Xds (--xds) '{o.Xds}' is not an http(s) URL; use the agent's relay, e.g. http://127.0.0.1:18001.");
+        }
+        if (o.StreamPort is < 0 or > 65535 || (o.StreamPort == o.Port && o.Port != 0))
+        {
+            problems.Add($"Ingester:StreamPort (--stream-port) {o.StreamPort} is not a port of its own; use 0-65535, not the webhook port {o.Port}.");
+        }
+        if (o.Retention <= TimeSpan.Zero || o.RetentionInterval <= TimeSpan.Zero)
+        {
+            problems.Add($"Ingester:Retention {o.Retention} and Ingester:RetentionInterval {o.RetentionInterval} must be positive (defaults 7.00:00:00 and 01:00:00).");
         }
         if (o.MaxPending < 0 || o.MaxBatch < 1)
         {

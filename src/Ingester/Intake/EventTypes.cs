@@ -3,15 +3,14 @@ using ZenMesh.Ingester.Verification;
 
 namespace ZenMesh.Ingester.Intake;
 
-/// <summary>The provider's event type, for the flows' event-type filters: a header where the provider sends one, else the body's "type".</summary>
+/// <summary>The provider's event type, for the flows' event-type filters: a header where the provider sends one (GitHub, Shopify), else the JSON body's top-level "type" (Stripe, Standard Webhooks, Slack, and generic sources that follow the same habit).</summary>
 public static class EventTypes
 {
     public static string? Of(string provider, WebhookRequest request) => provider switch
     {
         "github" => request.Header("X-GitHub-Event"),
         "shopify" => request.Header("X-Shopify-Topic"),
-        "stripe" or "standard-webhooks" => TopLevelType(request.Body.Span),
-        _ => null,
+        _ => TopLevelType(request.Body.Span),
     };
 
     private static string? TopLevelType(ReadOnlySpan<byte> body)

@@ -25,6 +25,9 @@ public interface IEventStore : IAsyncDisposable
     /// <summary>Ends jobs for good (the egress holds them durably now); unknown ids are ignored. Returns how many were known.</summary>
     Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
 
+    /// <summary>Gives jobs back before their lease runs out (their subscriber went away): they are handed out again at once.</summary>
+    Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
+
     /// <summary>Completes when new jobs may be ready, or after <paramref name="atMost"/> (a lease may have run out meanwhile).</summary>
     Task WaitForJobsAsync(TimeSpan atMost, CancellationToken cancellationToken);
 

@@ -153,6 +153,26 @@ public sealed partial class SqliteEventStore
         }
     }
 
+    public async Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
+    {
+        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var id in jobIds)
+            {
+                if (_seqOf.TryGetValue(id, out var seq) && _held.Remove(seq, out var held))
+                {
+                    _redo[seq] = held.Job;
+                }
+            }
+        }
+        finally
+        {
+            _leaseLock.Release();
+        }
+        _jobsReady.Notify();
+    }
+
     public async Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
     {
         var seqs = new List<long>(jobIds.Count);

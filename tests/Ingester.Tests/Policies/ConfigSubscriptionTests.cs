@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Tests.Infrastructure;
 
 namespace ZenMesh.Ingester.Tests.Policies;
 
@@ -15,6 +16,7 @@ namespace ZenMesh.Ingester.Tests.Policies;
 public sealed class ConfigSubscriptionTests : IAsyncLifetime
 {
     private const string Secret = "gh-verification-secret";
+    private readonly IngesterPorts _ports = new();
     private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-ingester-xds-").FullName;
     private readonly string _secretsDir = Directory.CreateTempSubdirectory("zenmesh-ingester-xds-secrets-").FullName;
     private RunningServer _server = null!;
@@ -37,9 +39,9 @@ public sealed class ConfigSubscriptionTests : IAsyncLifetime
 
     private async Task<(WebApplication App, HttpClient Http)> StartIngesterAsync(string xds)
     {
-        var app = IngesterApp.Build(["--port", "0", "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", xds, "--edge", "default/local"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var app = IngesterApp.Build([.. _ports.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", xds, "--edge", "default/local"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync().WithTimeout("the ingester to start");
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        var address = _ports.Hooks(app).ToString();
         return (app, new HttpClient { BaseAddress = new Uri(address) });
     }
 

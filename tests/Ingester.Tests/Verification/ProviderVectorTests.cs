@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Verification;
 
 namespace ZenMesh.Ingester.Tests.Verification;
@@ -118,6 +120,31 @@ public sealed class ProviderVectorTests
         var malformed = generic.Verify(Request(body, ("X-Acme-Signature", Convert.ToHexStringLower(mac))), ["shpss_key"], DateTimeOffset.UtcNow);
         Assert.Equal(("malformed_signature", "the X-Acme-Signature header is not 'sha256=' and an HMAC-SHA256 in hex"), (malformed.ReasonCode, malformed.Detail));
     }
+
+    [Fact]
+    public void AnEndpointsHmacScheme_FromItsPolicy_IsTheOneItVerifiesWith()
+    {
+        const string body = """{"order":1}""";
+        var mac = Convert.ToBase64String(HMACSHA256.HashData("k"u8, Encoding.UTF8.GetBytes(body)));
+        var endpoint = ActiveEndpoint.Of(new EndpointPolicy { Tenant = "t", Endpoint = "acme", Provider = "hmac-sha256", Hmac = new HmacSignature { Header = "X-Acme-Signature", Encoding = "base64", Prefix = "v1=" } });
+
+        Assert.True(endpoint.Verifier!.Verify(Request(body, ("X-Acme-Signature", "v1=" + mac)), ["k"], DateTimeOffset.UtcNow).Verified);
+        Assert.Equal("missing_signature", endpoint.Verifier.Verify(Request(body, ("X-Signature", "v1=" + mac)), ["k"], DateTimeOffset.UtcNow).ReasonCode);
+        Assert.Equal("Unknown provider 'paypal'; use one of stripe, github, standard-webhooks, shopify, slack, hmac-sha256, none. (Parameter 'provider')", ActiveEndpoint.Of(new EndpointPolicy { Provider = "paypal" }).Unusable);
+    }
+
+    [Theory]
+    [InlineData("*", null, true)]
+    [InlineData("invoice.*", "invoice.paid", true)]
+    [InlineData("invoice.*", "invoice", false)]
+    [InlineData("*.created", "customer.subscription.created", true)]
+    [InlineData("pull_request", "pull_request", true)]
+    [InlineData("pull_request", "pull_request_review", false)]
+    [InlineData("a*b*c", "aXbYc", true)]
+    [InlineData("a*b*c", "aXbY", false)]
+    [InlineData("invoice.*", null, false)]
+    public void EventTypeGlobs_MatchWholeTypes_WithStarsForAnyRun(string pattern, string? type, bool matches) =>
+        Assert.Equal(matches, new EventTypeGlob([pattern]).Matches(type));
 
     [Fact]
     public void Verifiers_AnUnknownProvider_SaysWhichAreKnown_AndSecretFilesHoldOnePerLine()

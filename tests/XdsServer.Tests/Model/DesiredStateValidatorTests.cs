@@ -28,6 +28,23 @@ public sealed class DesiredStateValidatorTests
     }
 
     [Fact]
+    public void Validate_AGenericHmacScheme_NeedsAHeaderNameAndAKnownEncoding_AndTheHmacProvider()
+    {
+        var state = DesiredState.Empty
+            .With(ResourceKind.Edge, "t", "e", new Edge())
+            .With(ResourceKind.Endpoint, "t", "good", new Endpoint { Edge = "e", Provider = "hmac-sha256", SecretRef = "s", Hmac = new HmacSignature { Header = "X-Acme-Signature", Encoding = "base64", Prefix = "sha256=" } })
+            .With(ResourceKind.Endpoint, "t", "bad", new Endpoint { Edge = "e", Provider = "hmac-sha256", SecretRef = "s", Hmac = new HmacSignature { Header = "X Acme", Encoding = "base32" } })
+            .With(ResourceKind.Endpoint, "t", "wrong", new Endpoint { Edge = "e", Provider = "github", SecretRef = "s", Hmac = new HmacSignature() });
+
+        Assert.Equal(
+        [
+            "endpoints/bad: field 'hmac.header': is 'X Acme'; use an HTTP header name such as \"X-Signature\".",
+            "endpoints/bad: field 'hmac.encoding': is 'base32'; use \"hex\" or \"base64\".",
+            "endpoints/wrong: field 'hmac': is set, but provider is 'github'; it only applies to provider \"hmac-sha256\", so remove it or change the provider.",
+        ], DesiredStateValidator.Validate(state).Select(p => p.ToString()));
+    }
+
+    [Fact]
     public void Validate_TenantsAreSeparate_AReferenceAcrossTenantsDoesNotResolve()
     {
         var state = DesiredState.Empty

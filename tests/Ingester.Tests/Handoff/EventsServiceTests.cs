@@ -1,0 +1,224 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Policies;
+using ZenMesh.Ingester.Storage;
+using ZenMesh.Ingester.Tests.Infrastructure;
+
+namespace ZenMesh.Ingester.Tests.Handoff;
+
+/// <summary>
+/// zenmesh.v1.Events/Subscribe on a running ingester, through a real gRPC client on the stream
+/// port: jobs for the subscribed flows, no more unacknowledged than asked for, the same job again
+/// after its lease or its subscriber's departure, and gone for good once acknowledged.
+/// </summary>
+public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
+{
+    private readonly IngesterPorts _ports = new();
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-handoff-").FullName;
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+    private GrpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = IngesterApp.Build([.. _ports.Args, "--data-dir", _dataDir, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _app.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy
+        {
+            Tenant = "default", Endpoint = "orders", Provider = "none",
+            Flows =
+            {
+                new FlowRoute { Flow = "to-billing", EventTypes = { "invoice.*" }, Enabled = true },
+                new FlowRoute { Flow = "to-audit", EventTypes = { "*" }, Enabled = true },
+                new FlowRoute { Flow = "paused", EventTypes = { "*" }, Enabled = false },
+            },
+        }]);
+        await _app.StartAsync();
+        _http = new HttpClient { BaseAddress = _ports.Hooks(_app) };
+        _channel = GrpcChannel.ForAddress(_ports.StreamAddress);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        _http.Dispose();
+        await _app.DisposeAsync();
+        Directory.Delete(_dataDir, recursive: true);
+    }
+
+    public void Dispose()
+    {
+        _channel?.Dispose();
+        _http?.Dispose();
+    }
+
+    private async Task<string> PostAsync(string type)
+    {
+        using var response = await _http.PostAsync("/hooks/default/orders", new StringContent($$"""{"id":"{{Guid.NewGuid()}}","type":"{{type}}"}""", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+    }
+
+    private Subscriber Subscribe(uint maxUnacked = 100, int leaseSeconds = 30, params string[] flows)
+    {
+        var call = new Events.EventsClient(_channel).Subscribe();
+        call.RequestStream.WriteAsync(new SubscribeRequest { Subscription = new Subscription { Consumer = "test-egress", MaxUnacked = maxUnacked, Lease = Duration.FromTimeSpan(TimeSpan.FromSeconds(leaseSeconds)), Flows = { flows } } }).Wait(TestTimeouts.Default);
+        return new Subscriber(call);
+    }
+
+    /// <summary>A subscription as the egress holds it: one read outstanding at a time, kept across a check that nothing came.</summary>
+    private sealed class Subscriber(AsyncDuplexStreamingCall<SubscribeRequest, DeliveryJob> call) : IDisposable
+    {
+        private Task<bool>? _next;
+
+        public async Task<DeliveryJob> NextAsync(TimeSpan? within = null)
+        {
+            _next ??= call.ResponseStream.MoveNext();
+            var more = await _next.WaitAsync(within ?? TestTimeouts.Default);
+            _next = null;
+            Assert.True(more, "the stream ended");
+            return call.ResponseStream.Current;
+        }
+
+        public async Task AssertNothingWithinAsync(TimeSpan quiet)
+        {
+            _next ??= call.ResponseStream.MoveNext();
+            Assert.NotSame(_next, await Task.WhenAny(_next, Task.Delay(quiet)));
+        }
+
+        public Task<RpcException> FailureAsync() => Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(TestTimeouts.Default));
+
+        public Task AckAsync(params DeliveryJob[] jobs) =>
+            call.RequestStream.WriteAsync(new SubscribeRequest { Acks = new JobAcks { JobIds = { jobs.Select(j => j.JobId) } } });
+
+        public Task LeaveAsync() => call.RequestStream.CompleteAsync();
+
+        public void Dispose() => call.Dispose();
+    }
+
+    [Fact]
+    public async Task AStoredEvent_ReachesTheSubscriber_AsOneJobPerMatchingEnabledFlow()
+    {
+        var invoice = await PostAsync("invoice.paid");
+        var other = await PostAsync("customer.created");
+        using var call = Subscribe();
+
+        var jobs = new[] { await call.NextAsync(), await call.NextAsync(), await call.NextAsync() };
+
+        Assert.Equal(new[] { $"{invoice}/to-billing", $"{invoice}/to-audit", $"{other}/to-audit" }.Order(), jobs.Select(j => j.JobId).Order());
+        var job = jobs.Single(j => j.Flow == "to-billing");
+        Assert.Equal(("default", "orders", "invoice.paid", 1u), (job.Tenant, job.Endpoint, job.EventType, job.HandedOut));
+        Assert.Contains("\"invoice.paid\"", job.Body.ToStringUtf8(), StringComparison.Ordinal);
+        Assert.Equal("application/json; charset=utf-8", job.Headers["Content-Type"]);
+        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task ASubscriber_IsSentNewJobsAsTheyAreStored_OnlyForItsFlows()
+    {
+        using var call = Subscribe(flows: "to-billing");
+        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(200));
+
+        await PostAsync("customer.created");
+        var invoice = await PostAsync("invoice.created");
+
+        Assert.Equal($"{invoice}/to-billing", (await call.NextAsync()).JobId);
+        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Fact]
+    public async Task ASubscriber_HoldsNoMoreThanMaxUnacked_AndAnAckMakesRoom()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await PostAsync("customer.created");
+        }
+        using var call = Subscribe(maxUnacked: 2, flows: "to-audit");
+        var first = await call.NextAsync();
+        await call.NextAsync();
+        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(500));
+
+        await call.AckAsync(first);
+
+        var third = await call.NextAsync();
+        Assert.Equal(1u, third.HandedOut);
+        Assert.Equal(2, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
+    }
+
+    [Fact]
+    public async Task AJobNotAcknowledgedInItsLease_IsHandedOutAgain_WithTheSameId()
+    {
+        await PostAsync("customer.created");
+        using var call = Subscribe(leaseSeconds: 1, flows: "to-audit");
+
+        var first = await call.NextAsync();
+        var again = await call.NextAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(first.JobId, again.JobId);
+        Assert.Equal(2u, again.HandedOut);
+    }
+
+    [Fact]
+    public async Task TheJobsOfASubscriberThatLeaves_GoToTheNextAtOnce_AndAnAckedJobNever()
+    {
+        await PostAsync("customer.created");
+        await PostAsync("customer.created");
+        DeliveryJob kept, acked;
+        using (var leaving = Subscribe(leaseSeconds: 3600, flows: "to-audit"))
+        {
+            acked = await leaving.NextAsync();
+            kept = await leaving.NextAsync();
+            await leaving.AckAsync(acked);
+            await leaving.LeaveAsync();
+            await WaitUntilAsync(() => _app.Services.GetRequiredService<IEventStore>().OpenJobs == 1);
+        }
+
+        using var next = Subscribe(leaseSeconds: 3600, flows: "to-audit");
+
+        Assert.Equal(kept.JobId, (await next.NextAsync()).JobId);
+        await next.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+    }
+
+    [Theory]
+    [InlineData(20_000u, 30, "subscription refused: max_unacked is 20000; use 1 to 10000 (0 means 100).")]
+    [InlineData(10u, 7200, "subscription refused: lease is 7200s; use 1s to 3600s (absent means 30s).")]
+    public async Task ABadSubscription_IsRefused_SayingWhatToChange(uint maxUnacked, int leaseSeconds, string expected)
+    {
+        using var call = Subscribe(maxUnacked, leaseSeconds);
+
+        var error = await call.FailureAsync();
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Equal(expected, error.Status.Detail);
+    }
+
+    [Fact]
+    public async Task AStreamThatStartsWithoutASubscription_IsRefused()
+    {
+        using var call = new Events.EventsClient(_channel).Subscribe();
+        await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = new JobAcks { JobIds = { "x" } } });
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(TestTimeouts.Default));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith("the first message on Events/Subscribe must be a subscription", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.Default;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(20);
+        }
+    }
+}
