@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Hosting;
+using ZenMesh.Metrics;
 using ZenMesh.Xds.Status;
 
 namespace ZenMesh.Agent.Status;
@@ -14,21 +15,16 @@ internal static class StatusEndpoints
         {
             var s = status.Current;
             var o = options.Value;
-            var edge = $"edge=\"{o.Edge}\"";
             var stale = status.Staleness(s);
-            var text = new System.Text.StringBuilder();
-            void Gauge(string name, string help, double value)
-            {
-                text.Append(System.Globalization.CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{edge}}} {value}\n");
-            }
-            Gauge("zenmesh_agent_control_plane_reachable", "1 while the agent holds a stream to the control plane.", s.Connected ? 1 : 0);
-            Gauge("zenmesh_agent_config_stale_seconds", "How long the served config has gone unconfirmed by the control plane (0 while connected).", Math.Round(stale.TotalSeconds, 3));
-            Gauge("zenmesh_agent_config_stale", "1 once the staleness passes Agent:StalenessBound.", stale > o.StalenessBound ? 1 : 0);
-            Gauge("zenmesh_agent_config_age_seconds", "Since the served config was received from the control plane.", s.ReceivedAt is { } at ? Math.Round((time.GetUtcNow() - at).TotalSeconds, 3) : -1);
-            Gauge("zenmesh_agent_config_generation", "Sequence number of the stored generation being served.", s.Generation);
-            Gauge("zenmesh_agent_local_clients", "Local xDS streams (Envoy, Ingester, Egress).", clients.Clients().Count);
-            Gauge("zenmesh_agent_missing_secrets", "Secrets the edge's config names that its secret store lacks.", SecretInventory.Missing(cache.Current(""), o.SecretsDir).Count);
-            return Results.Text(text.ToString(), "text/plain; version=0.0.4");
+            var text = new PrometheusText(("edge", o.Edge ?? ""))
+                .Gauge("zenmesh_agent_control_plane_reachable", "1 while the agent holds a stream to the control plane.", s.Connected ? 1 : 0)
+                .Gauge("zenmesh_agent_config_stale_seconds", "How long the served config has gone unconfirmed by the control plane (0 while connected).", Math.Round(stale.TotalSeconds, 3))
+                .Gauge("zenmesh_agent_config_stale", "1 once the staleness passes Agent:StalenessBound.", stale > o.StalenessBound ? 1 : 0)
+                .Gauge("zenmesh_agent_config_age_seconds", "Since the served config was received from the control plane.", s.ReceivedAt is { } at ? Math.Round((time.GetUtcNow() - at).TotalSeconds, 3) : -1)
+                .Gauge("zenmesh_agent_config_generation", "Sequence number of the stored generation being served.", s.Generation)
+                .Gauge("zenmesh_agent_local_clients", "Local xDS streams (Envoy, Ingester, Egress).", clients.Clients().Count)
+                .Gauge("zenmesh_agent_missing_secrets", "Secrets the edge's config names that its secret store lacks.", SecretInventory.Missing(cache.Current(""), o.SecretsDir).Count);
+            return Results.Text(text.ToString(), PrometheusText.ContentType);
         });
 
         app.MapGet("/status", (AgentStatus status, ClientRegistry clients, ISnapshotCache cache, Identity.CredentialHolder credentials, IOptions<AgentOptions> options, TimeProvider time) =>

@@ -24,12 +24,12 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
         var cancellationToken = context.CancellationToken;
         if (!await requestStream.MoveNext(cancellationToken).ConfigureAwait(false) || requestStream.Current.KindCase != SubscribeRequest.KindOneofCase.Subscription)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on Events/Subscribe must be a subscription (consumer, flows, max_unacked, lease)"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "the first message on Events/Subscribe must be a subscription (consumer, flows, max_unacked, lease)"));
         }
         var terms = SubscriptionTerms.Of(requestStream.Current.Subscription, out var problems);
         if (problems.Count > 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "subscription refused: " + string.Join(" ", problems)));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "subscription refused: " + string.Join(" ", problems)));
         }
         Log.Subscribed(logger, terms.Consumer, terms.Flows is null ? "every flow" : string.Join(", ", terms.Flows), terms.MaxUnacked, terms.Lease);
         counters.Subscribed(+1);
@@ -97,7 +97,7 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
             {
                 if (requests.Current.KindCase != SubscribeRequest.KindOneofCase.Acks)
                 {
-                    throw new RpcException(new Status(StatusCode.InvalidArgument, "after the subscription, send only acks"));
+                    throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "after the subscription, send only acks"));
                 }
                 var ids = requests.Current.Acks.JobIds;
                 // Durable first: an acknowledgement that is lost to a crash only means the job comes again.

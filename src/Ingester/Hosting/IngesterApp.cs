@@ -5,6 +5,7 @@ using ZenMesh.Ingester.Handoff;
 using ZenMesh.Ingester.Intake;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Secrets;
+using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
 
 namespace ZenMesh.Ingester.Hosting;
@@ -58,6 +59,7 @@ public static class IngesterApp
         var app = builder.Build();
         app.MapHooks();
         app.MapGrpcService<EventsService>();
+        app.MapIngesterMetrics();
         app.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
         app.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }));
         return app;

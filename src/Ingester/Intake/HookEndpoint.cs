@@ -84,6 +84,7 @@ public static class HookEndpoint
         var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         var headers = JsonSerializer.Serialize(request.Headers.Where(h => !NotStored.Contains(h.Key, StringComparer.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value));
         StoredEvent stored;
+        var started = time.GetTimestamp();
         try
         {
             var eventType = EventTypes.Of(policy.Provider, request);
@@ -94,6 +95,7 @@ public static class HookEndpoint
             http.Response.Headers.RetryAfter = "5";
             return Refuse(counters, 503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");
         }
+        counters.StoreWait.Observe(time.GetElapsedTime(started));
         counters.Count(stored.Duplicate ? "duplicate" : "accepted");
         if (stored.Duplicate)
         {

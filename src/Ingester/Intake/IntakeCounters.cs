@@ -2,9 +2,15 @@ using System.Collections.Concurrent;
 
 namespace ZenMesh.Ingester.Intake;
 
-/// <summary>Every webhook's outcome, counted: accepted, duplicate, and each rejection by reason.</summary>
+/// <summary>Every webhook's outcome, counted: accepted, duplicate, and each rejection by reason; and how long requests waited for the store.</summary>
 public sealed class IntakeCounters
 {
+    public static readonly IReadOnlyList<string> Stored = ["accepted", "duplicate"];
+
+    public ZenMesh.Metrics.LatencyHistogram StoreWait { get; } = new();
+
+    public long Get(string outcome) => _counts.GetValueOrDefault(outcome);
+
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
 
     public void Count(string outcome) => _counts.AddOrUpdate(outcome, 1, (_, n) => n + 1);

@@ -34,6 +34,9 @@ public interface IEventStore : IAsyncDisposable
     /// <summary>Drops the partitions of events older than the retention, with their jobs, and forgets expired dedup keys.</summary>
     Task<RetentionResult> ExpireAsync(CancellationToken cancellationToken);
 
+    /// <summary>How long each commit of events (one batch, fsync included) took.</summary>
+    ZenMesh.Metrics.LatencyHistogram Commits { get; }
+
     /// <summary>Jobs not yet acknowledged (status, metrics).</summary>
     long OpenJobs { get; }
 

@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Hosting;
+using ZenMesh.Metrics;
 
 namespace ZenMesh.Ingester.Storage;
 
@@ -61,6 +62,8 @@ public sealed partial class SqliteEventStore : IEventStore
     public int Pending => Volatile.Read(ref _pending);
 
     public long OpenJobs => Interlocked.Read(ref _openJobs);
+
+    public LatencyHistogram Commits { get; } = new();
 
     public Task<StoredEvent> AppendAsync(IncomingEvent incoming)
     {
@@ -119,9 +122,14 @@ public sealed partial class SqliteEventStore : IEventStore
                 batch.Add(item);
             }
             var appended = 0;
+            var started = _time.GetTimestamp();
             try
             {
                 var outcomes = Commit(batch);
+                if (batch.Exists(w => w is Append))
+                {
+                    Commits.Observe(_time.GetElapsedTime(started));
+                }
                 foreach (var (work, outcome) in batch.Zip(outcomes))
                 {
                     switch (work)

@@ -169,6 +169,29 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Metrics_CountAcceptedDuplicatesAndRefusalsByReason_AndTimeTheStore()
+    {
+        (await GitHubAsync("{}", "d-1")).Dispose();
+        (await GitHubAsync("{}", "d-1")).Dispose();
+        (await GitHubAsync("{}", "d-forged", secret: "guessed")).Dispose();
+        (await GitHubAsync("{}", "d-2", endpoint: "nope")).Dispose();
+
+        using var response = await _http.GetAsync("/metrics");
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n');
+
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Contains("# TYPE zenmesh_ingester_rejected_total counter", lines);
+        Assert.Contains("zenmesh_ingester_accepted_total{edge=\"default/local\"} 1", lines);
+        Assert.Contains("zenmesh_ingester_duplicates_total{edge=\"default/local\"} 1", lines);
+        Assert.Contains("zenmesh_ingester_rejected_total{edge=\"default/local\",reason=\"signature_mismatch\"} 1", lines);
+        Assert.Contains("zenmesh_ingester_rejected_total{edge=\"default/local\",reason=\"unknown_endpoint\"} 1", lines);
+        Assert.Contains("zenmesh_ingester_store_wait_seconds_count{edge=\"default/local\"} 2", lines);
+        Assert.Contains("zenmesh_ingester_store_wait_seconds_bucket{edge=\"default/local\",le=\"+Inf\"} 2", lines);
+        Assert.Contains("zenmesh_ingester_store_commit_seconds_count{edge=\"default/local\"} 1", lines);
+        Assert.Contains("zenmesh_ingester_queue_depth{edge=\"default/local\"} 0", lines);
+    }
+
+    [Fact]
     public async Task AnUnsignedEndpoint_DeduplicatesByContent()
     {
         using var first = await _http.PostAsync("/hooks/default/unsigned", new StringContent("""{"n":1}""", Encoding.UTF8, "application/json"));
