@@ -23,7 +23,7 @@ internal sealed class IngesterPorts
     public Uri Hooks(WebApplication app) =>
         new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{Stream}", StringComparison.Ordinal)));
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
