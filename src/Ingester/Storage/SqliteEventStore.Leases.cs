@@ -26,7 +26,7 @@ public sealed partial class SqliteEventStore
 
     private sealed record Held(JobRef Job, DateTimeOffset Until);
 
-    public async Task<IReadOnlyList<LeasedJob>> LeaseAsync(IReadOnlySet<string>? flows, int max, TimeSpan lease, CancellationToken cancellationToken)
+    public override async Task<IReadOnlyList<LeasedJob>> LeaseAsync(IReadOnlySet<string>? flows, int max, TimeSpan lease, CancellationToken cancellationToken)
     {
         var leased = new List<LeasedJob>();
         if (max <= 0 || flows is { Count: 0 })
@@ -37,7 +37,7 @@ public sealed partial class SqliteEventStore
         try
         {
             _reader ??= Open();
-            var now = _time.GetUtcNow();
+            var now = Time.GetUtcNow();
             foreach (var (seq, held) in _held.Where(h => h.Value.Until <= now).ToList())
             {
                 _held.Remove(seq);
@@ -76,7 +76,7 @@ public sealed partial class SqliteEventStore
             if (orphans.Count > 0)
             {
                 // Their event's partition was dropped by retention: nothing left to deliver.
-                _ = Enqueue(new AckJobs(orphans, new TaskCompletionSource()), Task.CompletedTask);
+                _ = Enqueue(new AckJobs([.. orphans.Cast<object>()], new TaskCompletionSource()), Task.CompletedTask);
             }
         }
         finally
@@ -153,7 +153,7 @@ public sealed partial class SqliteEventStore
         }
     }
 
-    public async Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
+    public override async Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
     {
         await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -170,10 +170,10 @@ public sealed partial class SqliteEventStore
         {
             _leaseLock.Release();
         }
-        _jobsReady.Notify();
+        JobsReady.Notify();
     }
 
-    public async Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
+    public override async Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
     {
         var seqs = new List<long>(jobIds.Count);
         await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -196,7 +196,7 @@ public sealed partial class SqliteEventStore
         if (seqs.Count > 0)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            await Enqueue(new AckJobs(seqs, done), done.Task).ConfigureAwait(false);
+            await Enqueue(new AckJobs([.. seqs.Cast<object>()], done), done.Task).ConfigureAwait(false);
         }
         return seqs.Count;
     }

@@ -12,41 +12,33 @@ public sealed partial class SqliteEventStore
 {
     private const int DedupChunk = 10_000;
 
-    public async Task<RetentionResult> ExpireAsync(CancellationToken cancellationToken)
+    protected override async Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken)
     {
-        var done = new TaskCompletionSource<RetentionResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await Enqueue(new Expire(done), done.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var result = await done.Task.ConfigureAwait(false);
-        if (result.DroppedPartitions.Count > 0)
+        if (result.DroppedPartitions.Count == 0)
         {
-            await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            return;
+        }
+        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var dropped = result.DroppedPartitions.ToHashSet(StringComparer.Ordinal);
+            foreach (var job in _held.Values.Select(h => h.Job).Concat(_redo.Values).Where(j => dropped.Contains(j.Partition)).ToList())
             {
-                var dropped = result.DroppedPartitions.ToHashSet(StringComparer.Ordinal);
-                foreach (var job in _held.Values.Select(h => h.Job).Concat(_redo.Values).Where(j => dropped.Contains(j.Partition)).ToList())
-                {
-                    _held.Remove(job.Seq);
-                    _redo.Remove(job.Seq);
-                    _seqOf.Remove(job.JobId);
-                }
-            }
-            finally
-            {
-                _leaseLock.Release();
+                _held.Remove(job.Seq);
+                _redo.Remove(job.Seq);
+                _seqOf.Remove(job.JobId);
             }
         }
-        if ((result.DroppedPartitions.Count > 0 || result.ForgottenKeys > 0) && _logger.IsEnabled(LogLevel.Information))
+        finally
         {
-            var partitions = string.Join(", ", result.DroppedPartitions);
-            Log.Expired(_logger, partitions, result.DroppedJobs, result.ForgottenKeys);
+            _leaseLock.Release();
         }
-        return result;
     }
 
-    /// <summary>Runs inside the writer's transaction; returns what went and how many open jobs went with it.</summary>
-    private (RetentionResult Result, long DroppedJobs) ExpireIn(SqliteTransaction transaction, IEnumerable<string> partitions, DateTimeOffset now)
+    /// <summary>Runs inside the writer's transaction.</summary>
+    private RetentionResult ExpireIn(SqliteTransaction transaction, IEnumerable<string> partitions, DateTimeOffset now)
     {
-        var cutoff = now - _options.Retention;
+        var cutoff = now - Options.Retention;
         var dropped = partitions.Where(p => EventIds.EndOf(p) <= cutoff).ToList();
         long jobs = 0;
         foreach (var partition in dropped)
@@ -57,6 +49,6 @@ public sealed partial class SqliteEventStore
         }
         var keys = _statements!.Connection.Command("DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_at <= @now LIMIT @chunk)", transaction)
             .With("@now", now.ToString("O", CultureInfo.InvariantCulture)).With("@chunk", DedupChunk).ExecuteNonQuery();
-        return (new RetentionResult(dropped, jobs, keys), jobs);
+        return new RetentionResult(dropped, jobs, keys);
     }
 }

@@ -1,0 +1,220 @@
+using System.Data.Common;
+using System.Threading.Channels;
+using Microsoft.Extensions.Caching.Memory;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Metrics;
+
+namespace ZenMesh.Ingester.Storage;
+
+/// <summary>
+/// What every event store shares: one writer takes whatever is waiting (up to MaxBatch) and commits
+/// it in one transaction, so a burst costs one fsync, not one each, and a webhook is answered only
+/// once its transaction has committed. Every write (events, jobs, acknowledgements, retention) goes
+/// through that writer. Redeliveries seen recently are answered from memory without a round trip.
+/// </summary>
+public abstract partial class GroupCommitStore : IEventStore
+{
+    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly MemoryCache _recent = new(new MemoryCacheOptions { SizeLimit = 200_000 });
+    private Task _writer = Task.CompletedTask;
+    private int _pending;
+    private long _openJobs;
+
+    protected GroupCommitStore(IngesterOptions options, TimeProvider time, ILogger logger)
+    {
+        Options = options;
+        Time = time;
+        Logger = logger;
+    }
+
+    protected IngesterOptions Options { get; }
+
+    protected TimeProvider Time { get; }
+
+    protected ILogger Logger { get; }
+
+    protected JobSignal JobsReady { get; } = new();
+
+    public abstract string Location { get; }
+
+    public int Pending => Volatile.Read(ref _pending);
+
+    public long OpenJobs => Interlocked.Read(ref _openJobs);
+
+    public LatencyHistogram Commits { get; } = new();
+
+    /// <summary>Called by the derived store once its schema is ready.</summary>
+    protected void StartWriter(long openJobs)
+    {
+        _openJobs = openJobs;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    protected void AddOpenJobs(long delta) => Interlocked.Add(ref _openJobs, delta);
+
+    public Task<StoredEvent> AppendAsync(IncomingEvent incoming)
+    {
+        if (_recent.TryGetValue(DedupKey(incoming), out string? known))
+        {
+            return Task.FromResult(new StoredEvent(known!, Duplicate: true));
+        }
+        var append = new Append(incoming, new TaskCompletionSource<StoredEvent>(TaskCreationOptions.RunContinuationsAsynchronously));
+        Interlocked.Increment(ref _pending);
+        if (!_queue.Writer.TryWrite(append))
+        {
+            Interlocked.Decrement(ref _pending);
+            append.Stored.SetException(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+        }
+        return append.Stored.Task;
+    }
+
+    public Task WaitForJobsAsync(TimeSpan atMost, CancellationToken cancellationToken) => JobsReady.WaitAsync(atMost, Time, cancellationToken);
+
+    public abstract Task<IReadOnlyList<LeasedJob>> LeaseAsync(IReadOnlySet<string>? flows, int max, TimeSpan lease, CancellationToken cancellationToken);
+
+    public abstract Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
+
+    public abstract Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
+
+    public abstract long Count(string tenant, string endpoint);
+
+    public abstract byte[]? Body(string eventId);
+
+    public async Task<RetentionResult> ExpireAsync(CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<RetentionResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var result = await Enqueue(new Expire(done), done.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await OnExpiredAsync(result, cancellationToken).ConfigureAwait(false);
+        if ((result.DroppedPartitions.Count > 0 || result.ForgottenKeys > 0) && Logger.IsEnabled(LogLevel.Information))
+        {
+            var partitions = string.Join(", ", result.DroppedPartitions);
+            Log.Expired(Logger, partitions, result.DroppedJobs, result.ForgottenKeys);
+        }
+        return result;
+    }
+
+    /// <summary>After retention committed: forget in-memory state about what it dropped.</summary>
+    protected virtual Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>One transaction for the whole batch; returns each item's outcome in order (StoredEvent, RetentionResult or null).</summary>
+    protected abstract List<object?> Commit(List<Work> batch);
+
+    protected static string DedupKey(IncomingEvent e) => $"{e.Tenant}\n{e.Endpoint}\n{e.DedupKey}";
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Work>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < Options.MaxBatch && _queue.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+            }
+            var appended = 0;
+            var started = Time.GetTimestamp();
+            try
+            {
+                var outcomes = Commit(batch);
+                if (batch.Exists(w => w is Append))
+                {
+                    Commits.Observe(Time.GetElapsedTime(started));
+                }
+                var remember = TimeSpan.FromHours(1) < Options.DedupWindow ? TimeSpan.FromHours(1) : Options.DedupWindow;
+                foreach (var (work, outcome) in batch.Zip(outcomes))
+                {
+                    switch (work)
+                    {
+                        case Append a:
+                            appended++;
+                            var stored = (StoredEvent)outcome!;
+                            _recent.Set(DedupKey(a.Event), stored.Id, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = remember });
+                            a.Stored.TrySetResult(stored);
+                            break;
+                        case AckJobs ack:
+                            ack.Done.TrySetResult();
+                            break;
+                        case Expire expire:
+                            expire.Done.TrySetResult((RetentionResult)outcome!);
+                            break;
+                    }
+                }
+                JobsReady.Notify();
+            }
+            catch (DbException e)
+            {
+                Log.CommitFailed(Logger, batch.Count, e.Message);
+                foreach (var work in batch)
+                {
+                    appended += work is Append ? 1 : 0;
+                    work.Fail(e);
+                }
+            }
+            finally
+            {
+                Interlocked.Add(ref _pending, -appended);
+            }
+        }
+    }
+
+    /// <summary>Work for the one writer: each item completes once its transaction has committed.</summary>
+    protected abstract record Work
+    {
+        public abstract void Fail(Exception e);
+    }
+
+    protected sealed record Append(IncomingEvent Event, TaskCompletionSource<StoredEvent> Stored) : Work
+    {
+        public override void Fail(Exception e) => Stored.TrySetException(e);
+    }
+
+    /// <summary>Jobs to end, by the store's own key for them (a seq, or an "event/flow" id).</summary>
+    protected sealed record AckJobs(IReadOnlyList<object> Keys, TaskCompletionSource Done) : Work
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    protected sealed record Expire(TaskCompletionSource<RetentionResult> Done) : Work
+    {
+        public override void Fail(Exception e) => Done.TrySetException(e);
+    }
+
+    protected Task<T> Enqueue<T>(Work work, Task<T> done)
+    {
+        if (!_queue.Writer.TryWrite(work))
+        {
+            work.Fail(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+        }
+        return done;
+    }
+
+    protected Task Enqueue(Work work, Task done)
+    {
+        if (!_queue.Writer.TryWrite(work))
+        {
+            work.Fail(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+        }
+        return done;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        await DisposeStoreAsync().ConfigureAwait(false);
+        _recent.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Closes the derived store's connections, after the writer has finished.</summary>
+    protected abstract ValueTask DisposeStoreAsync();
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "could not commit {Count} events: {Reason}; their senders get 503 and retry")]
+        public static partial void CommitFailed(ILogger logger, int count, string reason);
+
+        [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "retention: dropped partitions {Partitions} with {Jobs} open jobs, forgot {Keys} dedup keys")]
+        public static partial void Expired(ILogger logger, string partitions, long jobs, long keys);
+    }
+}
