@@ -22,6 +22,7 @@ public static class IngesterApp
         ["--xds"] = "Ingester:Xds",
         ["--edge"] = "Ingester:Edge",
         ["--stream-port"] = "Ingester:StreamPort",
+        ["--postgres"] = "Ingester:Postgres",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -42,7 +43,14 @@ public static class IngesterApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SecretStore>();
         builder.Services.AddSingleton<EndpointPolicies>();
-        builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
+        if (options.Postgres is { Length: > 0 })
+        {
+            builder.Services.AddSingleton<IEventStore, PostgresEventStore>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
+        }
         builder.Services.AddSingleton<IntakeCounters>();
         builder.Services.AddSingleton<ConfigStatus>();
         builder.Services.AddHostedService<ConfigSubscription>();
@@ -91,6 +99,17 @@ public static class IngesterApp
         if (o.Retention <= TimeSpan.Zero || o.RetentionInterval <= TimeSpan.Zero)
         {
             problems.Add($"Ingester:Retention {o.Retention} and Ingester:RetentionInterval {o.RetentionInterval} must be positive (defaults 7.00:00:00 and 01:00:00).");
+        }
+        if (o.Postgres is { Length: > 0 })
+        {
+            try
+            {
+                _ = new Npgsql.NpgsqlConnectionStringBuilder(o.Postgres);
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add($"Ingester:Postgres (--postgres) is not a PostgreSQL connection string ({e.Message}); use e.g. \"Host=127.0.0.1;Username=zenmesh;Database=zenmesh\".");
+            }
         }
         if (o.MaxPending < 0 || o.MaxBatch < 1)
         {

@@ -16,6 +16,9 @@ public sealed record IngesterOptions
     /// <summary>The edge whose endpoints this ingester serves (--edge), "{tenant}/{edge}": its node id.</summary>
     public string Edge { get; init; } = "default/local";
 
+    /// <summary>A PostgreSQL connection string (--postgres): events, dedup keys and leases shared by several ingesters. Unset: the embedded store in DataDir.</summary>
+    public string? Postgres { get; init; }
+
     /// <summary>The embedded event store (--data-dir).</summary>
     public string DataDir { get; init; } = "./ingester-data";
 

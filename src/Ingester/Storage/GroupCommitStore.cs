@@ -39,7 +39,7 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public int Pending => Volatile.Read(ref _pending);
 
-    public long OpenJobs => Interlocked.Read(ref _openJobs);
+    public virtual long OpenJobs => Interlocked.Read(ref _openJobs);
 
     public LatencyHistogram Commits { get; } = new();
 

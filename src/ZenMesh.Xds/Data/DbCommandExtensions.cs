@@ -20,6 +20,21 @@ public static class DbCommandExtensions
 
     public static DbCommand With(this DbCommand command, string name, byte[]? value) => Add(command, name, DbType.Binary, value);
 
+    public static DbCommand With(this DbCommand command, string name, bool value) => Add(command, name, DbType.Boolean, value);
+
+    /// <summary>A point in time as timestamptz (PostgreSQL) or its round-trip text (SQLite).</summary>
+    public static DbCommand WithTime(this DbCommand command, string name, DateTimeOffset value) => Add(command, name, DbType.DateTimeOffset, value.ToUniversalTime());
+
+    /// <summary>A list of text, as one array parameter (PostgreSQL's text[]).</summary>
+    public static DbCommand WithTexts(this DbCommand command, string name, IReadOnlyList<string> values)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = values as string[] ?? [.. values];
+        command.Parameters.Add(parameter);
+        return command;
+    }
+
     public static T Scalar<T>(this DbCommand command)
     {
         using (command)
