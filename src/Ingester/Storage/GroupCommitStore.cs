@@ -181,10 +181,7 @@ public abstract partial class GroupCommitStore : IEventStore
 
     protected Task<T> Enqueue<T>(Work work, Task<T> done)
     {
-        if (!_queue.Writer.TryWrite(work))
-        {
-            work.Fail(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
-        }
+        Enqueue(work, (Task)done);
         return done;
     }
 
