@@ -1,12 +1,15 @@
 using System.Net;
 using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using ZenMesh.Contracts.V1;
 using ZenMesh.Ingester.Handoff;
 using ZenMesh.Ingester.Intake;
 using ZenMesh.Ingester.Policies;
-using ZenMesh.Ingester.Secrets;
 using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
+using ZenMesh.Secrets;
+using ZenMesh.Xds.Client;
+using ZenMesh.Xds.Resources;
 
 namespace ZenMesh.Ingester.Hosting;
 
@@ -41,7 +44,7 @@ public static class IngesterApp
         }
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<SecretStore>();
+        builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<EndpointPolicies>();
         if (options.Postgres is { Length: > 0 })
         {
@@ -53,7 +56,13 @@ public static class IngesterApp
         }
         builder.Services.AddSingleton<IntakeCounters>();
         builder.Services.AddSingleton<ConfigStatus>();
-        builder.Services.AddHostedService<ConfigSubscription>();
+        builder.Services.AddHostedService(s => new PolicySubscription(
+            new PolicySource(options.Xds, options.Edge, options.DataDir),
+            TypeUrls.EndpointPolicy,
+            policies => s.GetRequiredService<EndpointPolicies>().Replace(policies.Resources.Values.Select(r => r.Body.Unpack<EndpointPolicy>())),
+            s.GetRequiredService<ConfigStatus>(),
+            s.GetRequiredService<TimeProvider>(),
+            s.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddSingleton<HandoffCounters>();
         builder.Services.AddGrpc();

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Policies;
-using ZenMesh.Ingester.Secrets;
+using ZenMesh.Secrets;
 using ZenMesh.Ingester.Storage;
 using ZenMesh.Ingester.Verification;
 

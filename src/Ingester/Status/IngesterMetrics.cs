@@ -1,3 +1,4 @@
+using ZenMesh.Xds.Client;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Handoff;
 using ZenMesh.Ingester.Hosting;

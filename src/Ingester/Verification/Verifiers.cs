@@ -17,8 +17,4 @@ public static class Verifiers
         "none" => null,
         _ => throw new ArgumentException($"Unknown provider '{provider}'; use one of {string.Join(", ", Providers)}.", nameof(provider)),
     };
-
-    /// <summary>The active secrets in a secret file's content: one per line (several during a rotation), blank lines ignored.</summary>
-    public static IReadOnlyList<string> SecretsOf(string content) =>
-        [.. content.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
 }

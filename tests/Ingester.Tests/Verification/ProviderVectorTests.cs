@@ -3,6 +3,7 @@ using System.Text;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Verification;
+using ZenMesh.Secrets;
 
 namespace ZenMesh.Ingester.Tests.Verification;
 
@@ -152,6 +153,6 @@ public sealed class ProviderVectorTests
         var error = Assert.Throws<ArgumentException>(() => Verifiers.For("paypal"));
         Assert.StartsWith("Unknown provider 'paypal'; use one of stripe, github, standard-webhooks, shopify, slack, hmac-sha256, none.", error.Message);
         Assert.Null(Verifiers.For("none"));
-        Assert.Equal(["whsec_new", "whsec_old"], Verifiers.SecretsOf("whsec_new\n\n# rotating out on Friday\nwhsec_old\n"));
+        Assert.Equal(["whsec_new", "whsec_old"], SecretStore.Parse("whsec_new\n\n# rotating out on Friday\nwhsec_old\n"));
     }
 }

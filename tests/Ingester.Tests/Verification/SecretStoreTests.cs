@@ -1,9 +1,7 @@
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using ZenMesh.Ingester.Hosting;
-using ZenMesh.Ingester.Secrets;
+using ZenMesh.Secrets;
 
-namespace ZenMesh.Ingester.Tests.Secrets;
+namespace ZenMesh.Ingester.Tests.Verification;
 
 /// <summary>
 /// Secrets come from files in the secrets directory; a rotation (the file rewritten) or a removal
@@ -15,7 +13,7 @@ public sealed class SecretStoreTests : IDisposable
     private readonly FakeTimeProvider _time = new();
     private readonly SecretStore _store;
 
-    public SecretStoreTests() => _store = new SecretStore(Options.Create(new IngesterOptions { SecretsDir = _dir }), _time);
+    public SecretStoreTests() => _store = new SecretStore(_dir, _time);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 

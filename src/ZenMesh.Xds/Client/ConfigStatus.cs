@@ -1,6 +1,6 @@
-namespace ZenMesh.Ingester.Policies;
+namespace ZenMesh.Xds.Client;
 
-/// <summary>Where the endpoint config comes from and how current it is, for /status.</summary>
+/// <summary>Where a service's config comes from and how current it is, for /status.</summary>
 public sealed class ConfigStatus
 {
     private volatile State _state = new(false, null, null, null, null);
