@@ -1,8 +1,20 @@
-// ZenMesh Egress: signed, reliable delivery to targets through Envoy.
-// Not built yet: its issue follows the control plane. Until then it only answers /healthz on its
-// default port, so the layout and the solution are complete and runnable.
-var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseUrls(builder.Configuration["urls"] ?? "http://127.0.0.1:8082");
-var app = builder.Build();
-app.MapGet("/healthz", () => Results.Json(new { service = "egress", status = "skeleton", note = "not implemented yet; see the open issue for the egress" }));
-await app.RunAsync().ConfigureAwait(false);
+using Microsoft.Extensions.Options;
+using ZenMesh.Egress.Hosting;
+
+// ZenMesh Egress: takes delivery jobs from the ingester, signs them (Standard Webhooks) and
+// delivers them through the local Envoy (or --direct), with redelivery, dead letters and a
+// delivery log on its HTTP API.
+try
+{
+    var app = EgressApp.Build(args);
+    await app.StartAsync().ConfigureAwait(false);
+    var options = app.Services.GetRequiredService<IOptions<EgressOptions>>().Value;
+    Console.WriteLine($"ZenMesh egress: jobs from {options.Ingester}, delivering {(options.Direct ? "directly" : $"through Envoy at {options.Envoy}")}; delivery log on http://{options.BindAddress}:{options.Port}/deliveries, store in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
+    await app.WaitForShutdownAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine($"Invalid configuration:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", e.Failures)}");
+    return 2;
+}

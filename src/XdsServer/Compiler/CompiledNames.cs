@@ -15,6 +15,9 @@ public static class CompiledNames
     /// <summary>The header the egress sets on every delivery; the egress listener routes by it.</summary>
     public const string FlowHeader = "x-zenmesh-flow";
 
+    /// <summary>The header each flow route adds to its responses: the host name of the Envoy that carried the delivery.</summary>
+    public const string EnvoyHeader = "x-zenmesh-envoy";
+
     /// <summary>The header the ingress route adds so the ingester knows which endpoint received the request.</summary>
     public const string EndpointHeader = "x-zenmesh-endpoint";
 

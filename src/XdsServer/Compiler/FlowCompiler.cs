@@ -132,6 +132,12 @@ public static class FlowCompiler
                 Match = new RouteMatch { Prefix = "/", Headers = { new HeaderMatcher { Name = CompiledNames.FlowHeader, StringMatch = new StringMatcher { Exact = name } } } },
                 Route_ = action,
             };
+            // The egress's delivery log says which Envoy carried each attempt.
+            route.ResponseHeadersToAdd.Add(new HeaderValueOption
+            {
+                Header = new HeaderValue { Key = CompiledNames.EnvoyHeader, Value = "%HOSTNAME%" },
+                AppendAction = HeaderValueOption.Types.HeaderAppendAction.OverwriteIfExistsOrAdd,
+            });
             if (flow.RateLimit is { } limit)
             {
                 route.TypedPerFilterConfig[LocalRateLimitFilter] = Any.Pack(TokenBucketLimit($"flow_{name}", limit));
@@ -186,6 +192,8 @@ public static class FlowCompiler
             OrderingKey = flow.OrderingKey ?? "",
             EventTypes = { flow.EventTypes },
             Enabled = flow.Enabled,
+            RequestRetries = (uint)flow.Retry.Retries,
+            PerTryTimeout = flow.Retry.PerTryTimeout is { } perTry ? Duration.FromTimeSpan(perTry) : null,
         };
         policy.RedeliveryDelays.AddRange(flow.Redelivery.Delays.Select(Duration.FromTimeSpan));
         return policy;

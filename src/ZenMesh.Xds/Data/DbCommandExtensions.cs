@@ -18,6 +18,8 @@ public static class DbCommandExtensions
 
     public static DbCommand With(this DbCommand command, string name, long? value) => Add(command, name, DbType.Int64, value);
 
+    public static DbCommand WithReal(this DbCommand command, string name, double value) => Add(command, name, DbType.Double, value);
+
     public static DbCommand With(this DbCommand command, string name, byte[]? value) => Add(command, name, DbType.Binary, value);
 
     public static DbCommand With(this DbCommand command, string name, bool value) => Add(command, name, DbType.Boolean, value);

@@ -70,6 +70,11 @@ public sealed class FlowCompilerTests
         Assert.Equal(TimeSpan.FromSeconds(12), route.Route_.Timeout.ToTimeSpan());
         Assert.Equal(("5xx,reset", 3u, TimeSpan.FromSeconds(4)), (route.Route_.RetryPolicy.RetryOn, route.Route_.RetryPolicy.NumRetries!.Value, route.Route_.RetryPolicy.PerTryTimeout.ToTimeSpan()));
         Assert.Equal(("/hooks/in", "10.1.2.3:9100"), (route.Route_.PrefixRewrite, route.Route_.HostRewriteLiteral));
+        Assert.Equal((CompiledNames.EnvoyHeader, "%HOSTNAME%"), (route.ResponseHeadersToAdd[0].Header.Key, route.ResponseHeadersToAdd[0].Header.Value));
+
+        // The egress mirrors Envoy's per-request retries when it delivers without Envoy.
+        var policy = One<ZenMesh.Contracts.V1.FlowPolicy>(snapshot, TypeUrls.FlowPolicy, "acme/gh-orders");
+        Assert.Equal((3u, TimeSpan.FromSeconds(4)), (policy.RequestRetries, policy.PerTryTimeout.ToTimeSpan()));
     }
 
     [Fact]

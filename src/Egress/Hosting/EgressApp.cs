@@ -1,0 +1,118 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Api;
+using ZenMesh.Egress.Delivery;
+using ZenMesh.Egress.Flows;
+using ZenMesh.Egress.Intake;
+using ZenMesh.Egress.Scheduling;
+using ZenMesh.Egress.Storage;
+using ZenMesh.Secrets;
+using ZenMesh.Xds.Client;
+using ZenMesh.Xds.Resources;
+
+namespace ZenMesh.Egress.Hosting;
+
+/// <summary>Builds the egress: flow config over xDS, the job stream from the ingester, the delivery store, one lane per flow, and the delivery API.</summary>
+public static class EgressApp
+{
+    private static readonly Dictionary<string, string> Switches = new(StringComparer.Ordinal)
+    {
+        ["--port"] = "Egress:Port",
+        ["--bind"] = "Egress:BindAddress",
+        ["--data-dir"] = "Egress:DataDir",
+        ["--secrets-dir"] = "Egress:SecretsDir",
+        ["--xds"] = "Egress:Xds",
+        ["--edge"] = "Egress:Edge",
+        ["--ingester"] = "Egress:Ingester",
+        ["--envoy"] = "Egress:Envoy",
+    };
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        if (Environment.GetEnvironmentVariable("ZENMESH_SECRETS_DIR") is { Length: > 0 } secretsDir)
+        {
+            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:SecretsDir", secretsDir)]);
+        }
+        // --direct is a flag without a value.
+        var direct = args.Contains("--direct");
+        builder.Configuration.AddCommandLine([.. args.Where(a => a != "--direct")], Switches);
+        if (direct)
+        {
+            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:Direct", "true")]);
+        }
+        var options = builder.Configuration.GetSection(EgressOptions.Section).Get<EgressOptions>() ?? new EgressOptions();
+        var problems = Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(EgressOptions.Section, typeof(EgressOptions), problems);
+        }
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<FlowPolicies>();
+        builder.Services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
+        builder.Services.AddSingleton<Deliverer>();
+        builder.Services.AddSingleton<DeliveryCounters>();
+        builder.Services.AddSingleton<IntakeStatus>();
+        builder.Services.AddSingleton<ConfigStatus>();
+        builder.Services.AddHostedService(s => new PolicySubscription(
+            new PolicySource(options.Xds, options.Edge, options.DataDir),
+            TypeUrls.FlowPolicy,
+            flows => s.GetRequiredService<FlowPolicies>().Replace(flows.Resources.Values.Select(r => r.Body.Unpack<FlowPolicy>())),
+            s.GetRequiredService<ConfigStatus>(),
+            s.GetRequiredService<TimeProvider>(),
+            s.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddSingleton<DeliveryScheduler>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<DeliveryScheduler>());
+        builder.Services.AddHostedService<JobReceiver>();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapDeliveryApi();
+        app.MapEgressStatus();
+        return app;
+    }
+
+    private static List<string> Validate(EgressOptions o)
+    {
+        var problems = new List<string>();
+        if (!IPAddress.TryParse(o.BindAddress, out _))
+        {
+            problems.Add($"Egress:BindAddress (--bind) '{o.BindAddress}' is not an IP address; use e.g. 127.0.0.1.");
+        }
+        if (o.Port is < 0 or > 65535)
+        {
+            problems.Add($"Egress:Port (--port) {o.Port} is not a port; use 0-65535 (0 picks a free one).");
+        }
+        if (o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+        {
+            problems.Add($"Egress:Edge (--edge) is '{o.Edge}'; name the edge as tenant/edge, e.g. default/local.");
+        }
+        foreach (var (name, flag, value, example) in new[] { ("Xds", "--xds", o.Xds, "http://127.0.0.1:18001"), ("Ingester", "--ingester", o.Ingester, "http://127.0.0.1:8091"), ("Envoy", "--envoy", o.Envoy, "http://127.0.0.1:10001") })
+        {
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                problems.Add($"Egress:{name} ({flag}) '{value}' is not an http(s) URL; use e.g. {example}.");
+            }
+        }
+        if (o.MaxUnacked is < 1 or > 10_000)
+        {
+            problems.Add($"Egress:MaxUnacked {o.MaxUnacked} must be 1 to 10000 (default 500).");
+        }
+        if (o.Lease < TimeSpan.FromSeconds(1) || o.Lease > TimeSpan.FromHours(1))
+        {
+            problems.Add($"Egress:Lease {o.Lease} must be 00:00:01 to 01:00:00 (default 00:01:00).");
+        }
+        if (o.MaxRetryAfter <= TimeSpan.Zero)
+        {
+            problems.Add($"Egress:MaxRetryAfter {o.MaxRetryAfter} must be positive (default 01:00:00).");
+        }
+        if (o.SnippetBytes is < 0 or > 65_536)
+        {
+            problems.Add($"Egress:SnippetBytes {o.SnippetBytes} must be 0 to 65536 (default 1024).");
+        }
+        return problems;
+    }
+}

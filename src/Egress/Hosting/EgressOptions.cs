@@ -1,0 +1,45 @@
+namespace ZenMesh.Egress.Hosting;
+
+/// <summary>Configuration section "Egress". Every default runs locally beside an ingester and an agent.</summary>
+public sealed record EgressOptions
+{
+    public const string Section = "Egress";
+
+    /// <summary>The delivery log, replay and status API (--port).</summary>
+    public int Port { get; init; } = 8082;
+
+    public string BindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Where flow config comes from over xDS (--xds): the edge agent's relay, or the control plane itself.</summary>
+    public string Xds { get; init; } = "http://127.0.0.1:18001";
+
+    /// <summary>The edge whose flows this egress delivers (--edge), "{tenant}/{edge}": its node id.</summary>
+    public string Edge { get; init; } = "default/local";
+
+    /// <summary>The ingester's job stream (--ingester); the egress connects out to it.</summary>
+    public string Ingester { get; init; } = "http://127.0.0.1:8091";
+
+    /// <summary>The local Envoy's egress listener (--envoy); every attempt goes through it with x-zenmesh-flow.</summary>
+    public string Envoy { get; init; } = "http://127.0.0.1:10001";
+
+    /// <summary>Deliver straight to the targets without Envoy (--direct), with per-request retries and timeouts of our own.</summary>
+    public bool Direct { get; init; }
+
+    /// <summary>The delivery store (--data-dir).</summary>
+    public string DataDir { get; init; } = "./egress-data";
+
+    /// <summary>Signing secrets, one file per name (env ZENMESH_SECRETS_DIR).</summary>
+    public string? SecretsDir { get; init; }
+
+    /// <summary>A target's Retry-After is honoured up to this long.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long the ingester waits for this egress to record a job before handing it out again.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many jobs the ingester may send before this egress has recorded and acknowledged them.</summary>
+    public int MaxUnacked { get; init; } = 500;
+
+    /// <summary>How much of a target's response body each attempt keeps in the delivery log.</summary>
+    public int SnippetBytes { get; init; } = 1024;
+}

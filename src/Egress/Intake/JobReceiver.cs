@@ -1,0 +1,183 @@
+using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Options;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Flows;
+using ZenMesh.Egress.Hosting;
+using ZenMesh.Egress.Scheduling;
+using ZenMesh.Egress.Storage;
+
+namespace ZenMesh.Egress.Intake;
+
+/// <summary>
+/// Takes delivery jobs from the ingester over the stream the egress opens (outbound only):
+/// subscribes to the flows in its config, records whatever has arrived in one transaction, and
+/// only then acknowledges those jobs. A job the egress took but did not record (a crash) is handed
+/// out again when its lease runs out; one it recorded twice is kept once. A change in the set of
+/// flows resubscribes; a broken stream reconnects with backoff.
+/// </summary>
+public sealed partial class JobReceiver(
+    FlowPolicies policies,
+    IDeliveryStore store,
+    DeliveryScheduler scheduler,
+    IntakeStatus status,
+    IOptions<EgressOptions> options,
+    TimeProvider time,
+    ILogger<JobReceiver> logger) : BackgroundService
+{
+    private const int MostPerCommit = 500;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var channel = GrpcChannel.ForAddress(options.Value.Ingester);
+        var client = new Events.EventsClient(channel);
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var flows = Flows();
+            if (flows.Count == 0)
+            {
+                status.Connection(false, "no flows in this edge's config yet; nothing to subscribe to");
+                await ChangedAsync(flows, TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+            using var resubscribe = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var watch = WatchFlowsAsync(flows, resubscribe);
+            try
+            {
+                await SubscribeAsync(client, flows, () => backoff = TimeSpan.FromMilliseconds(250), resubscribe.Token).ConfigureAwait(false);
+                status.Connection(false, "the ingester ended the stream");
+            }
+            catch (Exception e) when (resubscribe.IsCancellationRequested && e is OperationCanceledException or RpcException or ChannelClosedException)
+            {
+                status.Connection(false, stoppingToken.IsCancellationRequested ? "stopped" : "resubscribing: the flows changed");
+                await resubscribe.CancelAsync().ConfigureAwait(false);
+                await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+            catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
+            {
+                status.Connection(false, $"the ingester at {options.Value.Ingester} is unavailable: {e.Status.StatusCode} {e.Status.Detail}");
+                Log.StreamFailed(logger, options.Value.Ingester, e.Status.StatusCode.ToString(), e.Status.Detail, backoff.TotalSeconds);
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or IOException && !stoppingToken.IsCancellationRequested)
+            {
+                status.Connection(false, $"could not record jobs: {e.Message}");
+                Log.RecordFailed(logger, e.Message);
+            }
+            await resubscribe.CancelAsync().ConfigureAwait(false);
+            await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+        }
+    }
+
+    private async Task SubscribeAsync(Events.EventsClient client, IReadOnlySet<string> flows, Action connected, CancellationToken cancellationToken)
+    {
+        using var call = client.Subscribe(cancellationToken: cancellationToken);
+        await call.RequestStream.WriteAsync(new SubscribeRequest
+        {
+            Subscription = new Subscription
+            {
+                Consumer = $"egress@{Environment.MachineName}",
+                Flows = { flows.Order(StringComparer.Ordinal) },
+                MaxUnacked = (uint)options.Value.MaxUnacked,
+                Lease = Duration.FromTimeSpan(options.Value.Lease),
+            },
+        }, cancellationToken).ConfigureAwait(false);
+
+        // Reading and recording overlap: while one batch commits, the next gathers here.
+        var arrived = Channel.CreateBounded<DeliveryJob>(new BoundedChannelOptions(options.Value.MaxUnacked) { SingleReader = true, SingleWriter = true });
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var job in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    await arrived.Writer.WriteAsync(job, cancellationToken).ConfigureAwait(false);
+                }
+                arrived.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                arrived.Writer.TryComplete(e);
+            }
+        }, cancellationToken);
+
+        var first = true;
+        var batch = new List<DeliveryJob>(MostPerCommit);
+        while (await arrived.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (first)
+            {
+                status.Connection(true, null);
+                connected();
+                first = false;
+            }
+            batch.Clear();
+            while (batch.Count < MostPerCommit && arrived.Reader.TryRead(out var job))
+            {
+                batch.Add(job);
+            }
+            var recorded = await store.RecordAsync(batch, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            var acks = new JobAcks();
+            acks.JobIds.AddRange(batch.Select(j => j.JobId));
+            await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = acks }, cancellationToken).ConfigureAwait(false);
+            status.Took(batch.Count, recorded);
+            foreach (var (tenant, flow) in batch.Select(j => (j.Tenant, j.Flow)).Distinct())
+            {
+                scheduler.Wake(tenant, flow);
+            }
+        }
+        await reader.ConfigureAwait(false);
+    }
+
+    private HashSet<string> Flows() =>
+        policies.All.Values.Where(p => p.Enabled).Select(p => p.Flow).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Cancels the subscription once the set of flows differs from <paramref name="subscribed"/>.</summary>
+    private async Task WatchFlowsAsync(IReadOnlySet<string> subscribed, CancellationTokenSource resubscribe)
+    {
+        await ChangedAsync(subscribed, Timeout.InfiniteTimeSpan, resubscribe.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!resubscribe.IsCancellationRequested)
+        {
+            await resubscribe.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ChangedAsync(IReadOnlySet<string> from, TimeSpan atMost, CancellationToken cancellationToken)
+    {
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChange(IReadOnlyDictionary<string, FlowPolicy> _)
+        {
+            if (!Flows().SetEquals(from))
+            {
+                changed.TrySetResult();
+            }
+        }
+        policies.Changed += OnChange;
+        try
+        {
+            OnChange(policies.All);
+            await changed.Task.WaitAsync(atMost, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        finally
+        {
+            policies.Changed -= OnChange;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6200, Level = LogLevel.Warning, Message = "the job stream from the ingester at {Address} failed: {Code} {Detail}; reconnecting in {Seconds} s")]
+        public static partial void StreamFailed(ILogger logger, string address, string code, string detail, double seconds);
+
+        [LoggerMessage(EventId = 6201, Level = LogLevel.Error, Message = "could not record delivery jobs: {Reason}; they were not acknowledged and will be handed out again")]
+        public static partial void RecordFailed(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,258 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Hosting;
+
+namespace ZenMesh.Egress.Storage;
+
+/// <summary>
+/// Deliveries in a SQLite file in the data directory (WAL, synchronous=FULL: a job is on disk
+/// before the ingester hears it was taken). One connection writes, under a lock; reads open their
+/// own. Times are Unix milliseconds so the due-time index orders them as numbers.
+/// </summary>
+public sealed class SqliteDeliveryStore : IDeliveryStore
+{
+    private const string Columns = "seq, job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, attempts, failures, due_at, first_attempt_at, recorded_at, finished_at, last_status, last_outcome, last_fault";
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly SemaphoreSlim _write = new(1, 1);
+
+    public SqliteDeliveryStore(IOptions<EgressOptions> options)
+    {
+        Directory.CreateDirectory(options.Value.DataDir);
+        Location = Path.GetFullPath(Path.Combine(options.Value.DataDir, "deliveries.db"));
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();
+        _writer = Open();
+        _writer.Command("""
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL UNIQUE, event_id TEXT NOT NULL,
+                tenant TEXT NOT NULL, flow TEXT NOT NULL, endpoint TEXT NOT NULL, event_type TEXT,
+                received_at INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
+                state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+                due_at INTEGER NOT NULL, first_attempt_at INTEGER, recorded_at INTEGER NOT NULL, finished_at INTEGER,
+                last_status INTEGER, last_outcome TEXT, last_fault TEXT);
+            CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (tenant, flow, due_at) WHERE state = 'pending';
+            CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (tenant, flow, received_at);
+            CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
+            CREATE TABLE IF NOT EXISTS attempts (
+                job_id TEXT NOT NULL, n INTEGER NOT NULL, at INTEGER NOT NULL, status INTEGER, latency_ms REAL NOT NULL,
+                outcome TEXT NOT NULL, fault TEXT, detail TEXT, snippet TEXT, via TEXT NOT NULL,
+                PRIMARY KEY (job_id, n)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS holds (tenant TEXT NOT NULL, flow TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (tenant, flow));
+            """).ExecuteNonQuery();
+    }
+
+    public string Location { get; }
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        connection.Command("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;").ExecuteNonQuery();
+        return connection;
+    }
+
+    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    private async Task<T> WriteAsync<T>(Func<DbTransaction, T> work, CancellationToken cancellationToken)
+    {
+        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var transaction = _writer.BeginTransaction();
+            var result = work(transaction);
+            transaction.Commit();
+            return result;
+        }
+        finally
+        {
+            _write.Release();
+        }
+    }
+
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await Task.Yield();
+        using var connection = Open();
+        return read(connection);
+    }
+
+    public Task<int> RecordAsync(IReadOnlyList<DeliveryJob> jobs, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    {
+        var recorded = 0;
+        foreach (var job in jobs)
+        {
+            var headers = JsonSerializer.Serialize(job.Headers.ToDictionary(h => h.Key, h => h.Value));
+            recorded += _writer.Command("""
+                INSERT INTO deliveries (job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, due_at, recorded_at)
+                VALUES (@job, @event, @tenant, @flow, @endpoint, @type, @received, @headers, @body, 'pending', @now, @now)
+                ON CONFLICT (job_id) DO NOTHING
+                """, transaction)
+                .With("@job", job.JobId).With("@event", job.EventId).With("@tenant", job.Tenant).With("@flow", job.Flow).With("@endpoint", job.Endpoint)
+                .With("@type", job.EventType.Length > 0 ? job.EventType : null).With("@received", Ms(job.ReceivedAt?.ToDateTimeOffset() ?? now))
+                .With("@headers", headers).With("@body", job.Body.ToByteArray()).With("@now", Ms(now))
+                .ExecuteNonQuery();
+        }
+        return recorded;
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Delivery>>(connection =>
+    {
+        // Asking for the in-flight ones too and dropping them here keeps the query one plain index range.
+        using var command = connection.Command($"SELECT {Columns} FROM deliveries WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND due_at <= @now ORDER BY due_at, seq LIMIT @limit")
+            .With("@tenant", tenant).With("@flow", flow).With("@now", Ms(now)).With("@limit", (long)max + skip.Count);
+        return [.. Read(command).Select(r => r.Delivery).Where(d => !skip.Contains(d.JobId)).Take(max)];
+    }, cancellationToken);
+
+    public Task<DateTimeOffset?> NextDueAsync(string tenant, string flow, CancellationToken cancellationToken) => ReadAsync(connection =>
+    {
+        var next = connection.Command("SELECT MIN(due_at) FROM deliveries WHERE tenant = @tenant AND flow = @flow AND state = 'pending'")
+            .With("@tenant", tenant).With("@flow", flow).ExecuteScalar();
+        return next is long ms ? Time(ms) : (DateTimeOffset?)null;
+    }, cancellationToken);
+
+    public Task FinishAttemptAsync(AttemptResult result, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    {
+        var a = result.Attempt;
+        _writer.Command("INSERT OR REPLACE INTO attempts (job_id, n, at, status, latency_ms, outcome, fault, detail, snippet, via) VALUES (@job, @n, @at, @status, @latency, @outcome, @fault, @detail, @snippet, @via)", transaction)
+            .With("@job", a.JobId).With("@n", a.Number).With("@at", Ms(a.At)).With("@status", a.Status).With("@outcome", a.Outcome).With("@fault", a.Fault)
+            .With("@detail", a.Detail).With("@snippet", a.Snippet).With("@via", a.Via).WithReal("@latency", a.LatencyMs).ExecuteNonQuery();
+        var finished = result.State == DeliveryStates.Pending ? (long?)null : Ms(a.At);
+        return _writer.Command("""
+            UPDATE deliveries SET attempts = @n, failures = failures + @failure, state = @state, due_at = @due,
+                first_attempt_at = COALESCE(first_attempt_at, @at), finished_at = @finished,
+                last_status = @status, last_outcome = @outcome, last_fault = @fault
+            WHERE job_id = @job
+            """, transaction)
+            .With("@job", a.JobId).With("@n", a.Number).With("@failure", result.CountsAsFailure ? 1 : 0).With("@state", result.State).With("@due", Ms(result.DueAt))
+            .With("@at", Ms(a.At)).With("@finished", finished).With("@status", a.Status).With("@outcome", a.Outcome).With("@fault", a.Fault)
+            .ExecuteNonQuery();
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<(long Seq, Delivery Delivery)>> QueryAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(long, Delivery)>>(connection =>
+    {
+        var (where, command) = Where(connection, query);
+        command.CommandText = $"SELECT {Columns} FROM deliveries WHERE {where} AND seq > @after ORDER BY seq LIMIT @limit";
+        command.With("@after", query.AfterSeq).With("@limit", (long)query.Limit);
+        using (command)
+        {
+            return Read(command);
+        }
+    }, cancellationToken);
+
+    /// <summary>The filter of a query, with its parameters bound to a new command.</summary>
+    internal static (string Where, DbCommand Command) Where(DbConnection connection, DeliveryQuery query)
+    {
+        var command = connection.CreateCommand();
+        var where = new StringBuilder("1 = 1");
+        void Add(string clause, string name, object value)
+        {
+            where.Append(" AND ").Append(clause);
+            _ = value is long l ? command.With(name, l) : command.With(name, (string)value);
+        }
+        if (query.Tenant is { } tenant) Add("tenant = @tenant", "@tenant", tenant);
+        if (query.Flow is { } flow) Add("flow = @flow", "@flow", flow);
+        if (query.State is { } state) Add("state = @state", "@state", state);
+        if (query.EventId is { } eventId) Add("event_id = @event", "@event", eventId);
+        if (query.Since is { } since) Add("received_at >= @since", "@since", Ms(since));
+        if (query.Until is { } until) Add("received_at < @until", "@until", Ms(until));
+        return (where.ToString(), command);
+    }
+
+    public Task<Delivery?> GetAsync(string jobId, CancellationToken cancellationToken) => ReadAsync(connection =>
+    {
+        using var command = connection.Command($"SELECT {Columns} FROM deliveries WHERE job_id = @job").With("@job", jobId);
+        return Read(command) is [var (_, delivery)] ? delivery : null;
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<Attempt>> AttemptsAsync(string jobId, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Attempt>>(connection =>
+    {
+        using var command = connection.Command("SELECT job_id, n, at, status, latency_ms, outcome, fault, detail, snippet, via FROM attempts WHERE job_id = @job ORDER BY n").With("@job", jobId);
+        using var reader = command.ExecuteReader();
+        var attempts = new List<Attempt>();
+        while (reader.Read())
+        {
+            attempts.Add(new Attempt(reader.GetString(0), reader.GetInt32(1), Time(reader.GetInt64(2)), reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.GetDouble(4),
+                reader.GetString(5), Text(reader, 6), Text(reader, 7), Text(reader, 8), reader.GetString(9)));
+        }
+        return attempts;
+    }, cancellationToken);
+
+    public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>> CountsAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>>(connection =>
+    {
+        using var command = connection.Command("SELECT tenant, flow, state, COUNT(*) FROM deliveries GROUP BY tenant, flow, state");
+        using var reader = command.ExecuteReader();
+        var counts = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            var key = $"{reader.GetString(0)}/{reader.GetString(1)}";
+            if (!counts.TryGetValue(key, out var states))
+            {
+                counts[key] = states = DeliveryStates.All.ToDictionary(s => s, _ => 0L, StringComparer.Ordinal);
+            }
+            states[reader.GetString(2)] = reader.GetInt64(3);
+        }
+        return counts.ToDictionary(c => c.Key, c => (IReadOnlyDictionary<string, long>)c.Value, StringComparer.Ordinal);
+    }, cancellationToken);
+
+    public Task HoldAsync(DeliveryHold hold, CancellationToken cancellationToken) => WriteAsync(transaction =>
+        _writer.Command("INSERT OR REPLACE INTO holds (tenant, flow, reason, at) VALUES (@tenant, @flow, @reason, @at)", transaction)
+            .With("@tenant", hold.Tenant).With("@flow", hold.Flow).With("@reason", hold.Reason).With("@at", Ms(hold.At)).ExecuteNonQuery(), cancellationToken);
+
+    public Task<bool> ResumeAsync(string tenant, string flow, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    {
+        var held = _writer.Command("DELETE FROM holds WHERE tenant = @tenant AND flow = @flow", transaction).With("@tenant", tenant).With("@flow", flow).ExecuteNonQuery() > 0;
+        if (held)
+        {
+            _writer.Command("UPDATE deliveries SET due_at = @now WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND due_at > @now", transaction)
+                .With("@tenant", tenant).With("@flow", flow).With("@now", Ms(now)).ExecuteNonQuery();
+        }
+        return held;
+    }, cancellationToken);
+
+    public Task<IReadOnlyList<DeliveryHold>> HoldsAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<DeliveryHold>>(connection =>
+    {
+        using var command = connection.Command("SELECT tenant, flow, reason, at FROM holds ORDER BY tenant, flow");
+        using var reader = command.ExecuteReader();
+        var holds = new List<DeliveryHold>();
+        while (reader.Read())
+        {
+            holds.Add(new DeliveryHold(reader.GetString(0), reader.GetString(1), reader.GetString(2), Time(reader.GetInt64(3))));
+        }
+        return holds;
+    }, cancellationToken);
+
+    private static string? Text(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+
+    private static List<(long Seq, Delivery Delivery)> Read(DbCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var rows = new List<(long, Delivery)>();
+        while (reader.Read())
+        {
+            rows.Add((reader.GetInt64(0), new Delivery(
+                JobId: reader.GetString(1), EventId: reader.GetString(2), Tenant: reader.GetString(3), Flow: reader.GetString(4), Endpoint: reader.GetString(5),
+                EventType: Text(reader, 6), ReceivedAt: Time(reader.GetInt64(7)),
+                Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8)) ?? [],
+                Body: (byte[])reader.GetValue(9), State: reader.GetString(10), Attempts: reader.GetInt32(11), Failures: reader.GetInt32(12),
+                DueAt: Time(reader.GetInt64(13)), FirstAttemptAt: reader.IsDBNull(14) ? null : Time(reader.GetInt64(14)), RecordedAt: Time(reader.GetInt64(15)),
+                FinishedAt: reader.IsDBNull(16) ? null : Time(reader.GetInt64(16)), LastStatus: reader.IsDBNull(17) ? null : reader.GetInt32(17),
+                LastOutcome: Text(reader, 18), LastFault: Text(reader, 19))));
+        }
+        return rows;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _write.WaitAsync().ConfigureAwait(false);
+        _writer.Dispose();
+        _write.Dispose();
+    }
+}

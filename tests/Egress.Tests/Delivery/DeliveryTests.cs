@@ -1,0 +1,162 @@
+using System.Security.Cryptography;
+using System.Text;
+using ZenMesh.Egress.Storage;
+using ZenMesh.Egress.Tests.Infrastructure;
+
+namespace ZenMesh.Egress.Tests.Delivery;
+
+/// <summary>
+/// Webhooks through a real ingester and egress to targets written here: redelivered after
+/// failures with the same webhook-id, signed so the target can verify (both secrets during a
+/// rotation), Retry-After honoured, 410 holding the flow until resumed, and a target down for the
+/// whole horizon dead-lettered with every attempt kept.
+/// </summary>
+public sealed class DeliveryTests
+{
+    private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(200);
+
+    [Fact]
+    public async Task FailingTarget_IsRedelivered_WithTheSameWebhookId_UntilItSucceeds()
+    {
+        // Attempt 1 is three requests (two per-request retries of a 500), attempt 2 is a redelivery that succeeds.
+        await using var target = await TestTarget.StartAsync((n, http) => TestTarget.Status(n <= 3 ? 500 : 200)(n, http));
+        var flow = Mesh.Flow("to-orders", target.Url, Short);
+        flow.RequestRetries = 2;
+        await using var mesh = await Mesh.StartAsync(flow);
+
+        var eventId = await mesh.SendAsync();
+        var delivered = await mesh.WaitForAsync(eventId, "to-orders", DeliveryStates.Delivered);
+
+        Assert.Equal(2, delivered.Attempts);
+        Assert.Equal(4, target.Requests.Count);
+        Assert.All(target.Requests, r => Assert.Equal($"{eventId}/to-orders", r.Headers["webhook-id"]));
+        var attempts = await mesh.Store.AttemptsAsync(delivered.JobId, CancellationToken.None);
+        Assert.Equal([(500, AttemptOutcomes.Failed, Faults.Target), (200, AttemptOutcomes.Delivered, null)], attempts.Select(a => (a.Status ?? 0, a.Outcome, a.Fault)));
+        Assert.True(attempts[1].At - attempts[0].At >= Short * 0.9, $"the redelivery came {attempts[1].At - attempts[0].At} after the failure; the schedule says {Short}");
+    }
+
+    [Fact]
+    public async Task Deliveries_AreSigned_WithEveryActiveSecret_AndVerify()
+    {
+        var current = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        var previous = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+        await using var target = await TestTarget.StartAsync(TestTarget.Status(204));
+        var flow = Mesh.Flow("signed", target.Url);
+        flow.SigningSecretRef = "signing";
+        await using var mesh = await Mesh.StartAsync(flow);
+        await File.WriteAllTextAsync(Path.Combine(mesh.SecretsDir, "signing"), $"{current}\n{previous}\n");
+
+        var eventId = await mesh.SendAsync("""{"type":"order.paid"}""");
+        await mesh.WaitForAsync(eventId, "signed", DeliveryStates.Delivered);
+
+        var request = Assert.Single(target.Requests);
+        var signatures = request.Headers["webhook-signature"].Split(' ');
+        Assert.Equal(2, signatures.Length);
+        foreach (var secret in new[] { current, previous })
+        {
+            // The receiver's side of Standard Webhooks, written out here: HMAC over "{id}.{timestamp}.{body}".
+            var key = Convert.FromBase64String(secret["whsec_".Length..]);
+            var signed = Encoding.UTF8.GetBytes($"{request.Headers["webhook-id"]}.{request.Headers["webhook-timestamp"]}.").Concat(request.Body).ToArray();
+            Assert.Contains("v1," + Convert.ToBase64String(HMACSHA256.HashData(key, signed)), signatures);
+        }
+        Assert.InRange(long.Parse(request.Headers["webhook-timestamp"]), DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        Assert.Equal("""{"type":"order.paid"}""", Encoding.UTF8.GetString(request.Body));
+        Assert.Equal("order.paid", request.Headers["x-zenmesh-event-type"]);
+    }
+
+    [Fact]
+    public async Task MissingSigningSecret_IsZenMeshsFault_AndNothingIsSent()
+    {
+        await using var target = await TestTarget.StartAsync(TestTarget.Status(200));
+        var flow = Mesh.Flow("unsigned-by-mistake", target.Url, TimeSpan.FromMinutes(10));
+        flow.SigningSecretRef = "not-there";
+        await using var mesh = await Mesh.StartAsync(flow);
+
+        var eventId = await mesh.SendAsync();
+        Attempt? attempt = null;
+        await TestTimeouts.Eventually(async () => (attempt = (await mesh.Store.AttemptsAsync($"{eventId}/unsigned-by-mistake", CancellationToken.None)) is [var a, ..] ? a : null) is not null, "the first attempt is logged");
+
+        Assert.Equal((AttemptOutcomes.NotSent, Faults.ZenMesh), (attempt!.Outcome, attempt.Fault));
+        Assert.Contains("'not-there'", attempt.Detail);
+        Assert.Empty(target.Requests);
+    }
+
+    [Fact]
+    public async Task TooManyRequests_WithRetryAfter_IsTriedAgainNoSoonerThanAsked()
+    {
+        await using var target = await TestTarget.StartAsync((n, http) =>
+        {
+            if (n == 1)
+            {
+                http.Response.StatusCode = 429;
+                http.Response.Headers.RetryAfter = "1";
+            }
+            return Task.CompletedTask;
+        });
+        // The schedule alone would come back after 50 ms; the target asked for a second.
+        await using var mesh = await Mesh.StartAsync(Mesh.Flow("throttled", target.Url, TimeSpan.FromMilliseconds(50)));
+
+        var eventId = await mesh.SendAsync();
+        await mesh.WaitForAsync(eventId, "throttled", DeliveryStates.Delivered);
+
+        var requests = target.Requests.ToArray();
+        Assert.Equal(2, requests.Length);
+        Assert.True(requests[1].At - requests[0].At >= TimeSpan.FromSeconds(0.95), $"the second request came {requests[1].At - requests[0].At} after the 429");
+        var attempts = await mesh.Store.AttemptsAsync($"{eventId}/throttled", CancellationToken.None);
+        Assert.Equal(AttemptOutcomes.RetryAfter, attempts[0].Outcome);
+    }
+
+    [Fact]
+    public async Task Gone_HoldsTheFlow_UntilResumed_ThenItsJobsAreDelivered()
+    {
+        var gone = true;
+        await using var target = await TestTarget.StartAsync((_, http) => TestTarget.Status(Volatile.Read(ref gone) ? 410 : 200)(0, http));
+        await using var mesh = await Mesh.StartAsync(Mesh.Flow("retired", target.Url, TimeSpan.FromMilliseconds(50)));
+
+        var first = await mesh.SendAsync("""{"type":"a","n":1}""");
+        await TestTimeouts.Eventually(async () => (await mesh.GetJsonAsync("/status")).GetProperty("flows")[0].GetProperty("held").ValueKind == System.Text.Json.JsonValueKind.Object, "the flow is held");
+        var second = await mesh.SendAsync("""{"type":"a","n":2}""");
+        await Task.Delay(500);
+
+        Assert.Single(target.Requests);
+        var status = await mesh.GetJsonAsync("/status");
+        Assert.Contains("410", status.GetProperty("flows")[0].GetProperty("held").GetProperty("reason").GetString());
+        Assert.Equal(DeliveryStates.Pending, (await mesh.Store.GetAsync($"{second}/retired", CancellationToken.None))!.State);
+
+        Volatile.Write(ref gone, false);
+        using var resumed = await mesh.Api.PostAsync("/flows/default/retired/resume", null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, resumed.StatusCode);
+        await mesh.WaitForAsync(first, "retired", DeliveryStates.Delivered);
+        await mesh.WaitForAsync(second, "retired", DeliveryStates.Delivered);
+        using var again = await mesh.Api.PostAsync("/flows/default/retired/resume", null);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task TargetDown_ForTheWholeHorizon_IsDeadLettered_WithEveryAttempt()
+    {
+        // Nothing listens on the target's port.
+        var down = new Uri($"http://127.0.0.1:{FreePort()}/hook");
+        var flow = Mesh.Flow("to-nowhere", down, TimeSpan.FromMilliseconds(100));
+        flow.RedeliveryRepeatEvery = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
+        flow.RedeliveryHorizon = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(450));
+        await using var mesh = await Mesh.StartAsync(flow);
+
+        var eventId = await mesh.SendAsync();
+        var dead = await mesh.WaitForAsync(eventId, "to-nowhere", DeliveryStates.Dead);
+
+        var attempts = await mesh.Store.AttemptsAsync(dead.JobId, CancellationToken.None);
+        Assert.InRange(attempts.Count, 3, 6);
+        Assert.All(attempts, a => Assert.Equal((AttemptOutcomes.Failed, Faults.Target, (int?)null), (a.Outcome, a.Fault, a.Status)));
+        Assert.Contains("could not reach the target", attempts[0].Detail);
+        var listed = await mesh.GetJsonAsync("/deliveries?state=dead&flow=to-nowhere");
+        Assert.Equal(dead.JobId, Assert.Single(listed.GetProperty("deliveries").EnumerateArray()).GetProperty("jobId").GetString());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Flows;
+using ZenMesh.Egress.Hosting;
+using ZenMesh.Egress.Storage;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Policies;
+
+namespace ZenMesh.Egress.Tests.Infrastructure;
+
+/// <summary>
+/// A real ingester and a real egress in process: webhooks go into the ingester's endpoint
+/// "default/orders" (unsigned), become jobs for the flows given, and the egress takes them over
+/// the job stream and delivers them (--direct, no Envoy here). Config is set directly, as xDS would.
+/// </summary>
+internal sealed class Mesh : IAsyncDisposable
+{
+    private readonly int _streamPort = FreePort();
+    private readonly List<FlowPolicy> _flows;
+    private WebApplication _ingester = null!;
+    private WebApplication? _egress;
+    private HttpClient _hooks = null!;
+
+    private Mesh(IReadOnlyList<FlowPolicy> flows) => _flows = [.. flows];
+
+    public string DataDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-").FullName;
+
+    public string SecretsDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-secrets-").FullName;
+
+    private string IngesterDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-ingester-").FullName;
+
+    public HttpClient Api { get; private set; } = null!;
+
+    public WebApplication Egress => _egress!;
+
+    public static FlowPolicy Flow(string name, Uri target, params TimeSpan[] delays)
+    {
+        var flow = new FlowPolicy
+        {
+            Name = $"default/{name}", Tenant = "default", Flow = name, Endpoint = "orders", Target = name + "-target", TargetUrl = target.ToString(),
+            Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10)), MaxInFlight = 10, Enabled = true, EventTypes = { "*" },
+            RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMinutes(5)),
+        };
+        flow.RedeliveryDelays.AddRange((delays.Length > 0 ? delays : [TimeSpan.FromMilliseconds(200)]).Select(Duration.FromTimeSpan));
+        return flow;
+    }
+
+    public static async Task<Mesh> StartAsync(params FlowPolicy[] flows)
+    {
+        var mesh = new Mesh(flows);
+        mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9"],
+            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
+        endpoint.Flows.AddRange(flows.Select(f => new FlowRoute { Flow = f.Flow, EventTypes = { "*" }, Enabled = true }));
+        mesh._ingester.Services.GetRequiredService<EndpointPolicies>().Replace([endpoint]);
+        await mesh._ingester.StartAsync();
+        var hooks = mesh._ingester.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{mesh._streamPort}", StringComparison.Ordinal));
+        mesh._hooks = new HttpClient { BaseAddress = new Uri(hooks) };
+        await mesh.StartEgressAsync();
+        return mesh;
+    }
+
+    public async Task StartEgressAsync()
+    {
+        _egress = EgressApp.Build(["--port", "0", "--direct", "--data-dir", DataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
+            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
+        await _egress.StartAsync();
+        Api = new HttpClient { BaseAddress = new Uri(_egress.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()) };
+    }
+
+    public async Task StopEgressAsync()
+    {
+        Api.Dispose();
+        await _egress!.StopAsync();
+        await _egress.DisposeAsync();
+        _egress = null;
+    }
+
+    public IDeliveryStore Store => Egress.Services.GetRequiredService<IDeliveryStore>();
+
+    /// <summary>Sends a webhook to the ingester; returns its event id.</summary>
+    public async Task<string> SendAsync(string body = """{"type":"order.created","id":1}""")
+    {
+        using var response = await _hooks.PostAsync("/hooks/default/orders", new StringContent(body, Encoding.UTF8, "application/json"));
+        response.EnsureSuccessStatusCode();
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Waits until the job of <paramref name="eventId"/> for <paramref name="flow"/> is in <paramref name="state"/>; returns it.</summary>
+    public async Task<Storage.Delivery> WaitForAsync(string eventId, string flow, string state, TimeSpan? timeout = null)
+    {
+        Storage.Delivery? found = null;
+        try
+        {
+            await TestTimeouts.Eventually(async () => (found = await Store.GetAsync($"{eventId}/{flow}", CancellationToken.None)) is { } d && d.State == state, $"{eventId}/{flow} is {state}", timeout);
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message} Last seen: {found?.State ?? "not recorded"}, {found?.Attempts} attempts, last outcome {found?.LastOutcome}.", e);
+        }
+        return found!;
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path) => JsonDocument.Parse(await Api.GetStringAsync(path)).RootElement;
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _hooks.Dispose();
+        if (_egress is not null)
+        {
+            await StopEgressAsync();
+        }
+        await _ingester.StopAsync();
+        await _ingester.DisposeAsync();
+        foreach (var dir in new[] { DataDir, SecretsDir, IngesterDir })
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}

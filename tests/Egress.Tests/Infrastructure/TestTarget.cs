@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ZenMesh.Egress.Tests.Infrastructure;
+
+/// <summary>A customer's webhook receiver, written in the test: answers by a handler that sees the request number, and keeps every request it got.</summary>
+internal sealed class TestTarget : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private int _count;
+
+    public sealed record Received(int Number, DateTimeOffset At, IReadOnlyDictionary<string, string> Headers, byte[] Body);
+
+    private TestTarget(WebApplication app) => _app = app;
+
+    public ConcurrentQueue<Received> Requests { get; } = new();
+
+    public Uri Url { get; private set; } = null!;
+
+    /// <summary><paramref name="answer"/> gets the 1-based number of the request and writes the response.</summary>
+    public static async Task<TestTarget> StartAsync(Func<int, HttpContext, Task> answer)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var target = new TestTarget(app);
+        app.MapPost("/hook", async (HttpContext http) =>
+        {
+            using var body = new MemoryStream();
+            await http.Request.Body.CopyToAsync(body);
+            var number = Interlocked.Increment(ref target._count);
+            target.Requests.Enqueue(new Received(number, DateTimeOffset.UtcNow, http.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), body.ToArray()));
+            await answer(number, http);
+        });
+        await app.StartAsync();
+        target.Url = new Uri(new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()), "/hook");
+        return target;
+    }
+
+    public static Func<int, HttpContext, Task> Status(int status) => (_, http) =>
+    {
+        http.Response.StatusCode = status;
+        return Task.CompletedTask;
+    };
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
