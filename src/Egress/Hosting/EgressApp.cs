@@ -78,25 +78,12 @@ public static class EgressApp
     private static List<string> Validate(EgressOptions o)
     {
         var problems = new List<string>();
-        if (!IPAddress.TryParse(o.BindAddress, out _))
-        {
-            problems.Add($"Egress:BindAddress (--bind) '{o.BindAddress}' is not an IP address; use e.g. 127.0.0.1.");
-        }
-        if (o.Port is < 0 or > 65535)
-        {
-            problems.Add($"Egress:Port (--port) {o.Port} is not a port; use 0-65535 (0 picks a free one).");
-        }
-        if (o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
-        {
-            problems.Add($"Egress:Edge (--edge) is '{o.Edge}'; name the edge as tenant/edge, e.g. default/local.");
-        }
-        foreach (var (name, flag, value, example) in new[] { ("Xds", "--xds", o.Xds, "http://127.0.0.1:18001"), ("Ingester", "--ingester", o.Ingester, "http://127.0.0.1:8091"), ("Envoy", "--envoy", o.Envoy, "http://127.0.0.1:10001") })
-        {
-            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            {
-                problems.Add($"Egress:{name} ({flag}) '{value}' is not an http(s) URL; use e.g. {example}.");
-            }
-        }
+        ServiceOptionChecks.Bind(problems, EgressOptions.Section, o.BindAddress);
+        ServiceOptionChecks.Port(problems, EgressOptions.Section, o.Port);
+        ServiceOptionChecks.Edge(problems, EgressOptions.Section, o.Edge);
+        ServiceOptionChecks.HttpUrl(problems, "Egress:Xds", "--xds", o.Xds, "the agent's relay, e.g. http://127.0.0.1:18001");
+        ServiceOptionChecks.HttpUrl(problems, "Egress:Ingester", "--ingester", o.Ingester, "the ingester's stream port, e.g. http://127.0.0.1:8091");
+        ServiceOptionChecks.HttpUrl(problems, "Egress:Envoy", "--envoy", o.Envoy, "the local Envoy's egress listener, e.g. http://127.0.0.1:10001 (or --direct)");
         if (o.MaxUnacked is < 1 or > 10_000)
         {
             problems.Add($"Egress:MaxUnacked {o.MaxUnacked} must be 1 to 10000 (default 500).");

@@ -85,22 +85,10 @@ public static class IngesterApp
     private static List<string> Validate(IngesterOptions o)
     {
         var problems = new List<string>();
-        if (!IPAddress.TryParse(o.BindAddress, out _))
-        {
-            problems.Add($"Ingester:BindAddress (--bind) '{o.BindAddress}' is not an IP address; use e.g. 127.0.0.1.");
-        }
-        if (o.Port is < 0 or > 65535)
-        {
-            problems.Add($"Ingester:Port (--port) {o.Port} is not a port; use 0-65535 (0 picks a free one).");
-        }
-        if (o.Edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
-        {
-            problems.Add($"Ingester:Edge (--edge) is '{o.Edge}'; name the edge as tenant/edge, e.g. default/local.");
-        }
-        if (!Uri.TryCreate(o.Xds, UriKind.Absolute, out var xds) || xds.Scheme is not ("http" or "https"))
-        {
-            problems.Add($"Ingester:Xds (--xds) '{o.Xds}' is not an http(s) URL; use the agent's relay, e.g. http://127.0.0.1:18001.");
-        }
+        ServiceOptionChecks.Bind(problems, IngesterOptions.Section, o.BindAddress);
+        ServiceOptionChecks.Port(problems, IngesterOptions.Section, o.Port);
+        ServiceOptionChecks.Edge(problems, IngesterOptions.Section, o.Edge);
+        ServiceOptionChecks.HttpUrl(problems, "Ingester:Xds", "--xds", o.Xds, "the agent's relay, e.g. http://127.0.0.1:18001");
         if (o.StreamPort is < 0 or > 65535 || (o.StreamPort == o.Port && o.Port != 0))
         {
             problems.Add($"Ingester:StreamPort (--stream-port) {o.StreamPort} is not a port of its own; use 0-65535, not the webhook port {o.Port}.");

@@ -1,0 +1,40 @@
+using System.Net;
+
+namespace ZenMesh.Xds.Client;
+
+/// <summary>The checks every data-plane service makes of its options, each problem naming the setting, its switch and a value that works.</summary>
+public static class ServiceOptionChecks
+{
+    public static void Bind(List<string> problems, string section, string address)
+    {
+        if (!IPAddress.TryParse(address, out _))
+        {
+            problems.Add($"{section}:BindAddress (--bind) '{address}' is not an IP address; use e.g. 127.0.0.1.");
+        }
+    }
+
+    public static void Port(List<string> problems, string section, int port)
+    {
+        if (port is < 0 or > 65535)
+        {
+            problems.Add($"{section}:Port (--port) {port} is not a port; use 0-65535 (0 picks a free one).");
+        }
+    }
+
+    public static void Edge(List<string> problems, string section, string edge)
+    {
+        if (edge.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+        {
+            problems.Add($"{section}:Edge (--edge) is '{edge}'; name the edge as tenant/edge, e.g. default/local.");
+        }
+    }
+
+    /// <summary>An http(s) URL setting, e.g. ("Ingester:Xds", "--xds", value, "the agent's relay, e.g. http://127.0.0.1:18001").</summary>
+    public static void HttpUrl(List<string> problems, string key, string flag, string value, string example)
+    {
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            problems.Add($"{key} ({flag}) '{value}' is not an http(s) URL; use {example}.");
+        }
+    }
+}
