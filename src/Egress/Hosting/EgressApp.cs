@@ -42,7 +42,7 @@ public static class EgressApp
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:Direct", "true")]);
         }
-        var options = builder.Configuration.GetSection(EgressOptions.Section).Get<EgressOptions>() ?? new EgressOptions();
+        var options = ServiceOptionChecks.Read<EgressOptions>(builder.Configuration, EgressOptions.Section);
         var problems = Validate(options);
         if (problems.Count > 0)
         {

@@ -36,7 +36,7 @@ public static class IngesterApp
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Ingester:SecretsDir", secretsDir)]);
         }
         builder.Configuration.AddCommandLine(args, Switches);
-        var options = builder.Configuration.GetSection(IngesterOptions.Section).Get<IngesterOptions>() ?? new IngesterOptions();
+        var options = ServiceOptionChecks.Read<IngesterOptions>(builder.Configuration, IngesterOptions.Section);
         var problems = Validate(options);
         if (problems.Count > 0)
         {

@@ -1,10 +1,26 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace ZenMesh.Xds.Client;
 
 /// <summary>The checks every data-plane service makes of its options, each problem naming the setting, its switch and a value that works.</summary>
 public static class ServiceOptionChecks
 {
+    /// <summary>The section bound to <typeparamref name="T"/>; a value of the wrong type is an options error that says which, not a crash.</summary>
+    public static T Read<T>(IConfiguration configuration, string section)
+        where T : class, new()
+    {
+        try
+        {
+            return configuration.GetSection(section).Get<T>() ?? new T();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new OptionsValidationException(section, typeof(T), [$"{e.Message} Use a whole number for ports and counts, hh:mm:ss for durations (e.g. 00:01:00), true or false for switches."]);
+        }
+    }
+
     public static void Bind(List<string> problems, string section, string address)
     {
         if (!IPAddress.TryParse(address, out _))

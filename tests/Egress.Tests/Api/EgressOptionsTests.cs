@@ -19,6 +19,13 @@ public sealed class EgressOptionsTests
     }
 
     [Fact]
+    public void ValueOfTheWrongType_IsAnOptionsError_NamingTheSetting()
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => EgressApp.Build(["--port", "x"]));
+        Assert.Contains("'x' at 'Egress:Port'", Assert.Single(e.Failures), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Direct_IsAFlagWithoutAValue()
     {
         var dir = Directory.CreateTempSubdirectory("zenmesh-egress-opts-").FullName;
