@@ -5,6 +5,7 @@ using ZenMesh.Egress.Api;
 using ZenMesh.Egress.Delivery;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Intake;
+using ZenMesh.Egress.Replays;
 using ZenMesh.Egress.Scheduling;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Secrets;
@@ -67,10 +68,13 @@ public static class EgressApp
         builder.Services.AddSingleton<DeliveryScheduler>();
         builder.Services.AddHostedService(s => s.GetRequiredService<DeliveryScheduler>());
         builder.Services.AddHostedService<JobReceiver>();
+        builder.Services.AddSingleton<ReplayRunner>();
+        builder.Services.AddHostedService(s => s.GetRequiredService<ReplayRunner>());
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapDeliveryApi();
+        app.MapReplayApi();
         app.MapEgressStatus();
         return app;
     }

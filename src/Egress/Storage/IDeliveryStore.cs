@@ -1,4 +1,5 @@
 using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Replays;
 
 namespace ZenMesh.Egress.Storage;
 
@@ -38,4 +39,24 @@ public interface IDeliveryStore : IAsyncDisposable
     Task<bool> ResumeAsync(string tenant, string flow, DateTimeOffset now, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<DeliveryHold>> HoldsAsync(CancellationToken cancellationToken);
+
+    /// <summary>How many deliveries match, per flow "{tenant}/{flow}" and state (paging fields ignored).</summary>
+    Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Stores a new running replay of what matches <paramref name="filter"/> now: its extent and count are fixed here, so deliveries arriving later are not replayed.</summary>
+    Task<Replay> CreateReplayAsync(string id, DeliveryQuery filter, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues the replay's next <paramref name="max"/> deliveries again (due at <paramref name="now"/>, horizon restarted, attempts
+    /// kept) and moves its cursor, in one transaction; returns the replay after it and the flows touched. A replay no longer running is returned unchanged.
+    /// </summary>
+    Task<(Replay Replay, IReadOnlyList<(string Tenant, string Flow)> Flows)> ReplayBatchAsync(string id, int max, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Stops the replay and returns the deliveries it queued that have not been attempted since to the state they had; null when there is no such replay.</summary>
+    Task<Replay?> CancelReplayAsync(string id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<Replay?> GetReplayAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Every replay, newest first.</summary>
+    Task<IReadOnlyList<Replay>> ReplaysAsync(CancellationToken cancellationToken);
 }

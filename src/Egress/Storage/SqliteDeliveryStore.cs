@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Egress.Hosting;
+using ZenMesh.Egress.Replays;
 
 namespace ZenMesh.Egress.Storage;
 
@@ -16,6 +17,7 @@ namespace ZenMesh.Egress.Storage;
 public sealed class SqliteDeliveryStore : IDeliveryStore
 {
     private const string Columns = "seq, job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, attempts, failures, due_at, first_attempt_at, recorded_at, finished_at, last_status, last_outcome, last_fault";
+    private static readonly string[] ReplayColumnsAdded = ["replay_id", "replay_prior"];
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _write = new(1, 1);
@@ -34,7 +36,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
                 received_at INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
                 state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
                 due_at INTEGER NOT NULL, first_attempt_at INTEGER, recorded_at INTEGER NOT NULL, finished_at INTEGER,
-                last_status INTEGER, last_outcome TEXT, last_fault TEXT);
+                last_status INTEGER, last_outcome TEXT, last_fault TEXT, replay_id TEXT, replay_prior TEXT);
             CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (tenant, flow, due_at) WHERE state = 'pending';
             CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (tenant, flow, received_at);
             CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
@@ -43,7 +45,17 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
                 outcome TEXT NOT NULL, fault TEXT, detail TEXT, snippet TEXT, via TEXT NOT NULL,
                 PRIMARY KEY (job_id, n)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS holds (tenant TEXT NOT NULL, flow TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (tenant, flow));
+            CREATE TABLE IF NOT EXISTS replays (
+                id TEXT PRIMARY KEY, filter TEXT NOT NULL, up_to_seq INTEGER NOT NULL, matched INTEGER NOT NULL, queued INTEGER NOT NULL DEFAULT 0,
+                cursor INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, created_at INTEGER NOT NULL, finished_at INTEGER, withdrawn INTEGER NOT NULL DEFAULT 0);
             """).ExecuteNonQuery();
+        // A data directory from before replays lacks the replay columns; SQLite adds them in place.
+        var columns = _writer.Command("SELECT name FROM pragma_table_info('deliveries')").Strings();
+        foreach (var column in ReplayColumnsAdded.Except(columns))
+        {
+            _writer.Command($"ALTER TABLE deliveries ADD COLUMN {column} TEXT").ExecuteNonQuery();
+        }
+        _writer.Command("CREATE INDEX IF NOT EXISTS deliveries_replay ON deliveries (replay_id) WHERE replay_id IS NOT NULL").ExecuteNonQuery();
     }
 
     public string Location { get; }
@@ -159,7 +171,18 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         }
         if (query.Tenant is { } tenant) Add("tenant = @tenant", "@tenant", tenant);
         if (query.Flow is { } flow) Add("flow = @flow", "@flow", flow);
+        if (query.Flows is { } flows)
+        {
+            // An empty list selects nothing, as a target with no flows has no deliveries.
+            where.Append(" AND (tenant || '/' || flow) IN (").AppendJoin(", ", flows.Select((_, i) => $"@flows{i}").DefaultIfEmpty("NULL")).Append(')');
+            for (var i = 0; i < flows.Count; i++)
+            {
+                command.With($"@flows{i}", flows[i]);
+            }
+        }
         if (query.State is { } state) Add("state = @state", "@state", state);
+        if (query.Fault is { } fault) Add("last_fault = @fault", "@fault", fault);
+        if (query.Replay is { } replay) Add("replay_id = @replay", "@replay", replay);
         if (query.EventId is { } eventId) Add("event_id = @event", "@event", eventId);
         if (query.Since is { } since) Add("received_at >= @since", "@since", Ms(since));
         if (query.Until is { } until) Add("received_at < @until", "@until", Ms(until));
@@ -228,6 +251,117 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         }
         return holds;
     }, cancellationToken);
+
+    public Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(string, string, long)>>(connection =>
+    {
+        var (where, command) = Where(connection, query);
+        command.CommandText = $"SELECT tenant, flow, state, COUNT(*) FROM deliveries WHERE {where} GROUP BY tenant, flow, state ORDER BY tenant, flow, state";
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            var counts = new List<(string, string, long)>();
+            while (reader.Read())
+            {
+                counts.Add(($"{reader.GetString(0)}/{reader.GetString(1)}", reader.GetString(2), reader.GetInt64(3)));
+            }
+            return counts;
+        }
+    }, cancellationToken);
+
+    private const string ReplayColumns = "id, filter, up_to_seq, matched, queued, cursor, state, created_at, finished_at, withdrawn";
+
+    public Task<Replay> CreateReplayAsync(string id, DeliveryQuery filter, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    {
+        var upTo = _writer.Command("SELECT COALESCE(MAX(seq), 0) FROM deliveries", transaction).Scalar<long>();
+        var (where, command) = Where(_writer, filter);
+        command.CommandText = $"SELECT COUNT(*) FROM deliveries WHERE {where} AND seq <= @upto";
+        command.Transaction = transaction;
+        var matched = command.With("@upto", upTo).Scalar<long>();
+        _writer.Command("INSERT INTO replays (id, filter, up_to_seq, matched, state, created_at) VALUES (@id, @filter, @upto, @matched, @state, @now)", transaction)
+            .With("@id", id).With("@filter", JsonSerializer.Serialize(filter with { AfterSeq = 0, Limit = 0 })).With("@upto", upTo).With("@matched", matched)
+            .With("@state", ReplayStates.Running).With("@now", Ms(now)).ExecuteNonQuery();
+        return ReplayIn(id, transaction)!;
+    }, cancellationToken);
+
+    public Task<(Replay Replay, IReadOnlyList<(string Tenant, string Flow)> Flows)> ReplayBatchAsync(string id, int max, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync<(Replay, IReadOnlyList<(string, string)>)>(transaction =>
+    {
+        var replay = ReplayIn(id, transaction) ?? throw new InvalidOperationException($"no replay '{id}'");
+        if (replay.State != ReplayStates.Running)
+        {
+            return (replay, []);
+        }
+        var (where, command) = Where(_writer, replay.Filter);
+        // What it was is kept beside it, so a cancel can put back what was queued and not yet attempted.
+        command.CommandText = $"""
+            UPDATE deliveries SET replay_id = @id,
+                replay_prior = json_object('state', state, 'failures', failures, 'first', first_attempt_at, 'finished', finished_at, 'due', due_at),
+                state = 'pending', due_at = @now, failures = 0, first_attempt_at = NULL, finished_at = NULL
+            WHERE seq IN (SELECT seq FROM deliveries WHERE {where} AND seq > @cursor AND seq <= @upto ORDER BY seq LIMIT @max)
+            RETURNING seq, tenant, flow
+            """;
+        command.Transaction = transaction;
+        command.With("@id", id).With("@now", Ms(now)).With("@cursor", replay.Cursor).With("@upto", replay.UpToSeq).With("@max", (long)max);
+        var cursor = replay.Cursor;
+        var flows = new HashSet<(string, string)>();
+        var queued = 0L;
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                cursor = Math.Max(cursor, reader.GetInt64(0));
+                flows.Add((reader.GetString(1), reader.GetString(2)));
+                queued++;
+            }
+        }
+        var done = queued < max;
+        _writer.Command("UPDATE replays SET queued = queued + @queued, cursor = @cursor, state = @state, finished_at = @finished WHERE id = @id", transaction)
+            .With("@id", id).With("@queued", queued).With("@cursor", done ? replay.UpToSeq : cursor)
+            .With("@state", done ? ReplayStates.Done : ReplayStates.Running).With("@finished", done ? Ms(now) : null).ExecuteNonQuery();
+        return (ReplayIn(id, transaction)!, [.. flows]);
+    }, cancellationToken);
+
+    public Task<Replay?> CancelReplayAsync(string id, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    {
+        if (ReplayIn(id, transaction) is not { } replay || replay.State == ReplayStates.Cancelled)
+        {
+            return ReplayIn(id, transaction);
+        }
+        // Not attempted since the replay queued it: first_attempt_at is what the replay cleared and every attempt sets.
+        var withdrawn = _writer.Command("""
+            UPDATE deliveries SET state = json_extract(replay_prior, '$.state'), failures = json_extract(replay_prior, '$.failures'),
+                first_attempt_at = json_extract(replay_prior, '$.first'), finished_at = json_extract(replay_prior, '$.finished'),
+                due_at = json_extract(replay_prior, '$.due'), replay_id = NULL, replay_prior = NULL
+            WHERE replay_id = @id AND state = 'pending' AND first_attempt_at IS NULL
+            """, transaction).With("@id", id).ExecuteNonQuery();
+        _writer.Command("UPDATE replays SET state = @state, finished_at = @now, withdrawn = @withdrawn WHERE id = @id", transaction)
+            .With("@id", id).With("@state", ReplayStates.Cancelled).With("@now", Ms(now)).With("@withdrawn", withdrawn).ExecuteNonQuery();
+        return ReplayIn(id, transaction);
+    }, cancellationToken);
+
+    public Task<Replay?> GetReplayAsync(string id, CancellationToken cancellationToken) => ReadAsync(connection =>
+        Replays(connection.Command($"SELECT {ReplayColumns} FROM replays WHERE id = @id").With("@id", id)) is [var replay] ? replay : null, cancellationToken);
+
+    public Task<IReadOnlyList<Replay>> ReplaysAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Replay>>(connection =>
+        Replays(connection.Command($"SELECT {ReplayColumns} FROM replays ORDER BY created_at DESC, id")), cancellationToken);
+
+    private Replay? ReplayIn(string id, DbTransaction transaction) =>
+        Replays(_writer.Command($"SELECT {ReplayColumns} FROM replays WHERE id = @id", transaction).With("@id", id)) is [var replay] ? replay : null;
+
+    private static List<Replay> Replays(DbCommand command)
+    {
+        using (command)
+        using (var reader = command.ExecuteReader())
+        {
+            var replays = new List<Replay>();
+            while (reader.Read())
+            {
+                replays.Add(new Replay(reader.GetString(0), JsonSerializer.Deserialize<DeliveryQuery>(reader.GetString(1))!, reader.GetInt64(2), reader.GetInt64(3),
+                    reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), Time(reader.GetInt64(7)), reader.IsDBNull(8) ? null : Time(reader.GetInt64(8)), reader.GetInt64(9)));
+            }
+            return replays;
+        }
+    }
 
     private static string? Text(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
 

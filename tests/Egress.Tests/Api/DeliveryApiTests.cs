@@ -45,7 +45,34 @@ public sealed class DeliveryApiTests
         Assert.True(attempts[1].GetProperty("latencyMs").GetDouble() >= 0);
     }
 
+    [Fact]
+    public async Task DeadLetters_AreSeparated_ByWhoseFaultTheFailureWas()
+    {
+        await using var failing = await TestTarget.StartAsync(TestTarget.Status(500));
+        var theirs = Mesh.Flow("theirs", failing.Url, TimeSpan.FromMilliseconds(100));
+        var ours = Mesh.Flow("ours", failing.Url, TimeSpan.FromMilliseconds(100));
+        // The signing secret is missing at the edge: nothing can be sent, and that is ZenMesh's failure, not the customer's.
+        ours.SigningSecretRef = "absent";
+        foreach (var flow in new[] { theirs, ours })
+        {
+            flow.RedeliveryRepeatEvery = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
+            flow.RedeliveryHorizon = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
+        }
+        await using var mesh = await Mesh.StartAsync(theirs, ours);
+        var id = await mesh.SendAsync();
+        await mesh.WaitForAsync(id, "theirs", DeliveryStates.Dead);
+        await mesh.WaitForAsync(id, "ours", DeliveryStates.Dead);
+
+        string[] Flows(JsonElement page) => [.. page.GetProperty("deliveries").EnumerateArray().Select(d => d.GetProperty("flow").GetString()!)];
+        Assert.Equal(["ours"], Flows(await mesh.GetJsonAsync("/deliveries?state=dead&fault=zenmesh")));
+        Assert.Equal(["theirs"], Flows(await mesh.GetJsonAsync("/deliveries?state=dead&fault=target")));
+        Assert.Equal(["ours", "theirs"], Flows(await mesh.GetJsonAsync($"/deliveries?state=dead&target={Uri.EscapeDataString(failing.Url.ToString())}")).Order());
+        Assert.Equal(["theirs"], Flows(await mesh.GetJsonAsync("/deliveries?target=theirs-target")));
+    }
+
     [Theory]
+    [InlineData("fault=mine", "fault 'mine'", "zenmesh")]
+    [InlineData("target=elsewhere", "target 'elsewhere'", "GET /status")]
     [InlineData("state=lost", "state 'lost'", "pending, delivered, dead")]
     [InlineData("since=yesterday", "since 'yesterday'", "ISO 8601")]
     [InlineData("limit=5000", "limit '5000'", "1 to 1000")]

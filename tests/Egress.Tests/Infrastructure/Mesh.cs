@@ -113,6 +113,21 @@ internal sealed class Mesh : IAsyncDisposable
         return found!;
     }
 
+    /// <summary>Replaces the egress's flow config, as a new xDS push would; kept across an egress restart.</summary>
+    public void SetFlows(params FlowPolicy[] flows)
+    {
+        _flows.Clear();
+        _flows.AddRange(flows);
+        Egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
+    }
+
+    /// <summary>Sends a request to the egress API; returns the status and the JSON answer.</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> SendApiAsync(HttpMethod method, string path)
+    {
+        using var response = await Api.SendAsync(new HttpRequestMessage(method, path));
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement);
+    }
+
     public async Task<JsonElement> GetJsonAsync(string path) => JsonDocument.Parse(await Api.GetStringAsync(path)).RootElement;
 
     private static int FreePort()
