@@ -76,6 +76,7 @@ public static class EgressApp
         app.MapDeliveryApi();
         app.MapReplayApi();
         app.MapEgressStatus();
+        app.MapEgressMetrics();
         return app;
     }
 

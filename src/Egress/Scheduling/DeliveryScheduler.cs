@@ -111,7 +111,7 @@ public sealed partial class DeliveryScheduler(
     private void Finished(FlowLane lane, AttemptResult result)
     {
         var attempt = result.Attempt;
-        counters.Count(FlowPolicies.Key(lane.Tenant, lane.Flow), attempt.Outcome, attempt.LatencyMs, result.State == DeliveryStates.Dead);
+        counters.Count(FlowPolicies.Key(lane.Tenant, lane.Flow), attempt.Outcome, attempt.LatencyMs, result.State == DeliveryStates.Dead, attempt.Fault);
         if (result.State == DeliveryStates.Dead)
         {
             Log.DeadLettered(logger, attempt.JobId, lane.Tenant, lane.Flow, attempt.Number, attempt.Detail ?? attempt.Outcome);

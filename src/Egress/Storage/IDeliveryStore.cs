@@ -40,6 +40,9 @@ public interface IDeliveryStore : IAsyncDisposable
 
     Task<IReadOnlyList<DeliveryHold>> HoldsAsync(CancellationToken cancellationToken);
 
+    /// <summary>How many deliveries wait (pending), per flow "{tenant}/{flow}": the queue depth, cheap enough for every scrape.</summary>
+    Task<IReadOnlyDictionary<string, long>> PendingAsync(CancellationToken cancellationToken);
+
     /// <summary>How many deliveries match, per flow "{tenant}/{flow}" and state (paging fields ignored).</summary>
     Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken);
 

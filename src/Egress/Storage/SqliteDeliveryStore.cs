@@ -252,6 +252,19 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         return holds;
     }, cancellationToken);
 
+    public Task<IReadOnlyDictionary<string, long>> PendingAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyDictionary<string, long>>(connection =>
+    {
+        // The literal 'pending' lets SQLite count from the partial due-time index alone.
+        using var command = connection.Command("SELECT tenant, flow, COUNT(*) FROM deliveries WHERE state = 'pending' GROUP BY tenant, flow");
+        using var reader = command.ExecuteReader();
+        var pending = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            pending[$"{reader.GetString(0)}/{reader.GetString(1)}"] = reader.GetInt64(2);
+        }
+        return pending;
+    }, cancellationToken);
+
     public Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(string, string, long)>>(connection =>
     {
         var (where, command) = Where(connection, query);

@@ -32,6 +32,17 @@ public sealed class PrometheusText
         return this;
     }
 
+    /// <summary>One family of <paramref name="type"/> ("counter" or "gauge"), one sample per set of labels (e.g. attempts by flow and outcome).</summary>
+    public PrometheusText Family(string name, string help, string type, IEnumerable<((string Name, string Value)[] Labels, double Value)> samples)
+    {
+        Family(name, help, type);
+        foreach (var (labels, value) in samples)
+        {
+            Sample(name, Labels(labels), value);
+        }
+        return this;
+    }
+
     public PrometheusText Histogram(string name, string help, LatencyHistogram histogram)
     {
         Family(name, help, "histogram");
