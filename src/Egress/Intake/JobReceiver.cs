@@ -29,6 +29,9 @@ public sealed partial class JobReceiver(
 {
     private const int MostPerCommit = 500;
 
+    private string? OrderingKeyOf(DeliveryJob job) =>
+        policies.OrderingOf(job.Tenant, job.Flow)?.Of(job.Headers, job.Body.Memory);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var channel = GrpcChannel.ForAddress(options.Value.Ingester);
@@ -121,7 +124,7 @@ public sealed partial class JobReceiver(
             {
                 batch.Add(job);
             }
-            var recorded = await store.RecordAsync(batch, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            var recorded = await store.RecordAsync(batch, OrderingKeyOf, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             var acks = new JobAcks();
             acks.JobIds.AddRange(batch.Select(j => j.JobId));
             await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = acks }, cancellationToken).ConfigureAwait(false);

@@ -12,13 +12,19 @@ public interface IDeliveryStore : IAsyncDisposable
 {
     string Location { get; }
 
-    /// <summary>Records the jobs, due at once; a job already known (a hand-out repeated) is left as it is. Returns how many were new.</summary>
-    Task<int> RecordAsync(IReadOnlyList<DeliveryJob> jobs, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records the jobs, due at once, each with its ordering key (null: no order); a job already known (a hand-out
+    /// repeated) is left as it is. Returns how many were new.
+    /// </summary>
+    Task<int> RecordAsync(IReadOnlyList<DeliveryJob> jobs, Func<DeliveryJob, string?> orderingKey, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>A flow's pending deliveries due by <paramref name="now"/>, earliest first, at most <paramref name="max"/>, skipping <paramref name="skip"/> (in flight).</summary>
+    /// <summary>
+    /// A flow's pending deliveries due by <paramref name="now"/>, earliest first, at most <paramref name="max"/>, skipping
+    /// <paramref name="skip"/> (in flight). A delivery with an ordering key is due only when no older pending delivery has the same key.
+    /// </summary>
     Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, CancellationToken cancellationToken);
 
-    /// <summary>When the flow's next pending delivery is due, or null when it has none.</summary>
+    /// <summary>When the flow's next pending delivery is due (one not waiting behind an older one with its ordering key), or null when it has none.</summary>
     Task<DateTimeOffset?> NextDueAsync(string tenant, string flow, CancellationToken cancellationToken);
 
     /// <summary>Adds the attempt to the log and moves the delivery on, in one transaction.</summary>

@@ -17,7 +17,7 @@ namespace ZenMesh.Egress.Storage;
 public sealed class SqliteDeliveryStore : IDeliveryStore
 {
     private const string Columns = "seq, job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, attempts, failures, due_at, first_attempt_at, recorded_at, finished_at, last_status, last_outcome, last_fault";
-    private static readonly string[] ReplayColumnsAdded = ["replay_id", "replay_prior"];
+    private static readonly string[] ColumnsAdded = ["replay_id", "replay_prior", "ordering_key"];
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _write = new(1, 1);
@@ -36,7 +36,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
                 received_at INTEGER NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL,
                 state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
                 due_at INTEGER NOT NULL, first_attempt_at INTEGER, recorded_at INTEGER NOT NULL, finished_at INTEGER,
-                last_status INTEGER, last_outcome TEXT, last_fault TEXT, replay_id TEXT, replay_prior TEXT);
+                last_status INTEGER, last_outcome TEXT, last_fault TEXT, replay_id TEXT, replay_prior TEXT, ordering_key TEXT);
             CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (tenant, flow, due_at) WHERE state = 'pending';
             CREATE INDEX IF NOT EXISTS deliveries_received ON deliveries (tenant, flow, received_at);
             CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
@@ -49,13 +49,16 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
                 id TEXT PRIMARY KEY, filter TEXT NOT NULL, up_to_seq INTEGER NOT NULL, matched INTEGER NOT NULL, queued INTEGER NOT NULL DEFAULT 0,
                 cursor INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL, created_at INTEGER NOT NULL, finished_at INTEGER, withdrawn INTEGER NOT NULL DEFAULT 0);
             """).ExecuteNonQuery();
-        // A data directory from before replays lacks the replay columns; SQLite adds them in place.
+        // A data directory from before replays and ordering lacks their columns; SQLite adds them in place.
         var columns = _writer.Command("SELECT name FROM pragma_table_info('deliveries')").Strings();
-        foreach (var column in ReplayColumnsAdded.Except(columns))
+        foreach (var column in ColumnsAdded.Except(columns))
         {
             _writer.Command($"ALTER TABLE deliveries ADD COLUMN {column} TEXT").ExecuteNonQuery();
         }
-        _writer.Command("CREATE INDEX IF NOT EXISTS deliveries_replay ON deliveries (replay_id) WHERE replay_id IS NOT NULL").ExecuteNonQuery();
+        _writer.Command("""
+            CREATE INDEX IF NOT EXISTS deliveries_replay ON deliveries (replay_id) WHERE replay_id IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries (tenant, flow, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL;
+            """).ExecuteNonQuery();
     }
 
     public string Location { get; }
@@ -96,36 +99,39 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         return read(connection);
     }
 
-    public Task<int> RecordAsync(IReadOnlyList<DeliveryJob> jobs, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
+    public Task<int> RecordAsync(IReadOnlyList<DeliveryJob> jobs, Func<DeliveryJob, string?> orderingKey, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
     {
         var recorded = 0;
         foreach (var job in jobs)
         {
             var headers = JsonSerializer.Serialize(job.Headers.ToDictionary(h => h.Key, h => h.Value));
             recorded += _writer.Command("""
-                INSERT INTO deliveries (job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, due_at, recorded_at)
-                VALUES (@job, @event, @tenant, @flow, @endpoint, @type, @received, @headers, @body, 'pending', @now, @now)
+                INSERT INTO deliveries (job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, due_at, recorded_at, ordering_key)
+                VALUES (@job, @event, @tenant, @flow, @endpoint, @type, @received, @headers, @body, 'pending', @now, @now, @key)
                 ON CONFLICT (job_id) DO NOTHING
                 """, transaction)
                 .With("@job", job.JobId).With("@event", job.EventId).With("@tenant", job.Tenant).With("@flow", job.Flow).With("@endpoint", job.Endpoint)
                 .With("@type", job.EventType.Length > 0 ? job.EventType : null).With("@received", Ms(job.ReceivedAt?.ToDateTimeOffset() ?? now))
-                .With("@headers", headers).With("@body", job.Body.ToByteArray()).With("@now", Ms(now))
+                .With("@headers", headers).With("@body", job.Body.ToByteArray()).With("@now", Ms(now)).With("@key", orderingKey(job))
                 .ExecuteNonQuery();
         }
         return recorded;
     }, cancellationToken);
 
+    /// <summary>A pending delivery "d" that no older pending delivery of its flow with the same ordering key holds back.</summary>
+    private const string NotBehind = "(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.tenant = d.tenant AND o.flow = d.flow AND o.state = 'pending' AND o.ordering_key = d.ordering_key AND o.seq < d.seq))";
+
     public Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Delivery>>(connection =>
     {
         // Asking for the in-flight ones too and dropping them here keeps the query one plain index range.
-        using var command = connection.Command($"SELECT {Columns} FROM deliveries WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND due_at <= @now ORDER BY due_at, seq LIMIT @limit")
+        using var command = connection.Command($"SELECT {Columns} FROM deliveries d WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND due_at <= @now AND {NotBehind} ORDER BY due_at, seq LIMIT @limit")
             .With("@tenant", tenant).With("@flow", flow).With("@now", Ms(now)).With("@limit", (long)max + skip.Count);
         return [.. Read(command).Select(r => r.Delivery).Where(d => !skip.Contains(d.JobId)).Take(max)];
     }, cancellationToken);
 
     public Task<DateTimeOffset?> NextDueAsync(string tenant, string flow, CancellationToken cancellationToken) => ReadAsync(connection =>
     {
-        var next = connection.Command("SELECT MIN(due_at) FROM deliveries WHERE tenant = @tenant AND flow = @flow AND state = 'pending'")
+        var next = connection.Command($"SELECT MIN(due_at) FROM deliveries d WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND {NotBehind}")
             .With("@tenant", tenant).With("@flow", flow).ExecuteScalar();
         return next is long ms ? Time(ms) : (DateTimeOffset?)null;
     }, cancellationToken);

@@ -175,6 +175,10 @@ public static partial class DesiredStateValidator
             {
                 problems.Add(new(where, "signing.secretRef", "is empty; name the edge secret to sign with, or remove signing."));
             }
+            if (ZenMesh.Flows.OrderingKey.Parse(flow.OrderingKey, out var orderingProblem) is null && orderingProblem is not null)
+            {
+                problems.Add(new(where, "orderingKey", orderingProblem));
+            }
         }
         return problems;
     }

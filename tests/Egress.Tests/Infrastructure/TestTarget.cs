@@ -36,6 +36,7 @@ internal sealed class TestTarget : IAsyncDisposable
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body);
             var number = Interlocked.Increment(ref target._count);
+            http.Items[BodyKey] = body.ToArray();
             target.Requests.Enqueue(new Received(number, DateTimeOffset.UtcNow, http.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString()), body.ToArray()));
             await answer(number, http);
         });
@@ -43,6 +44,11 @@ internal sealed class TestTarget : IAsyncDisposable
         target.Url = new Uri(new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()), "/hook");
         return target;
     }
+
+    private const string BodyKey = "zenmesh.test.body";
+
+    /// <summary>The body of the request being answered, as the target received it.</summary>
+    public static string BodyOf(HttpContext http) => System.Text.Encoding.UTF8.GetString((byte[])http.Items[BodyKey]!);
 
     public static Func<int, HttpContext, Task> Status(int status) => (_, http) =>
     {

@@ -29,10 +29,10 @@ public sealed class ReplayStoreTests : IDisposable
     {
         await using var store = Open();
         var now = DateTimeOffset.UtcNow;
-        await store.RecordAsync(Jobs("a", 0, 1200), now, CancellationToken.None);
-        await store.RecordAsync(Jobs("b", 0, 10), now, CancellationToken.None);
+        await store.RecordAsync(Jobs("a", 0, 1200), _ => null, now, CancellationToken.None);
+        await store.RecordAsync(Jobs("b", 0, 10), _ => null, now, CancellationToken.None);
         var created = await store.CreateReplayAsync("rpl_big", new DeliveryQuery { Flows = ["default/a"] }, now, CancellationToken.None);
-        await store.RecordAsync(Jobs("a", 5000, 5), now, CancellationToken.None);
+        await store.RecordAsync(Jobs("a", 5000, 5), _ => null, now, CancellationToken.None);
 
         var batches = new List<long>();
         Replay replay = created;
@@ -59,7 +59,7 @@ public sealed class ReplayStoreTests : IDisposable
     {
         await using var store = Open();
         var now = DateTimeOffset.UtcNow;
-        await store.RecordAsync(Jobs("a", 0, 700), now, CancellationToken.None);
+        await store.RecordAsync(Jobs("a", 0, 700), _ => null, now, CancellationToken.None);
         await store.CreateReplayAsync("rpl_stop", new DeliveryQuery { Flow = "a" }, now, CancellationToken.None);
         await store.ReplayBatchAsync("rpl_stop", ReplayRunner.Batch, now, CancellationToken.None);
 

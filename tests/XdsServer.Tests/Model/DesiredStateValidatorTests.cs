@@ -45,6 +45,26 @@ public sealed class DesiredStateValidatorTests
     }
 
     [Fact]
+    public void Validate_AnOrderingKey_IsWholeFlow_AJsonPointer_OrAHeader()
+    {
+        var state = DesiredState.Empty
+            .With(ResourceKind.Edge, "t", "e", new Edge())
+            .With(ResourceKind.Endpoint, "t", "in", new Endpoint { Edge = "e", Provider = "none" })
+            .With(ResourceKind.Target, "t", "x", new Target { Edge = "e", Url = "http://x/" });
+        foreach (var (name, key) in new[] { ("all", "*"), ("pointer", "/data/object/customer"), ("header", "header:X-Shopify-Order-Id"), ("bare", "customer"), ("noheader", "header:"), ("tilde", "/a~2b") })
+        {
+            state = state.With(ResourceKind.Flow, "t", name, new Flow { Endpoint = "in", Target = "x", OrderingKey = key });
+        }
+
+        Assert.Equal(
+        [
+            "flows/bare: field 'orderingKey': 'customer' is not an ordering key; use \"*\" (the whole flow in order), a JSON pointer into the body such as /data/object/customer, or header:<name>.",
+            "flows/noheader: field 'orderingKey': 'header:' does not name a header; write header:<name>, e.g. header:X-Shopify-Order-Id.",
+            "flows/tilde: field 'orderingKey': '/a~2b' is not a JSON pointer: '~' must be written ~0 and '/' inside a name ~1.",
+        ], DesiredStateValidator.Validate(state).Select(p => p.ToString()).Order());
+    }
+
+    [Fact]
     public void Validate_TenantsAreSeparate_AReferenceAcrossTenantsDoesNotResolve()
     {
         var state = DesiredState.Empty
