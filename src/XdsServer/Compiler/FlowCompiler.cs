@@ -65,7 +65,7 @@ public static class FlowCompiler
             .ToList();
         if (flows.Count > 0)
         {
-            resources.AddRange(Egress(flows));
+            resources.AddRange(Egress(edge, flows));
             resources.AddRange(flows.Select(f => XdsResource.Create(FlowPolicy(tenant, f.Name, f.Spec, f.Target))));
         }
         return Snapshot.Create(resources, $"flow-api:{tenant}/{edgeName}");
@@ -101,9 +101,9 @@ public static class FlowCompiler
         yield return XdsResource.Create(StaticCluster(CompiledNames.IngesterCluster, address, port, TimeSpan.FromSeconds(1)));
     }
 
-    private static IEnumerable<XdsResource> Egress(List<(string Name, Flow Spec, Target Target)> flows)
+    private static IEnumerable<XdsResource> Egress(Edge edge, List<(string Name, Flow Spec, Target Target)> flows)
     {
-        yield return XdsResource.Create(HttpListener(CompiledNames.EgressListener, "127.0.0.1", CompiledNames.EgressPort, CompiledNames.EgressRoutes));
+        yield return XdsResource.Create(HttpListener(CompiledNames.EgressListener, edge.EgressListenerAddress, CompiledNames.EgressPort, CompiledNames.EgressRoutes));
         var host = new VirtualHost { Name = "flows", Domains = { "*" } };
         foreach (var (name, flow, target) in flows)
         {

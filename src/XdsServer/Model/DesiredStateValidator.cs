@@ -65,6 +65,10 @@ public static partial class DesiredStateValidator
             {
                 problems.Add(new(where, "ingesterAddress", $"is '{edge.IngesterAddress}'; use host:port, e.g. \"127.0.0.1:8081\"."));
             }
+            if (!System.Net.IPAddress.TryParse(edge.EgressListenerAddress, out _))
+            {
+                problems.Add(new(where, "egressListenerAddress", $"is '{edge.EgressListenerAddress}'; use an IP address Envoy can bind, \"127.0.0.1\" (the default) or \"0.0.0.0\"."));
+            }
         }
         var paths = new Dictionary<(string Tenant, string Edge, string Path), string>();
         foreach (var (key, endpoint) in Scoped(state.Endpoints, ResourceKind.Endpoint, scope))

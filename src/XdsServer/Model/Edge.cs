@@ -8,4 +8,10 @@ public sealed record Edge
 
     /// <summary>Where the edge's ingester listens, for the ingress listener's upstream.</summary>
     public string IngesterAddress { get; init; } = "127.0.0.1:8081";
+
+    /// <summary>
+    /// The address Envoy's egress listener (port 10001) binds. Loopback when the egress runs beside
+    /// Envoy (a VM, a pod); "0.0.0.0" when it runs in another container and the network is private.
+    /// </summary>
+    public string EgressListenerAddress { get; init; } = "127.0.0.1";
 }

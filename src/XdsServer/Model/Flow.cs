@@ -22,6 +22,7 @@ public sealed record Flow
     public OutlierDetection OutlierDetection { get; init; } = new();
     public Redelivery Redelivery { get; init; } = new();
     public Signing? Signing { get; init; }
+    /// <summary>Opt-in strict order: "*" (the whole flow), a JSON pointer into the body ("/data/object/customer") or "header:Name".</summary>
     public string? OrderingKey { get; init; }
     public bool Enabled { get; init; } = true;
 }

@@ -114,6 +114,17 @@ public sealed class FlowCompilerTests
     }
 
     [Fact]
+    public void EgressListener_BindsLoopback_UnlessTheEdgeSaysOtherwise()
+    {
+        static string Bound(Snapshot snapshot) => One<Envoy.Config.Listener.V3.Listener>(snapshot, TypeUrls.Listener, CompiledNames.EgressListener).Address.SocketAddress.Address;
+
+        Assert.Equal("127.0.0.1", Bound(Compile(State())));
+        Assert.Equal("0.0.0.0", Bound(Compile(State().With(ResourceKind.Edge, "acme", "edge-1", new Edge { EgressListenerAddress = "0.0.0.0" }))));
+        var bad = DesiredStateValidator.Validate(State().With(ResourceKind.Edge, "acme", "edge-1", new Edge { EgressListenerAddress = "everywhere" }));
+        Assert.Equal(["edges/edge-1: field 'egressListenerAddress': is 'everywhere'; use an IP address Envoy can bind, \"127.0.0.1\" (the default) or \"0.0.0.0\"."], bad.Select(p => p.ToString()));
+    }
+
+    [Fact]
     public void DisabledFlow_AndEdgeWithNothing_CompileToNoEgress()
     {
         var snapshot = Compile(State(flow: new Flow { Endpoint = "gh", Target = "orders", Enabled = false }));
@@ -133,7 +144,7 @@ public sealed class FlowCompilerTests
             Target = "orders",
             EventTypes = ["push", "pull_request.*"],
             Signing = new Signing { SecretRef = "orders-signing" },
-            OrderingKey = "repository.id",
+            OrderingKey = "/repository/id",
             Redelivery = new Redelivery { Delays = [TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1)], Horizon = TimeSpan.FromHours(1) },
         }));
 
@@ -144,7 +155,7 @@ public sealed class FlowCompilerTests
         Assert.Equal(["push", "pull_request.*"], route.EventTypes);
 
         var flow = One<ZenMesh.Contracts.V1.FlowPolicy>(snapshot, TypeUrls.FlowPolicy, "acme/gh-orders");
-        Assert.Equal(("http://10.1.2.3:9100/hooks/in", "orders-signing", "repository.id"), (flow.TargetUrl, flow.SigningSecretRef, flow.OrderingKey));
+        Assert.Equal(("http://10.1.2.3:9100/hooks/in", "orders-signing", "/repository/id"), (flow.TargetUrl, flow.SigningSecretRef, flow.OrderingKey));
         Assert.Equal([TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1)], flow.RedeliveryDelays.Select(d => d.ToTimeSpan()));
         Assert.Equal(TimeSpan.FromHours(1), flow.RedeliveryHorizon.ToTimeSpan());
     }
