@@ -32,7 +32,13 @@ internal sealed class Mesh : IAsyncDisposable
     private WebApplication? _egress;
     private HttpClient _hooks = null!;
 
-    private Mesh(IReadOnlyList<FlowPolicy> flows) => _flows = [.. flows];
+    private readonly Uri? _envoy;
+
+    private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy)
+    {
+        _flows = [.. flows];
+        _envoy = envoy;
+    }
 
     public string DataDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-").FullName;
 
@@ -56,9 +62,12 @@ internal sealed class Mesh : IAsyncDisposable
         return flow;
     }
 
-    public static async Task<Mesh> StartAsync(params FlowPolicy[] flows)
+    public static Task<Mesh> StartAsync(params FlowPolicy[] flows) => StartAsync(null, flows);
+
+    /// <summary>With <paramref name="envoy"/>, the egress delivers through that Envoy egress listener instead of --direct.</summary>
+    public static async Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows)
     {
-        var mesh = new Mesh(flows);
+        var mesh = new Mesh(flows, envoy);
         mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
@@ -73,7 +82,8 @@ internal sealed class Mesh : IAsyncDisposable
 
     public async Task StartEgressAsync()
     {
-        _egress = EgressApp.Build(["--port", "0", "--direct", "--data-dir", DataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
+        string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
+        _egress = EgressApp.Build(["--port", "0", .. mode, "--data-dir", DataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         _egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
         await _egress.StartAsync();

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 namespace ZenMesh.Egress.Tests.Infrastructure;
 
-/// <summary>A customer's webhook receiver, written in the test: answers by a handler that sees the request number, and keeps every request it got.</summary>
+/// <summary>A customer's webhook receiver (or a stand-in Envoy), written in the test: answers POSTs to any path by a handler that sees the request number, and keeps every request it got.</summary>
 internal sealed class TestTarget : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -31,7 +31,7 @@ internal sealed class TestTarget : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
         var target = new TestTarget(app);
-        app.MapPost("/hook", async (HttpContext http) =>
+        app.MapPost("/{**path}", async (HttpContext http) =>
         {
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body);
