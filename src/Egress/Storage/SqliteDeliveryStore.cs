@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using ZenMesh.Contracts.V1;
@@ -20,7 +21,13 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     private static readonly string[] ColumnsAdded = ["replay_id", "replay_prior", "ordering_key"];
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
-    private readonly SemaphoreSlim _write = new(1, 1);
+    /// <summary>Most writes committed in one transaction (one fsync).</summary>
+    private const int MostPerCommit = 256;
+
+    private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _committer;
+
+    private sealed record Write(Func<DbTransaction, object?> Work, TaskCompletionSource<object?> Done);
 
     public SqliteDeliveryStore(IOptions<EgressOptions> options)
     {
@@ -59,6 +66,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
             CREATE INDEX IF NOT EXISTS deliveries_replay ON deliveries (replay_id) WHERE replay_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries (tenant, flow, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL;
             """).ExecuteNonQuery();
+        _committer = Task.Run(CommitAsync);
     }
 
     public string Location { get; }
@@ -75,19 +83,74 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
+    /// <summary>
+    /// Queues a write for the committer, which runs whatever is queued in one transaction: under load
+    /// many attempts' outcomes share one fsync (group commit); alone, a write commits at once.
+    /// </summary>
     private async Task<T> WriteAsync<T>(Func<DbTransaction, T> work, CancellationToken cancellationToken)
     {
-        await _write.WaitAsync(cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var write = new Write(transaction => work(transaction), new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_writes.Writer.TryWrite(write))
+        {
+            throw new ObjectDisposedException(nameof(SqliteDeliveryStore), "the delivery store is closed");
+        }
+        return (T)(await write.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private async Task CommitAsync()
+    {
+        var batch = new List<Write>(MostPerCommit);
+        var results = new object?[MostPerCommit];
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MostPerCommit && _writes.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+            try
+            {
+                using (var transaction = _writer.BeginTransaction())
+                {
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        results[i] = batch[i].Work(transaction);
+                    }
+                    transaction.Commit();
+                }
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Done.SetResult(results[i]);
+                }
+            }
+            catch (Exception) when (batch.Count > 1)
+            {
+                // One write failed and took the batch with it: each again on its own, so only that one fails.
+                foreach (var write in batch)
+                {
+                    Alone(write);
+                }
+            }
+            catch (Exception e)
+            {
+                batch[0].Done.SetException(e);
+            }
+        }
+    }
+
+    private void Alone(Write write)
+    {
         try
         {
             using var transaction = _writer.BeginTransaction();
-            var result = work(transaction);
+            var result = write.Work(transaction);
             transaction.Commit();
-            return result;
+            write.Done.SetResult(result);
         }
-        finally
+        catch (Exception e)
         {
-            _write.Release();
+            write.Done.SetException(e);
         }
     }
 
@@ -404,8 +467,8 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     public async ValueTask DisposeAsync()
     {
-        await _write.WaitAsync().ConfigureAwait(false);
+        _writes.Writer.TryComplete();
+        await _committer.ConfigureAwait(false);
         _writer.Dispose();
-        _write.Dispose();
     }
 }
