@@ -136,7 +136,20 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     break;
             }
         }
-        transaction.Commit();
+        // A new day's partition is published before the commit that makes its first jobs visible: the
+        // lease loop reads a job the moment it is committed, and a job whose partition it does not
+        // know is taken for one whose events retention dropped, and acknowledged away.
+        var before = _partitions;
+        _partitions = before.Union(partitions);
+        try
+        {
+            transaction.Commit();
+        }
+        catch
+        {
+            _partitions = before;
+            throw;
+        }
         _partitions = partitions;
         AddOpenJobs(jobDelta);
         return outcomes;

@@ -49,15 +49,10 @@ public sealed class DeliveryApiTests
     public async Task DeadLetters_AreSeparated_ByWhoseFaultTheFailureWas()
     {
         await using var failing = await TestTarget.StartAsync(TestTarget.Status(500));
-        var theirs = Mesh.Flow("theirs", failing.Url, TimeSpan.FromMilliseconds(100));
-        var ours = Mesh.Flow("ours", failing.Url, TimeSpan.FromMilliseconds(100));
+        var theirs = Mesh.ShortLived("theirs", failing.Url);
+        var ours = Mesh.ShortLived("ours", failing.Url);
         // The signing secret is missing at the edge: nothing can be sent, and that is ZenMesh's failure, not the customer's.
         ours.SigningSecretRef = "absent";
-        foreach (var flow in new[] { theirs, ours })
-        {
-            flow.RedeliveryRepeatEvery = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
-            flow.RedeliveryHorizon = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
-        }
         await using var mesh = await Mesh.StartAsync(theirs, ours);
         var id = await mesh.SendAsync();
         await mesh.WaitForAsync(id, "theirs", DeliveryStates.Dead);

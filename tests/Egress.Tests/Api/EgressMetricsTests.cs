@@ -1,4 +1,3 @@
-using Google.Protobuf.WellKnownTypes;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
 
@@ -12,10 +11,8 @@ public sealed class EgressMetricsTests
     {
         await using var target = await TestTarget.StartAsync((n, http) => TestTarget.Status(n == 1 ? 500 : 200)(n, http));
         var ok = Mesh.Flow("ok", target.Url, TimeSpan.FromMilliseconds(100));
-        var ours = Mesh.Flow("ours", target.Url, TimeSpan.FromMilliseconds(100));
+        var ours = Mesh.ShortLived("ours", target.Url);
         ours.SigningSecretRef = "absent";
-        ours.RedeliveryRepeatEvery = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
-        ours.RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
         // Fails once, then waits two minutes for its redelivery: the pending gauge must show it.
         await using var down = await TestTarget.StartAsync(TestTarget.Status(502));
         var later = Mesh.Flow("later", down.Url, TimeSpan.FromMinutes(2));

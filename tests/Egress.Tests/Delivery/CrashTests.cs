@@ -25,8 +25,8 @@ public sealed class CrashTests : IAsyncLifetime
     private const int Events = 400;
     private readonly string _egressDir = Directory.CreateTempSubdirectory("zenmesh-egress-crash-").FullName;
     private readonly string _ingesterDir = Directory.CreateTempSubdirectory("zenmesh-egress-crash-ingester-").FullName;
-    private readonly int _streamPort = FreePort();
-    private readonly int _egressPort = FreePort();
+    private readonly int _streamPort = TestPorts.Free();
+    private readonly int _egressPort = TestPorts.Free();
     private RunningServer _server = null!;
     private WebApplication _ingester = null!;
     private Uri _hooksUri = null!;
@@ -131,12 +131,5 @@ public sealed class CrashTests : IAsyncLifetime
         Assert.InRange(received.Count - Events, 0, 8);
 
         List<(int N, string Id)> Received() => [.. target.Requests.Select(r => (JsonDocument.Parse(r.Body).RootElement.GetProperty("n").GetInt32(), r.Headers["webhook-id"])).Distinct()];
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

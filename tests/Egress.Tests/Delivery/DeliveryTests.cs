@@ -136,11 +136,8 @@ public sealed class DeliveryTests
     public async Task TargetDown_ForTheWholeHorizon_IsDeadLettered_WithEveryAttempt()
     {
         // Nothing listens on the target's port.
-        var down = new Uri($"http://127.0.0.1:{FreePort()}/hook");
-        var flow = Mesh.Flow("to-nowhere", down, TimeSpan.FromMilliseconds(100));
-        flow.RedeliveryRepeatEvery = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
-        flow.RedeliveryHorizon = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(450));
-        await using var mesh = await Mesh.StartAsync(flow);
+        var down = new Uri($"http://127.0.0.1:{TestPorts.Free()}/hook");
+        await using var mesh = await Mesh.StartAsync(Mesh.ShortLived("to-nowhere", down, horizonMs: 450));
 
         var eventId = await mesh.SendAsync();
         var dead = await mesh.WaitForAsync(eventId, "to-nowhere", DeliveryStates.Dead);
@@ -151,12 +148,5 @@ public sealed class DeliveryTests
         Assert.Contains("could not reach the target", attempts[0].Detail);
         var listed = await mesh.GetJsonAsync("/deliveries?state=dead&flow=to-nowhere");
         Assert.Equal(dead.JobId, Assert.Single(listed.GetProperty("deliveries").EnumerateArray()).GetProperty("jobId").GetString());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Logging;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Hosting;
+using ZenMesh.Egress.Intake;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Policies;
@@ -26,7 +27,7 @@ namespace ZenMesh.Egress.Tests.Infrastructure;
 /// </summary>
 internal sealed class Mesh : IAsyncDisposable
 {
-    private readonly int _streamPort = FreePort();
+    private readonly int _streamPort = TestPorts.Free();
     private readonly List<FlowPolicy> _flows;
     private WebApplication _ingester = null!;
     private WebApplication? _egress;
@@ -65,6 +66,15 @@ internal sealed class Mesh : IAsyncDisposable
     public static Task<Mesh> StartAsync(params FlowPolicy[] flows) => StartAsync(null, flows);
 
     /// <summary>With <paramref name="envoy"/>, the egress delivers through that Envoy egress listener instead of --direct.</summary>
+    /// <summary>A flow whose deliveries are tried every 100 ms and die <paramref name="horizonMs"/> after their first attempt.</summary>
+    public static FlowPolicy ShortLived(string name, Uri target, int horizonMs = 300)
+    {
+        var flow = Flow(name, target, TimeSpan.FromMilliseconds(100));
+        flow.RedeliveryRepeatEvery = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
+        flow.RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(horizonMs));
+        return flow;
+    }
+
     public static async Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows)
     {
         var mesh = new Mesh(flows, envoy);
@@ -118,7 +128,8 @@ internal sealed class Mesh : IAsyncDisposable
         }
         catch (TimeoutException e)
         {
-            throw new TimeoutException($"{e.Message} Last seen: {found?.State ?? "not recorded"}, {found?.Attempts} attempts, last outcome {found?.LastOutcome}.", e);
+            var intake = Egress.Services.GetRequiredService<IntakeStatus>();
+            throw new TimeoutException($"{e.Message} Last seen: {found?.State ?? "not recorded"}, {found?.Attempts} attempts, last outcome {found?.LastOutcome}. Job stream: connected {intake.Connected}, {intake.Received} received, {intake.Recorded} recorded, last error {intake.LastError ?? "none"}.", e);
         }
         return found!;
     }
@@ -140,12 +151,6 @@ internal sealed class Mesh : IAsyncDisposable
 
     public async Task<JsonElement> GetJsonAsync(string path) => JsonDocument.Parse(await Api.GetStringAsync(path)).RootElement;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async ValueTask DisposeAsync()
     {

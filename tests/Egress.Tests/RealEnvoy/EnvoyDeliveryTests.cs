@@ -48,7 +48,7 @@ public sealed class EnvoyDeliveryTests
 
         var ingesterDir = Directory.CreateTempSubdirectory("zenmesh-envoy-ingester-").FullName;
         var egressDir = Directory.CreateTempSubdirectory("zenmesh-envoy-egress-").FullName;
-        var streamPort = FreePort();
+        var streamPort = TestPorts.Free();
         await using var ingester = IngesterApp.Build(["--port", "0", "--stream-port", streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", ingesterDir, "--xds", server.AdsUri.ToString(), "--edge", "default/local"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await ingester.StartAsync();
@@ -78,12 +78,5 @@ public sealed class EnvoyDeliveryTests
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Directory.Delete(ingesterDir, recursive: true);
         Directory.Delete(egressDir, recursive: true);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Google.Protobuf.WellKnownTypes;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
@@ -15,21 +14,12 @@ namespace ZenMesh.Egress.Tests.Replays;
 /// </summary>
 public sealed class ReplayTests
 {
-    /// <summary>A flow whose deliveries die within half a second of failing.</summary>
-    private static FlowPolicy ShortLived(string name, Uri target)
-    {
-        var flow = Mesh.Flow(name, target, TimeSpan.FromMilliseconds(100));
-        flow.RedeliveryRepeatEvery = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
-        flow.RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
-        return flow;
-    }
-
     [Fact]
     public async Task DeadLetters_DryRunCountsThem_ThenReplayDeliversThem_WithTheSameWebhookId()
     {
         var broken = true;
         await using var target = await TestTarget.StartAsync((n, http) => TestTarget.Status(Volatile.Read(ref broken) ? 500 : 200)(n, http));
-        await using var mesh = await Mesh.StartAsync(ShortLived("orders", target.Url));
+        await using var mesh = await Mesh.StartAsync(Mesh.ShortLived("orders", target.Url));
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
         {
@@ -98,7 +88,7 @@ public sealed class ReplayTests
     public async Task Cancel_PutsBackWhatTheReplayQueuedAndNothingAttempted()
     {
         await using var target = await TestTarget.StartAsync(TestTarget.Status(503));
-        var flow = ShortLived("orders", target.Url);
+        var flow = Mesh.ShortLived("orders", target.Url);
         await using var mesh = await Mesh.StartAsync(flow);
         var ids = new List<string> { await mesh.SendAsync(), await mesh.SendAsync("""{"type":"b"}""") };
         var dead = new List<Storage.Delivery>();
@@ -137,7 +127,7 @@ public sealed class ReplayTests
     {
         var broken = true;
         await using var target = await TestTarget.StartAsync((n, http) => TestTarget.Status(Volatile.Read(ref broken) ? 500 : 200)(n, http));
-        await using var mesh = await Mesh.StartAsync(ShortLived("orders", target.Url));
+        await using var mesh = await Mesh.StartAsync(Mesh.ShortLived("orders", target.Url));
         var id = await mesh.SendAsync();
         await mesh.WaitForAsync(id, "orders", DeliveryStates.Dead);
         await mesh.StopEgressAsync();

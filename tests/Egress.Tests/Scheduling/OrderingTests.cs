@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Google.Protobuf.WellKnownTypes;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
 
@@ -95,10 +94,8 @@ public sealed class OrderingTests
     public async Task DeadEvent_ReleasesItsKey_ToTheNextOne()
     {
         await using var target = await TestTarget.StartAsync((_, http) => TestTarget.Status(Event(TestTarget.BodyOf(http)).N == 1 ? 500 : 200)(0, http));
-        var flow = Mesh.Flow("invoices", target.Url, TimeSpan.FromMilliseconds(100));
+        var flow = Mesh.ShortLived("invoices", target.Url);
         flow.OrderingKey = "/customer";
-        flow.RedeliveryRepeatEvery = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(100));
-        flow.RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
         await using var mesh = await Mesh.StartAsync(flow);
 
         var first = await mesh.SendAsync(Body("a", 1));
