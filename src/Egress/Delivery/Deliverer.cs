@@ -42,6 +42,9 @@ public sealed class Deliverer : IDisposable
         _via = _options.Direct ? "direct" : $"envoy {_options.Envoy}";
     }
 
+    /// <summary>How long one attempt may take, all its tries included: the flow's timeout, or 30 s.</summary>
+    public static TimeSpan TimeoutOf(FlowPolicy policy) => policy.Timeout is { } t && t.ToTimeSpan() > TimeSpan.Zero ? t.ToTimeSpan() : TimeSpan.FromSeconds(30);
+
     public async Task<AttemptReport> AttemptAsync(Storage.Delivery delivery, FlowPolicy policy, CancellationToken cancellationToken)
     {
         var number = delivery.Attempts + 1;
@@ -63,7 +66,7 @@ public sealed class Deliverer : IDisposable
             }
         }
 
-        var timeout = policy.Timeout is { } t && t.ToTimeSpan() > TimeSpan.Zero ? t.ToTimeSpan() : TimeSpan.FromSeconds(30);
+        var timeout = TimeoutOf(policy);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
         var started = Stopwatch.GetTimestamp();

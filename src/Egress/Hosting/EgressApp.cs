@@ -27,6 +27,7 @@ public static class EgressApp
         ["--edge"] = "Egress:Edge",
         ["--ingester"] = "Egress:Ingester",
         ["--envoy"] = "Egress:Envoy",
+        ["--postgres"] = "Egress:Postgres",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -53,7 +54,14 @@ public static class EgressApp
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<FlowPolicies>();
-        builder.Services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
+        if (options.Postgres is { Length: > 0 })
+        {
+            builder.Services.AddSingleton<IDeliveryStore, PostgresDeliveryStore>();
+        }
+        else
+        {
+            builder.Services.AddSingleton<IDeliveryStore, SqliteDeliveryStore>();
+        }
         builder.Services.AddSingleton<Deliverer>();
         builder.Services.AddSingleton<DeliveryCounters>();
         builder.Services.AddSingleton<IntakeStatus>();
@@ -89,6 +97,7 @@ public static class EgressApp
         ServiceOptionChecks.HttpUrl(problems, "Egress:Xds", "--xds", o.Xds, "the agent's relay, e.g. http://127.0.0.1:18001");
         ServiceOptionChecks.HttpUrl(problems, "Egress:Ingester", "--ingester", o.Ingester, "the ingester's stream port, e.g. http://127.0.0.1:8091");
         ServiceOptionChecks.HttpUrl(problems, "Egress:Envoy", "--envoy", o.Envoy, "the local Envoy's egress listener, e.g. http://127.0.0.1:10001 (or --direct)");
+        ServiceOptionChecks.Postgres(problems, "Egress:Postgres", o.Postgres);
         if (o.MaxUnacked is < 1 or > 10_000)
         {
             problems.Add($"Egress:MaxUnacked {o.MaxUnacked} must be 1 to 10000 (default 500).");

@@ -28,6 +28,12 @@ public sealed record EgressOptions
     /// <summary>The delivery store (--data-dir).</summary>
     public string DataDir { get; init; } = "./egress-data";
 
+    /// <summary>
+    /// A PostgreSQL connection string (--postgres): deliveries kept there instead of the data directory, shared by every
+    /// egress instance given the same database; each instance claims what it attempts.
+    /// </summary>
+    public string? Postgres { get; init; }
+
     /// <summary>Signing secrets, one file per name (env ZENMESH_SECRETS_DIR).</summary>
     public string? SecretsDir { get; init; }
 

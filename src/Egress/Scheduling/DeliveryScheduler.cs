@@ -9,8 +9,10 @@ namespace ZenMesh.Egress.Scheduling;
 
 /// <summary>
 /// Keeps one <see cref="FlowLane"/> per configured flow: added, updated and stopped as flow config
-/// changes; holds (410) restored from the store at start. Jobs of a flow without config wait in the
-/// store, counted in /status, until their flow arrives.
+/// changes; holds (410) restored from the store at start and followed while running, so a hold or
+/// resume made by another egress instance sharing the store reaches this one's lanes within
+/// <see cref="FlowLane.Recheck"/>. Jobs of a flow without config wait in the store, counted in
+/// /status, until their flow arrives.
 /// </summary>
 public sealed partial class DeliveryScheduler(
     FlowPolicies policies,
@@ -57,7 +59,14 @@ public sealed partial class DeliveryScheduler(
         Apply(policies.All);
         try
         {
-            await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                await Task.Delay(FlowLane.Recheck, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (!stoppingToken.IsCancellationRequested)
+                {
+                    await FollowHoldsAsync(stoppingToken).ConfigureAwait(false);
+                }
+            }
         }
         finally
         {
@@ -71,6 +80,43 @@ public sealed partial class DeliveryScheduler(
             foreach (var lane in lanes)
             {
                 await lane.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Makes the lanes' holds what the store says, except a hold this instance has not finished storing yet.</summary>
+    private async Task FollowHoldsAsync(CancellationToken cancellationToken)
+    {
+        var asOf = time.GetUtcNow();
+        HashSet<string> held;
+        try
+        {
+            held = [.. (await store.HoldsAsync(cancellationToken).ConfigureAwait(false)).Select(h => FlowPolicies.Key(h.Tenant, h.Flow))];
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException)
+        {
+            Log.HoldsUnread(logger, e.Message);
+            return;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            _held = held;
+            foreach (var (key, lane) in _lanes)
+            {
+                if (held.Contains(key) && !lane.Held)
+                {
+                    lane.Hold(asOf);
+                    Log.FlowHeldElsewhere(logger, lane.Tenant, lane.Flow);
+                }
+                else if (!held.Contains(key) && lane.Held && lane.HeldStoredAt is { } stored && stored < asOf)
+                {
+                    // Stored before the store was read and missing from it: resumed through another instance.
+                    lane.Resume();
+                }
             }
         }
     }
@@ -133,6 +179,12 @@ public sealed partial class DeliveryScheduler(
 
         [LoggerMessage(EventId = 6001, Level = LogLevel.Warning, Message = "flow {Tenant}/{Flow} is held: its target {Target} answered 410 Gone; its jobs wait until the flow is resumed (POST /flows/<tenant>/<flow>/resume)")]
         public static partial void FlowHeld(ILogger logger, string tenant, string flow, string target);
+
+        [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "flow {Tenant}/{Flow} is held: another egress instance sharing the store saw its target answer 410 Gone")]
+        public static partial void FlowHeldElsewhere(ILogger logger, string tenant, string flow);
+
+        [LoggerMessage(EventId = 6004, Level = LogLevel.Warning, Message = "could not read the flows' holds from the delivery store ({Reason}); tried again in 5 s")]
+        public static partial void HoldsUnread(ILogger logger, string reason);
 
         [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "flow {Tenant}/{Flow} is no longer in this edge's config (or disabled); its jobs wait in the store")]
         public static partial void FlowStopped(ILogger logger, string tenant, string flow);

@@ -41,6 +41,7 @@ public sealed partial class FlowLane : IAsyncDisposable
         _finished = finished;
         _logger = logger;
         Held = held;
+        HeldStoredAt = held ? DateTimeOffset.MinValue : null;
         Limit = new AdaptiveLimit(MaxInFlight(policy));
     }
 
@@ -55,12 +56,21 @@ public sealed partial class FlowLane : IAsyncDisposable
     /// <summary>Held after a 410 Gone: nothing is attempted until resumed.</summary>
     public bool Held { get; private set; }
 
+    /// <summary>By when this lane's hold was in the store: null while the lane is still storing its own.</summary>
+    public DateTimeOffset? HeldStoredAt { get; private set; }
+
     public int InFlight => _inFlight.Count;
 
     /// <summary>Until when the target asked not to be called (Retry-After), if it did.</summary>
     public DateTimeOffset? PausedUntil => Interlocked.Read(ref _pausedUntil) is var ms && ms > _time.GetUtcNow().ToUnixTimeMilliseconds() ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
 
     private static int MaxInFlight(FlowPolicy policy) => policy.MaxInFlight > 0 ? (int)policy.MaxInFlight : 100;
+
+    /// <summary>
+    /// How long a delivery taken for an attempt stays claimed in a shared store: an attempt ends within the flow's timeout,
+    /// and the minute on top covers signing, the store and a slow clock. Only a dead instance's claims ever lapse.
+    /// </summary>
+    public static TimeSpan ClaimFor(FlowPolicy policy) => Deliverer.TimeoutOf(policy) + TimeSpan.FromMinutes(1);
 
     public void Start() => _loop = Task.Run(() => RunAsync(_stop.Token));
 
@@ -73,11 +83,17 @@ public sealed partial class FlowLane : IAsyncDisposable
 
     public void Wake() => _wake.Set();
 
-    public void Hold() => Held = true;
+    /// <summary>Held because the store said so when read at <paramref name="asOf"/> (another instance sharing it saw the 410).</summary>
+    public void Hold(DateTimeOffset asOf)
+    {
+        Held = true;
+        HeldStoredAt = asOf;
+    }
 
     public void Resume()
     {
         Held = false;
+        HeldStoredAt = null;
         Interlocked.Exchange(ref _pausedUntil, 0);
         _wake.Set();
     }
@@ -101,7 +117,7 @@ public sealed partial class FlowLane : IAsyncDisposable
                 }
                 await Limit.WaitAsync(stop).ConfigureAwait(false);
                 var room = Math.Max(1, Limit.Current - _inFlight.Count);
-                var due = await _store.DueAsync(Tenant, Flow, now, room, _inFlight.Keys.ToHashSet(StringComparer.Ordinal), stop).ConfigureAwait(false);
+                var due = await _store.DueAsync(Tenant, Flow, now, room, _inFlight.Keys.ToHashSet(StringComparer.Ordinal), ClaimFor(_policy), stop).ConfigureAwait(false);
                 if (due.Count == 0)
                 {
                     Limit.Release();
@@ -111,6 +127,7 @@ public sealed partial class FlowLane : IAsyncDisposable
                     continue;
                 }
                 var haveSlot = true;
+                var started = 0;
                 foreach (var delivery in due)
                 {
                     if (Held || PausedUntil is not null)
@@ -123,10 +140,15 @@ public sealed partial class FlowLane : IAsyncDisposable
                     }
                     haveSlot = false;
                     _inFlight[delivery.JobId] = AttemptAsync(delivery, stop);
+                    started++;
                 }
                 if (haveSlot)
                 {
                     Limit.Release();
+                }
+                if (started < due.Count)
+                {
+                    await _store.ReleaseAsync([.. due.Skip(started).Select(d => d.JobId)], stop).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -165,13 +187,16 @@ public sealed partial class FlowLane : IAsyncDisposable
                 case AttemptOutcomes.Gone:
                     Held = true;
                     await _store.HoldAsync(new DeliveryHold(Tenant, Flow, report.Attempt.Detail ?? "410 Gone", report.Attempt.At), stop).ConfigureAwait(false);
+                    HeldStoredAt = _time.GetUtcNow();
                     break;
             }
             _finished(this, result);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Shutting down mid-attempt: the delivery stays due and is attempted again after the restart, with the same webhook-id.
+            // Shutting down mid-attempt: the delivery stays due and is attempted again (here after the restart, or by
+            // another instance sharing the store), with the same webhook-id.
+            await ReleaseQuietlyAsync(delivery.JobId).ConfigureAwait(false);
         }
         catch (Exception e) when (e is System.Data.Common.DbException or IOException)
         {
@@ -182,6 +207,19 @@ public sealed partial class FlowLane : IAsyncDisposable
             _inFlight.TryRemove(delivery.JobId, out _);
             Limit.Release();
             _wake.Set();
+        }
+    }
+
+    private async Task ReleaseQuietlyAsync(string jobId)
+    {
+        try
+        {
+            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _store.ReleaseAsync([jobId], quick.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The claim lapses on its own.
         }
     }
 

@@ -21,8 +21,13 @@ public interface IDeliveryStore : IAsyncDisposable
     /// <summary>
     /// A flow's pending deliveries due by <paramref name="now"/>, earliest first, at most <paramref name="max"/>, skipping
     /// <paramref name="skip"/> (in flight). A delivery with an ordering key is due only when no older pending delivery has the same key.
+    /// A store shared by several egress instances claims what it returns for <paramref name="claim"/>: no other instance gets it
+    /// until the attempt is finished, the claim released, or the claim has lapsed (its holder died).
     /// </summary>
-    Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, CancellationToken cancellationToken);
+    Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, TimeSpan claim, CancellationToken cancellationToken);
+
+    /// <summary>Gives back claimed deliveries that were not attempted (the lane paused or stopped first), so no other instance waits out their claim.</summary>
+    Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken);
 
     /// <summary>When the flow's next pending delivery is due (one not waiting behind an older one with its ordering key), or null when it has none.</summary>
     Task<DateTimeOffset?> NextDueAsync(string tenant, string flow, CancellationToken cancellationToken);

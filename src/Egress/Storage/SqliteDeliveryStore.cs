@@ -1,12 +1,11 @@
 using System.Data.Common;
-using System.Text;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Egress.Hosting;
 using ZenMesh.Egress.Replays;
+using static ZenMesh.Egress.Storage.DeliveryRows;
 
 namespace ZenMesh.Egress.Storage;
 
@@ -17,7 +16,6 @@ namespace ZenMesh.Egress.Storage;
 /// </summary>
 public sealed class SqliteDeliveryStore : IDeliveryStore
 {
-    private const string Columns = "seq, job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, attempts, failures, due_at, first_attempt_at, recorded_at, finished_at, last_status, last_outcome, last_fault";
     private static readonly string[] ColumnsAdded = ["replay_id", "replay_prior", "ordering_key"];
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
@@ -78,10 +76,6 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         connection.Command("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;").ExecuteNonQuery();
         return connection;
     }
-
-    private static long Ms(DateTimeOffset t) => t.ToUnixTimeMilliseconds();
-
-    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
 
     /// <summary>
     /// Queues a write for the committer, which runs whatever is queued in one transaction: under load
@@ -167,7 +161,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         var recorded = 0;
         foreach (var job in jobs)
         {
-            var headers = JsonSerializer.Serialize(job.Headers.ToDictionary(h => h.Key, h => h.Value));
+            var headers = DeliveryRows.Headers(job.Headers);
             recorded += _writer.Command("""
                 INSERT INTO deliveries (job_id, event_id, tenant, flow, endpoint, event_type, received_at, headers, body, state, due_at, recorded_at, ordering_key)
                 VALUES (@job, @event, @tenant, @flow, @endpoint, @type, @received, @headers, @body, 'pending', @now, @now, @key)
@@ -184,13 +178,16 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     /// <summary>A pending delivery "d" that no older pending delivery of its flow with the same ordering key holds back.</summary>
     private const string NotBehind = "(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.tenant = d.tenant AND o.flow = d.flow AND o.state = 'pending' AND o.ordering_key = d.ordering_key AND o.seq < d.seq))";
 
-    public Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Delivery>>(connection =>
+    /// <summary>One egress owns this file, so its in-flight set is the only claim there is.</summary>
+    public Task<IReadOnlyList<Delivery>> DueAsync(string tenant, string flow, DateTimeOffset now, int max, IReadOnlySet<string> skip, TimeSpan claim, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Delivery>>(connection =>
     {
         // Asking for the in-flight ones too and dropping them here keeps the query one plain index range.
         using var command = connection.Command($"SELECT {Columns} FROM deliveries d WHERE tenant = @tenant AND flow = @flow AND state = 'pending' AND due_at <= @now AND {NotBehind} ORDER BY due_at, seq LIMIT @limit")
             .With("@tenant", tenant).With("@flow", flow).With("@now", Ms(now)).With("@limit", (long)max + skip.Count);
         return [.. Read(command).Select(r => r.Delivery).Where(d => !skip.Contains(d.JobId)).Take(max)];
     }, cancellationToken);
+
+    public Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task<DateTimeOffset?> NextDueAsync(string tenant, string flow, CancellationToken cancellationToken) => ReadAsync(connection =>
     {
@@ -228,36 +225,6 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         }
     }, cancellationToken);
 
-    /// <summary>The filter of a query, with its parameters bound to a new command.</summary>
-    internal static (string Where, DbCommand Command) Where(DbConnection connection, DeliveryQuery query)
-    {
-        var command = connection.CreateCommand();
-        var where = new StringBuilder("1 = 1");
-        void Add(string clause, string name, object value)
-        {
-            where.Append(" AND ").Append(clause);
-            _ = value is long l ? command.With(name, l) : command.With(name, (string)value);
-        }
-        if (query.Tenant is { } tenant) Add("tenant = @tenant", "@tenant", tenant);
-        if (query.Flow is { } flow) Add("flow = @flow", "@flow", flow);
-        if (query.Flows is { } flows)
-        {
-            // An empty list selects nothing, as a target with no flows has no deliveries.
-            where.Append(" AND (tenant || '/' || flow) IN (").AppendJoin(", ", flows.Select((_, i) => $"@flows{i}").DefaultIfEmpty("NULL")).Append(')');
-            for (var i = 0; i < flows.Count; i++)
-            {
-                command.With($"@flows{i}", flows[i]);
-            }
-        }
-        if (query.State is { } state) Add("state = @state", "@state", state);
-        if (query.Fault is { } fault) Add("last_fault = @fault", "@fault", fault);
-        if (query.Replay is { } replay) Add("replay_id = @replay", "@replay", replay);
-        if (query.EventId is { } eventId) Add("event_id = @event", "@event", eventId);
-        if (query.Since is { } since) Add("received_at >= @since", "@since", Ms(since));
-        if (query.Until is { } until) Add("received_at < @until", "@until", Ms(until));
-        return (where.ToString(), command);
-    }
-
     public Task<Delivery?> GetAsync(string jobId, CancellationToken cancellationToken) => ReadAsync(connection =>
     {
         using var command = connection.Command($"SELECT {Columns} FROM deliveries WHERE job_id = @job").With("@job", jobId);
@@ -266,13 +233,12 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     public Task<IReadOnlyList<Attempt>> AttemptsAsync(string jobId, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Attempt>>(connection =>
     {
-        using var command = connection.Command("SELECT job_id, n, at, status, latency_ms, outcome, fault, detail, snippet, via FROM attempts WHERE job_id = @job ORDER BY n").With("@job", jobId);
+        using var command = connection.Command($"SELECT {AttemptColumns} FROM attempts WHERE job_id = @job ORDER BY n").With("@job", jobId);
         using var reader = command.ExecuteReader();
         var attempts = new List<Attempt>();
         while (reader.Read())
         {
-            attempts.Add(new Attempt(reader.GetString(0), reader.GetInt32(1), Time(reader.GetInt64(2)), reader.IsDBNull(3) ? null : reader.GetInt32(3), reader.GetDouble(4),
-                reader.GetString(5), Text(reader, 6), Text(reader, 7), Text(reader, 8), reader.GetString(9)));
+            attempts.Add(DeliveryRows.Attempt(reader));
         }
         return attempts;
     }, cancellationToken);
@@ -281,17 +247,12 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     {
         using var command = connection.Command("SELECT tenant, flow, state, COUNT(*) FROM deliveries GROUP BY tenant, flow, state");
         using var reader = command.ExecuteReader();
-        var counts = new Dictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
+        var rows = new List<(string, string, string, long)>();
         while (reader.Read())
         {
-            var key = $"{reader.GetString(0)}/{reader.GetString(1)}";
-            if (!counts.TryGetValue(key, out var states))
-            {
-                counts[key] = states = DeliveryStates.All.ToDictionary(s => s, _ => 0L, StringComparer.Ordinal);
-            }
-            states[reader.GetString(2)] = reader.GetInt64(3);
+            rows.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
         }
-        return counts.ToDictionary(c => c.Key, c => (IReadOnlyDictionary<string, long>)c.Value, StringComparer.Ordinal);
+        return DeliveryRows.CountsByFlow(rows);
     }, cancellationToken);
 
     public Task HoldAsync(DeliveryHold hold, CancellationToken cancellationToken) => WriteAsync(transaction =>
@@ -350,8 +311,6 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         }
     }, cancellationToken);
 
-    private const string ReplayColumns = "id, filter, up_to_seq, matched, queued, cursor, state, created_at, finished_at, withdrawn";
-
     public Task<Replay> CreateReplayAsync(string id, DeliveryQuery filter, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
     {
         var upTo = _writer.Command("SELECT COALESCE(MAX(seq), 0) FROM deliveries", transaction).Scalar<long>();
@@ -360,7 +319,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         command.Transaction = transaction;
         var matched = command.With("@upto", upTo).Scalar<long>();
         _writer.Command("INSERT INTO replays (id, filter, up_to_seq, matched, state, created_at) VALUES (@id, @filter, @upto, @matched, @state, @now)", transaction)
-            .With("@id", id).With("@filter", JsonSerializer.Serialize(filter with { AfterSeq = 0, Limit = 0 })).With("@upto", upTo).With("@matched", matched)
+            .With("@id", id).With("@filter", DeliveryRows.Filter(filter)).With("@upto", upTo).With("@matched", matched)
             .With("@state", ReplayStates.Running).With("@now", Ms(now)).ExecuteNonQuery();
         return ReplayIn(id, transaction)!;
     }, cancellationToken);
@@ -373,14 +332,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
             return (replay, []);
         }
         var (where, command) = Where(_writer, replay.Filter);
-        // What it was is kept beside it, so a cancel can put back what was queued and not yet attempted.
-        command.CommandText = $"""
-            UPDATE deliveries SET replay_id = @id,
-                replay_prior = json_object('state', state, 'failures', failures, 'first', first_attempt_at, 'finished', finished_at, 'due', due_at),
-                state = 'pending', due_at = @now, failures = 0, first_attempt_at = NULL, finished_at = NULL
-            WHERE seq IN (SELECT seq FROM deliveries WHERE {where} AND seq > @cursor AND seq <= @upto ORDER BY seq LIMIT @max)
-            RETURNING seq, tenant, flow
-            """;
+        command.CommandText = DeliveryRows.ReplayBatch("deliveries", "json_object", where);
         command.Transaction = transaction;
         command.With("@id", id).With("@now", Ms(now)).With("@cursor", replay.Cursor).With("@upto", replay.UpToSeq).With("@max", (long)max);
         var cursor = replay.Cursor;
@@ -438,14 +390,11 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
             var replays = new List<Replay>();
             while (reader.Read())
             {
-                replays.Add(new Replay(reader.GetString(0), JsonSerializer.Deserialize<DeliveryQuery>(reader.GetString(1))!, reader.GetInt64(2), reader.GetInt64(3),
-                    reader.GetInt64(4), reader.GetInt64(5), reader.GetString(6), Time(reader.GetInt64(7)), reader.IsDBNull(8) ? null : Time(reader.GetInt64(8)), reader.GetInt64(9)));
+                replays.Add(DeliveryRows.Replay(reader));
             }
             return replays;
         }
     }
-
-    private static string? Text(DbDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
 
     private static List<(long Seq, Delivery Delivery)> Read(DbCommand command)
     {
@@ -453,14 +402,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         var rows = new List<(long, Delivery)>();
         while (reader.Read())
         {
-            rows.Add((reader.GetInt64(0), new Delivery(
-                JobId: reader.GetString(1), EventId: reader.GetString(2), Tenant: reader.GetString(3), Flow: reader.GetString(4), Endpoint: reader.GetString(5),
-                EventType: Text(reader, 6), ReceivedAt: Time(reader.GetInt64(7)),
-                Headers: JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(8)) ?? [],
-                Body: (byte[])reader.GetValue(9), State: reader.GetString(10), Attempts: reader.GetInt32(11), Failures: reader.GetInt32(12),
-                DueAt: Time(reader.GetInt64(13)), FirstAttemptAt: reader.IsDBNull(14) ? null : Time(reader.GetInt64(14)), RecordedAt: Time(reader.GetInt64(15)),
-                FinishedAt: reader.IsDBNull(16) ? null : Time(reader.GetInt64(16)), LastStatus: reader.IsDBNull(17) ? null : reader.GetInt32(17),
-                LastOutcome: Text(reader, 18), LastFault: Text(reader, 19))));
+            rows.Add(DeliveryRows.Delivery(reader));
         }
         return rows;
     }

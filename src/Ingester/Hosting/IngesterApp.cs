@@ -97,17 +97,7 @@ public static class IngesterApp
         {
             problems.Add($"Ingester:Retention {o.Retention} and Ingester:RetentionInterval {o.RetentionInterval} must be positive (defaults 7.00:00:00 and 01:00:00).");
         }
-        if (o.Postgres is { Length: > 0 })
-        {
-            try
-            {
-                _ = new Npgsql.NpgsqlConnectionStringBuilder(o.Postgres);
-            }
-            catch (ArgumentException e)
-            {
-                problems.Add($"Ingester:Postgres (--postgres) is not a PostgreSQL connection string ({e.Message}); use e.g. \"Host=127.0.0.1;Username=zenmesh;Database=zenmesh\".");
-            }
-        }
+        ServiceOptionChecks.Postgres(problems, "Ingester:Postgres", o.Postgres);
         if (o.MaxPending < 0 || o.MaxBatch < 1)
         {
             problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using ZenMesh.Xds;
+using ZenMesh.Xds.Client;
 using ZenMesh.XdsServer.Sources;
 
 namespace ZenMesh.XdsServer.Hosting;
@@ -173,17 +174,7 @@ public static class XdsServerApp
         {
             problems.Add($"Xds:ReplicaPollInterval {o.ReplicaPollInterval} must be positive, e.g. 00:00:05.");
         }
-        if (o.PostgresConnectionString is { Length: > 0 } postgres)
-        {
-            try
-            {
-                _ = new Npgsql.NpgsqlConnectionStringBuilder(postgres);
-            }
-            catch (ArgumentException e)
-            {
-                problems.Add($"Xds:PostgresConnectionString (--postgres) is not a connection string ({e.Message}); use e.g. \"Host=127.0.0.1;Database=zenmesh;Username=zenmesh;Password=secret\".");
-            }
-        }
+        ServiceOptionChecks.Postgres(problems, "Xds:PostgresConnectionString", o.PostgresConnectionString);
         if (o.ResourcesPollInterval <= TimeSpan.Zero)
         {
             problems.Add($"Xds:ResourcesPollInterval {o.ResourcesPollInterval} must be positive, e.g. 00:00:01.");

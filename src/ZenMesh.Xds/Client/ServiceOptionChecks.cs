@@ -53,4 +53,21 @@ public static class ServiceOptionChecks
             problems.Add($"{key} ({flag}) '{value}' is not an http(s) URL; use {example}.");
         }
     }
+
+    /// <summary>A PostgreSQL connection string setting, when one is given (e.g. "Egress:Postgres").</summary>
+    public static void Postgres(List<string> problems, string key, string? value)
+    {
+        if (value is not { Length: > 0 })
+        {
+            return;
+        }
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(value);
+        }
+        catch (ArgumentException e)
+        {
+            problems.Add($"{key} (--postgres) is not a PostgreSQL connection string ({e.Message}); use e.g. \"Host=127.0.0.1;Database=zenmesh;Username=zenmesh;Password=secret\".");
+        }
+    }
 }

@@ -34,11 +34,14 @@ internal sealed class Mesh : IAsyncDisposable
     private HttpClient _hooks = null!;
 
     private readonly Uri? _envoy;
+    private readonly string? _postgres;
+    private readonly List<(WebApplication App, string Dir)> _others = [];
 
-    private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy)
+    private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy, string? postgres)
     {
         _flows = [.. flows];
         _envoy = envoy;
+        _postgres = postgres;
     }
 
     public string DataDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-").FullName;
@@ -65,7 +68,6 @@ internal sealed class Mesh : IAsyncDisposable
 
     public static Task<Mesh> StartAsync(params FlowPolicy[] flows) => StartAsync(null, flows);
 
-    /// <summary>With <paramref name="envoy"/>, the egress delivers through that Envoy egress listener instead of --direct.</summary>
     /// <summary>A flow whose deliveries are tried every 100 ms and die <paramref name="horizonMs"/> after their first attempt.</summary>
     public static FlowPolicy ShortLived(string name, Uri target, int horizonMs = 300)
     {
@@ -75,9 +77,13 @@ internal sealed class Mesh : IAsyncDisposable
         return flow;
     }
 
-    public static async Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows)
+    /// <summary>With <paramref name="envoy"/>, the egress delivers through that Envoy egress listener instead of --direct.</summary>
+    public static Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows) => StartAsync(envoy, null, flows);
+
+    /// <summary>With <paramref name="postgres"/>, the egress (and any started by <see cref="StartAnotherEgressAsync"/>) keeps its deliveries in that database.</summary>
+    public static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows)
     {
-        var mesh = new Mesh(flows, envoy);
+        var mesh = new Mesh(flows, envoy, postgres);
         mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
@@ -92,13 +98,31 @@ internal sealed class Mesh : IAsyncDisposable
 
     public async Task StartEgressAsync()
     {
-        string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
-        _egress = EgressApp.Build(["--port", "0", .. mode, "--data-dir", DataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
-            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
-        _egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
-        await _egress.StartAsync();
-        Api = new HttpClient { BaseAddress = new Uri(_egress.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()) };
+        _egress = await BuildEgressAsync(DataDir);
+        Api = new HttpClient { BaseAddress = ApiOf(_egress) };
     }
+
+    /// <summary>One more egress instance on the same job stream and the same PostgreSQL database; stopped with the mesh.</summary>
+    public async Task<WebApplication> StartAnotherEgressAsync()
+    {
+        var dir = Directory.CreateTempSubdirectory("zenmesh-egress-other-").FullName;
+        var app = await BuildEgressAsync(dir);
+        _others.Add((app, dir));
+        return app;
+    }
+
+    private async Task<WebApplication> BuildEgressAsync(string dataDir)
+    {
+        string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
+        string[] store = _postgres is null ? [] : ["--postgres", _postgres];
+        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
+            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
+        await egress.StartAsync();
+        return egress;
+    }
+
+    public static Uri ApiOf(WebApplication egress) => new(egress.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
 
     public async Task StopEgressAsync()
     {
@@ -158,6 +182,12 @@ internal sealed class Mesh : IAsyncDisposable
         if (_egress is not null)
         {
             await StopEgressAsync();
+        }
+        foreach (var (app, dir) in _others)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
         }
         await _ingester.StopAsync();
         await _ingester.DisposeAsync();
