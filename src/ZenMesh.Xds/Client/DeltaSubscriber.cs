@@ -40,6 +40,11 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
             {
                 return;
             }
+            catch (Exception e) when (e is RpcException or IOException or HttpRequestException && cancellationToken.IsCancellationRequested)
+            {
+                // Stopping: the call was cancelled by us, not lost.
+                return;
+            }
             catch (Exception e) when (e is RpcException or IOException or HttpRequestException)
             {
                 failures++;

@@ -1,0 +1,212 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using ZenMesh.Agent.Hosting;
+using ZenMesh.Agent.Identity;
+using ZenMesh.Egress.Flows;
+using ZenMesh.Egress.Hosting;
+using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Policies;
+using ZenMesh.XdsServer.Hosting;
+using ZenMesh.XdsServer.Sources;
+
+namespace ZenMesh.LocalStack;
+
+/// <summary>
+/// The whole mesh on one machine, in one process: the control plane (SQLite, TLS on xDS), an agent
+/// enrolled against it with a one-time bundle, the ingester and the egress configured through the
+/// agent's relay, the echo receiver as the demo flow's target, and Envoy when there is one (the
+/// egress delivers through it; without it the egress delivers directly). Started in that order and
+/// stopped in the reverse.
+/// </summary>
+public sealed class LocalMesh : IAsyncDisposable
+{
+    private readonly List<Func<ValueTask>> _stops = [];
+
+    private LocalMesh(LocalMeshOptions options) => Options = options;
+
+    public LocalMeshOptions Options { get; }
+
+    public Uri Api { get; private set; } = null!;
+    public Uri Ads { get; private set; } = null!;
+    public Uri AgentXds { get; private set; } = null!;
+    public Uri AgentStatus { get; private set; } = null!;
+    public Uri Hooks { get; private set; } = null!;
+    public Uri IngesterStream { get; private set; } = null!;
+    public Uri EgressApi { get; private set; } = null!;
+    public EchoReceiver Echo { get; private set; } = null!;
+    public string AdminTokenFile => Path.GetFullPath(Path.Combine(Options.ControlPlaneDir, "admin-token"));
+
+    /// <summary>The Envoy running, or null when the egress delivers directly.</summary>
+    public EnvoyProcess? Envoy { get; private set; }
+
+    /// <summary>Where a webhook is sent: Envoy's ingress listener with Envoy, else the ingester.</summary>
+    public Uri WebhookEntry => Envoy is null ? Hooks : new Uri("http://127.0.0.1:10000");
+
+    public static async Task<LocalMesh> StartAsync(LocalMeshOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        var stack = new LocalMesh(options);
+        try
+        {
+            await stack.RunAsync(output, cancellationToken).ConfigureAwait(false);
+            return stack;
+        }
+        catch
+        {
+            await stack.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>How each part is hosted here: stopped by the stack, and saying only what needs attention (the stack prints its own summary).</summary>
+    private static void Embedded(WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedLifetime>();
+        builder.Logging.AddFilter("ZenMesh", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Error);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Error);
+    }
+
+    private async Task<WebApplication> StartAppAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        _stops.Add(async () =>
+        {
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        });
+        return app;
+    }
+
+    private static IEnumerable<Uri> Addresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
+
+    private async Task RunAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        var o = Options;
+        Directory.CreateDirectory(o.DataDir);
+        DemoMesh.EnsureSecrets(o.SecretsDir);
+
+        // 1. The control plane: desired state and the edge CA in its data directory, mutual TLS on xDS.
+        var server = await StartAppAsync(XdsServerApp.Build(["--data-dir", o.ControlPlaneDir, "--ads-port", Port(o.AdsPort), "--http-port", Port(o.ApiPort), "--tls"], Embedded), cancellationToken).ConfigureAwait(false);
+        var bound = server.Services.GetRequiredService<BoundEndpoints>();
+        (Api, Ads) = (bound.HttpUri, bound.AdsUri);
+
+        // 2. The demo flow's target, then the demo's desired state pointing at it.
+        Echo = await EchoReceiver.StartAsync(o.EchoPort, o.SecretsDir, output, cancellationToken).ConfigureAwait(false);
+        _stops.Add(Echo.DisposeAsync);
+        using var api = new HttpClient { BaseAddress = Api };
+        api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(AdminTokenFile, cancellationToken).ConfigureAwait(false)).Trim());
+        await SendAsync(api, HttpMethod.Post, "/api/v1/apply", DemoMesh.Bundle(Echo.Url), "apply the demo's desired state", cancellationToken).ConfigureAwait(false);
+
+        // 3. The agent, enrolled once per data directory with a one-time bundle, then relaying over mutual TLS.
+        if (CredentialFiles.Load(o.AgentStateDir) is null)
+        {
+            var bundle = Path.Combine(o.DataDir, "enrollment-bundle.json");
+            await File.WriteAllTextAsync(bundle, await SendAsync(api, HttpMethod.Post, $"/api/v1/edges/{DemoMesh.Edge}/enrollment", null, "create an enrollment bundle", cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            using var enrollErrors = new StringWriter();
+            var enrolled = await EnrollCommand.RunAsync(bundle, o.AgentStateDir, TextWriter.Null, enrollErrors, cancellationToken).ConfigureAwait(false);
+            File.Delete(bundle);
+            if (enrolled != 0)
+            {
+                throw new InvalidOperationException($"the agent could not enroll: {enrollErrors}");
+            }
+        }
+        var agent = await StartAppAsync(AgentApp.Build(["--state-dir", o.AgentStateDir, "--control-plane", Ads.ToString(), "--xds-port", Port(o.AgentXdsPort), "--status-port", Port(o.AgentStatusPort), "--secrets-dir", o.SecretsDir], Embedded), cancellationToken).ConfigureAwait(false);
+        var agentEndpoints = agent.Services.GetRequiredService<AgentEndpoints>();
+        (AgentXds, AgentStatus) = (agentEndpoints.XdsUri, agentEndpoints.StatusUri);
+
+        // 4. Envoy, when there is one: configured through the agent like any edge Envoy.
+        if (EnvoyProcess.Find(o.Envoy) is { } binary)
+        {
+            Envoy = await EnvoyProcess.StartAsync(binary, o, agentEndpoints.XdsEndPoint.Port, output).ConfigureAwait(false);
+            _stops.Add(Envoy.DisposeAsync);
+        }
+
+        // 5. Ingester and egress, both clients of the agent's relay; the egress opens the job stream to the ingester.
+        var streamPort = o.StreamPort != 0 ? o.StreamPort : FreePort();
+        var ingester = await StartAppAsync(IngesterApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.IngesterDir, "--secrets-dir", o.SecretsDir,
+            "--port", Port(o.HookPort), "--stream-port", Port(streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
+        Hooks = Addresses(ingester).Single(a => a.Port != streamPort);
+        IngesterStream = new Uri($"http://127.0.0.1:{streamPort}");
+        string[] mode = Envoy is null ? ["--direct"] : ["--envoy", "http://127.0.0.1:10001"];
+        var egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
+            "--ingester", IngesterStream.ToString(), "--port", Port(o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
+        EgressApi = Addresses(egress).Single();
+
+        // Ready when the demo's config as applied now (not a last-known-good one from an earlier run) has come through the agent to both.
+        var endpoints = ingester.Services.GetRequiredService<EndpointPolicies>();
+        var flows = egress.Services.GetRequiredService<FlowPolicies>();
+        using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        ready.CancelAfter(o.ReadyTimeout);
+        try
+        {
+            while (endpoints.Find(DemoMesh.Tenant, DemoMesh.Endpoint) is null || flows.Find(DemoMesh.Tenant, DemoMesh.Flow)?.TargetUrl != Echo.Url.ToString())
+            {
+                await Task.Delay(100, ready.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"the demo's config did not reach the ingester and egress within {o.ReadyTimeout.TotalSeconds:0} s; see the agent's status at {AgentStatus}status.");
+        }
+    }
+
+    private static async Task<string> SendAsync(HttpClient api, HttpMethod method, string path, string? json, string what, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = json is null ? null : new StringContent(json, Encoding.UTF8, "application/json") };
+        using var response = await api.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        return response.IsSuccessStatusCode ? body : throw new InvalidOperationException($"could not {what}: {(int)response.StatusCode} {body}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>What a newcomer needs to see: where each part listens, the token, and a webhook to send.</summary>
+    public string Summary(string deliveryId)
+    {
+        var secret = DemoMesh.ReadSecret(Options.SecretsDir, DemoMesh.EndpointSecret);
+        var mode = Envoy is null
+            ? "no envoy binary on PATH: the egress delivers directly (--direct) and webhooks go straight to the ingester"
+            : $"Envoy configured by the control plane through the agent: ingress on :10000, egress listener on :10001";
+        return $"""
+
+            ZenMesh local stack is up (data in {Path.GetFullPath(Options.DataDir)})
+              control plane   Flow API {Api}  xDS (mutual TLS) {Ads}
+                              admin token in {AdminTokenFile}
+              agent           edge {DemoMesh.NodeId}, enrolled; xDS relay {AgentXds}  status {AgentStatus}status
+              ingester        webhooks {Hooks}hooks/<tenant>/<endpoint>  status {Hooks}status  job stream {IngesterStream}
+              egress          delivery log {EgressApi}deliveries  status {EgressApi}status
+              echo receiver   {Echo.Url} (the target of flow {DemoMesh.Flow}; GET it to see what arrived)
+              envoy           {mode}
+
+            Send a signed GitHub webhook to endpoint {DemoMesh.Endpoint}:
+
+              {DemoMesh.Curl(WebhookEntry, secret, deliveryId)}
+
+            The echo receiver prints the delivery with its signature verified. Send it again and the ingester
+            answers 200 with Idempotent-Replay: true (deduplicated on X-GitHub-Delivery).
+            Then: curl -s '{EgressApi}deliveries?flow={DemoMesh.Flow}'
+            Ctrl-C stops everything.
+
+            """;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _stops.Count - 1; i >= 0; i--)
+        {
+            await _stops[i]().ConfigureAwait(false);
+        }
+        _stops.Clear();
+    }
+}
