@@ -36,6 +36,9 @@ public sealed class EdgeReportStore
         _latest[report.NodeId] = (report, at, unchanged ? known.WrittenAt : at);
     }
 
+    /// <summary>The latest report of each edge that reported to this replica, and when it arrived.</summary>
+    public IEnumerable<(EdgeReport Report, DateTimeOffset At)> ReceivedHere => _latest.Values.Select(v => (v.Report, v.At));
+
     /// <summary>The latest report of each edge of a tenant and when it arrived (here or at another replica), in one query.</summary>
     public IReadOnlyDictionary<string, (EdgeReport Report, DateTimeOffset At)> ForTenant(string tenant)
     {

@@ -124,6 +124,7 @@ public static class XdsServerApp
         Identity.EnrollmentEndpoints.MapEnrollment(app);
         app.MapOpenApi("/api/v1/openapi.json");
         app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
+        app.MapXdsServerMetrics();
         return app;
     }
 

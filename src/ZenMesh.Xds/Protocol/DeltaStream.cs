@@ -49,6 +49,7 @@ internal sealed class DeltaStream(
                 if (state.LastSentVersion is { } acked && acked != state.AckedVersion)
                 {
                     Deps.Events.Acked(Node!, typeUrl, acked);
+                    Deps.Registry.RecordAck(state.LastSentAt, Deps.Time.GetUtcNow());
                 }
                 state.AckedVersion = state.LastSentVersion;
             }
@@ -132,6 +133,7 @@ internal sealed class DeltaStream(
         response.RemovedResources.AddRange(removed);
         await WriteAsync(response, cancellationToken).ConfigureAwait(false);
         state.Sent(version, response.Nonce, Deps.Time.GetUtcNow(), updated, removed);
+        Deps.Registry.RecordPush(state.TypeUrl);
         Log.ResponseSent(Logger, StreamId, state.TypeUrl, version, updated.Count, removed.Count, response.Nonce);
     }
 

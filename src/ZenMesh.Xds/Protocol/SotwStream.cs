@@ -50,6 +50,7 @@ internal sealed class SotwStream(
             if (request.VersionInfo != state.AckedVersion)
             {
                 Deps.Events.Acked(Node!, typeUrl, request.VersionInfo);
+                Deps.Registry.RecordAck(state.LastSentAt, Deps.Time.GetUtcNow());
             }
             state.AckedVersion = request.VersionInfo;
         }
@@ -115,6 +116,7 @@ internal sealed class SotwStream(
                 }
                 await WriteAsync(response, cancellationToken).ConfigureAwait(false);
                 state.Sent(version, response.Nonce, Deps.Time.GetUtcNow(), resources);
+                Deps.Registry.RecordPush(state.TypeUrl);
                 Log.ResponseSent(Logger, StreamId, state.TypeUrl, version, resources.Length, 0, response.Nonce);
                 if (state.TypeUrl == TypeUrls.Cluster && _types.TryGetValue(TypeUrls.Rank(TypeUrls.Endpoint), out var endpoints))
                 {
