@@ -51,7 +51,7 @@ public sealed partial class PolicySubscription(
             }
             current = state.Version;
             var now = time.GetUtcNow();
-            Apply(state, "xds", now);
+            // Stored before it is used: whatever a request was served on, a restart finds again.
             try
             {
                 _store.Save(state, now);
@@ -60,6 +60,7 @@ public sealed partial class PolicySubscription(
             {
                 Log.SaveFailed(_logger, e.Message);
             }
+            Apply(state, "xds", now);
         }, status.Connection, stoppingToken).ConfigureAwait(false);
     }
 
