@@ -9,7 +9,8 @@ using ZenMesh.Agent.Identity;
 const string Usage = """
     Usage:
       agent enroll --bundle <file> [--state-dir ./agent-state]
-      agent bootstrap --out envoy.yaml [--edge <tenant/edge>] [--state-dir ./agent-state] [--xds-port 18001] [--admin-port 9901]
+      agent bootstrap --out envoy.yaml [--edge <tenant/edge>] [--state-dir ./agent-state] [--xds-port 18001] [--admin-port 9901] [--agent-address 127.0.0.1] [--admin-address 127.0.0.1]
+      agent bootstrap --direct --out envoy.yaml [--control-plane https://...] [--credential-dir <state-dir>/credential] [--admin-port 9901]
       agent run [--edge <tenant/edge>] [--control-plane <url>] [--state-dir ./agent-state]
                 [--xds-port 18001] [--status-port 19000] [--staleness-bound 00:05:00]
 

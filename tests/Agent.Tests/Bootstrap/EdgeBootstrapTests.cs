@@ -40,6 +40,22 @@ public sealed class EdgeBootstrapTests : IDisposable
     }
 
     [Fact]
+    public async Task WithTheAgentInAnotherContainer_EnvoyDialsItByName()
+    {
+        var file = Path.Combine(_dir, "envoy.yaml");
+        var (output, error) = (new StringWriter(), new StringWriter());
+
+        var exit = await BootstrapCommand.RunAsync(["--out", file, "--edge", "acme/edge-1", "--agent-address", "zenmesh-agent", "--admin-address", "0.0.0.0"], output, error);
+
+        Assert.True(exit == 0, error.ToString());
+        var bootstrap = Parse(await File.ReadAllTextAsync(file));
+        Assert.Equal("zenmesh-agent", bootstrap.StaticResources.Clusters.Single().LoadAssignment.Endpoints.Single().LbEndpoints.Single().Endpoint.Address.SocketAddress.Address);
+        Assert.Equal("0.0.0.0", bootstrap.Admin.Address.SocketAddress.Address);
+        Assert.Equal(2, await BootstrapCommand.RunAsync(["--out", file, "--edge", "acme/edge-1", "--agent-address", "a b"], output, error));
+        Assert.Contains("--agent-address is 'a b'; use a host name or an IP address, e.g. --agent-address agent.", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithoutAnEdgeOrOutput_SaysWhatIsMissing()
     {
         var (output, error) = (new StringWriter(), new StringWriter());
