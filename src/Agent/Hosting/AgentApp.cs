@@ -22,6 +22,7 @@ public static class AgentApp
         ["--state-dir"] = "Agent:StateDir",
         ["--xds-port"] = "Agent:XdsPort",
         ["--status-port"] = "Agent:StatusPort",
+        ["--status-bind"] = "Agent:StatusBindAddress",
         ["--staleness-bound"] = "Agent:StalenessBound",
         ["--secrets-dir"] = "Agent:SecretsDir",
     };
@@ -83,13 +84,14 @@ public static class AgentApp
         services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // Loopback only: the agent needs no inbound port from outside its machine.
+            // Loopback only: the agent needs no inbound port from outside its machine. Its status
+            // may bind wider (--status-bind), for a kubelet's probes.
             kestrel.Listen(IPAddress.Loopback, options.XdsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
                 endpoints.Xds = listen;
             });
-            kestrel.Listen(IPAddress.Loopback, options.StatusPort, listen =>
+            kestrel.Listen(IPAddress.Parse(options.StatusBindAddress), options.StatusPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
                 endpoints.Status = listen;
@@ -116,6 +118,10 @@ public static class AgentApp
         if (o.XdsPort is < 0 or > 65535 || o.StatusPort is < 0 or > 65535)
         {
             problems.Add($"Agent:XdsPort ({o.XdsPort}) and Agent:StatusPort ({o.StatusPort}) must be ports, 0-65535 (0 picks a free one).");
+        }
+        if (!IPAddress.TryParse(o.StatusBindAddress, out _))
+        {
+            problems.Add($"Agent:StatusBindAddress (--status-bind) is '{o.StatusBindAddress}'; use an IP address, e.g. 0.0.0.0 for every interface or 127.0.0.1 for loopback only.");
         }
         if (o.XdsPort == o.StatusPort && o.XdsPort != 0)
         {

@@ -22,8 +22,11 @@ public sealed record AgentOptions
     /// <summary>The local xDS relay for Envoy and the ZenMesh services, on loopback (--xds-port). 0 picks a free port.</summary>
     public int XdsPort { get; init; } = 18001;
 
-    /// <summary>GET /status (staleness) and /healthz, on loopback (--status-port). 0 picks a free port.</summary>
+    /// <summary>GET /status (staleness), /healthz and /metrics (--status-port). 0 picks a free port.</summary>
     public int StatusPort { get; init; } = 19000;
+
+    /// <summary>The status port's address (--status-bind): loopback, or 0.0.0.0 where a kubelet probes it. The xDS relay stays on loopback.</summary>
+    public string StatusBindAddress { get; init; } = "127.0.0.1";
 
     /// <summary>How many accepted generations are kept on disk; older ones are the fallback for a corrupt newest.</summary>
     public int Generations { get; init; } = 5;
