@@ -16,7 +16,7 @@ public static class BootstrapCommand
     {
         string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         var direct = args.Contains("--direct");
-        var outFile = Value("--out");
+        var outFile = Value("--out") is { Length: > 0 } named ? Path.GetFullPath(named) : null;
         var stateDir = Value("--state-dir") ?? "./agent-state";
         var enrolled = Value("--edge") is null || (direct && Value("--control-plane") is null) ? CredentialFiles.Load(stateDir) : null;
         var edge = Value("--edge") ?? enrolled?.NodeId;
@@ -40,7 +40,7 @@ public static class BootstrapCommand
                 return await FailAsync(error, problems).ConfigureAwait(false);
             }
             var rendered = DataPlaneBootstrap.Render(await File.ReadAllTextAsync(DataPlaneBootstrap.TemplatePath).ConfigureAwait(false), edge!, controlPlane!, credentials, adminPort, adminAddress);
-            await File.WriteAllTextAsync(outFile!, rendered).ConfigureAwait(false);
+            await WriteAsync(outFile!, rendered).ConfigureAwait(false);
             await output.WriteLineAsync($"wrote the data-plane Envoy bootstrap of edge {edge} to {outFile}: delta ADS straight to the control plane at {controlPlane} over mutual TLS with the credential in {Path.GetFullPath(credentials)}, admin on {adminAddress}:{adminPort}. Envoy must be able to read that directory. Start Envoy with: envoy -c {outFile}").ConfigureAwait(false);
             return 0;
         }
@@ -51,9 +51,16 @@ public static class BootstrapCommand
             return await FailAsync(error, problems).ConfigureAwait(false);
         }
         var edgeRendered = EdgeBootstrap.Render(await File.ReadAllTextAsync(EdgeBootstrap.TemplatePath).ConfigureAwait(false), edge!, xdsPort, adminPort, agentAddress, adminAddress);
-        await File.WriteAllTextAsync(outFile!, edgeRendered).ConfigureAwait(false);
+        await WriteAsync(outFile!, edgeRendered).ConfigureAwait(false);
         await output.WriteLineAsync($"wrote the Envoy bootstrap of edge {edge} to {outFile}: delta ADS to the agent on {agentAddress}:{xdsPort}, admin on {adminAddress}:{adminPort}. Start Envoy with: envoy -c {outFile}").ConfigureAwait(false);
         return 0;
+    }
+
+    private static async Task WriteAsync(string file, string text)
+    {
+        // An init container or a fresh VM may not have the directory yet.
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await File.WriteAllTextAsync(file, text).ConfigureAwait(false);
     }
 
     private static async Task<int> FailAsync(TextWriter error, List<string> problems)

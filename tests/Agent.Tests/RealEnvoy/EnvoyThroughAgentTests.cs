@@ -26,7 +26,7 @@ namespace ZenMesh.Agent.Tests.RealEnvoy;
 /// </summary>
 public sealed class EnvoyThroughAgentTests : IAsyncDisposable
 {
-    private const string EnvoyImage = "envoyproxy/envoy:v1.34.1";
+    private const string EnvoyImage = ZenMesh.XdsServer.Tests.RealEnvoy.PinnedEnvoy.Image;
     private const string HostAlias = "host.testcontainers.internal";
     private readonly string _stateDir = Directory.CreateTempSubdirectory("zenmesh-agent-envoy-").FullName;
     private readonly ConcurrentQueue<string> _delivered = new();

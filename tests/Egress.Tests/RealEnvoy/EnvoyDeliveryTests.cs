@@ -23,7 +23,7 @@ namespace ZenMesh.Egress.Tests.RealEnvoy;
 /// </summary>
 public sealed class EnvoyDeliveryTests
 {
-    private const string EnvoyImage = "envoyproxy/envoy:v1.34.1";
+    private const string EnvoyImage = ZenMesh.XdsServer.Tests.RealEnvoy.PinnedEnvoy.Image;
     private const string HostAlias = "host.testcontainers.internal";
 
     [DockerFact]

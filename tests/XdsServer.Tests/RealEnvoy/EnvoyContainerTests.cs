@@ -16,7 +16,7 @@ namespace ZenMesh.XdsServer.Tests.RealEnvoy;
 public sealed class EnvoyContainerTests
 {
     /// <summary>Pinned: the Envoy release these tests were written against.</summary>
-    public const string EnvoyImage = "envoyproxy/envoy:v1.34.1";
+    public const string EnvoyImage = PinnedEnvoy.Image;
 
     [Fact]
     public void TheBootstrap_ParsesAsUpstreamBootstrap()

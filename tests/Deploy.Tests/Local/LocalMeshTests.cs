@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using ZenMesh.LocalStack;
 
-namespace ZenMesh.LocalStack.Tests;
+namespace ZenMesh.Deploy.Tests.Local;
 
 /// <summary>
 /// The README's run command, from an empty data directory: the whole mesh comes up (control plane,
