@@ -23,7 +23,12 @@ namespace ZenMesh.LocalStack;
 /// </summary>
 public sealed class LocalMesh : IAsyncDisposable
 {
-    private readonly List<Func<ValueTask>> _stops = [];
+    private readonly List<(object Part, Func<ValueTask> Stop)> _stops = [];
+    private WebApplication? _server;
+    private WebApplication? _agent;
+    private WebApplication? _ingester;
+    private WebApplication? _egress;
+    private int _streamPort;
 
     private LocalMesh(LocalMeshOptions options) => Options = options;
 
@@ -72,12 +77,23 @@ public sealed class LocalMesh : IAsyncDisposable
     private async Task<WebApplication> StartAppAsync(WebApplication app, CancellationToken cancellationToken)
     {
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        _stops.Add(async () =>
+        _stops.Add((app, async () =>
         {
             await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
             await app.DisposeAsync().ConfigureAwait(false);
-        });
+        }));
         return app;
+    }
+
+    private async Task StopAppAsync(WebApplication? app)
+    {
+        var index = _stops.FindIndex(s => ReferenceEquals(s.Part, app));
+        if (index >= 0)
+        {
+            var stop = _stops[index].Stop;
+            _stops.RemoveAt(index);
+            await stop().ConfigureAwait(false);
+        }
     }
 
     private static IEnumerable<Uri> Addresses(WebApplication app) =>
@@ -92,13 +108,13 @@ public sealed class LocalMesh : IAsyncDisposable
         DemoMesh.EnsureSecrets(o.SecretsDir);
 
         // 1. The control plane: desired state and the edge CA in its data directory, mutual TLS on xDS.
-        var server = await StartAppAsync(XdsServerApp.Build(["--data-dir", o.ControlPlaneDir, "--ads-port", Port(o.AdsPort), "--http-port", Port(o.ApiPort), "--tls"], Embedded), cancellationToken).ConfigureAwait(false);
+        var server = _server = await StartAppAsync(XdsServerApp.Build(["--data-dir", o.ControlPlaneDir, "--ads-port", Port(o.AdsPort), "--http-port", Port(o.ApiPort), "--tls"], Embedded), cancellationToken).ConfigureAwait(false);
         var bound = server.Services.GetRequiredService<BoundEndpoints>();
         (Api, Ads) = (bound.HttpUri, bound.AdsUri);
 
         // 2. The demo flow's target, then the demo's desired state pointing at it.
         Echo = await EchoReceiver.StartAsync(o.EchoPort, o.SecretsDir, output, cancellationToken).ConfigureAwait(false);
-        _stops.Add(Echo.DisposeAsync);
+        _stops.Add((Echo, Echo.DisposeAsync));
         using var api = new HttpClient { BaseAddress = Api };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(AdminTokenFile, cancellationToken).ConfigureAwait(false)).Trim());
         await SendAsync(api, HttpMethod.Post, "/api/v1/apply", DemoMesh.Bundle(Echo.Url), "apply the demo's desired state", cancellationToken).ConfigureAwait(false);
@@ -116,31 +132,43 @@ public sealed class LocalMesh : IAsyncDisposable
                 throw new InvalidOperationException($"the agent could not enroll: {enrollErrors}");
             }
         }
-        var agent = await StartAppAsync(AgentApp.Build(["--state-dir", o.AgentStateDir, "--control-plane", Ads.ToString(), "--xds-port", Port(o.AgentXdsPort), "--status-port", Port(o.AgentStatusPort), "--secrets-dir", o.SecretsDir], Embedded), cancellationToken).ConfigureAwait(false);
-        var agentEndpoints = agent.Services.GetRequiredService<AgentEndpoints>();
-        (AgentXds, AgentStatus) = (agentEndpoints.XdsUri, agentEndpoints.StatusUri);
+        await StartAgentAsync(cancellationToken).ConfigureAwait(false);
 
         // 4. Envoy, when there is one: configured through the agent like any edge Envoy.
         if (EnvoyProcess.Find(o.Envoy) is { } binary)
         {
-            Envoy = await EnvoyProcess.StartAsync(binary, o, agentEndpoints.XdsEndPoint.Port, output).ConfigureAwait(false);
-            _stops.Add(Envoy.DisposeAsync);
+            Envoy = await EnvoyProcess.StartAsync(binary, o, AgentXds.Port, output).ConfigureAwait(false);
+            _stops.Add((Envoy, Envoy.DisposeAsync));
         }
 
         // 5. Ingester and egress, both clients of the agent's relay; the egress opens the job stream to the ingester.
-        var streamPort = o.StreamPort != 0 ? o.StreamPort : FreePort();
-        var ingester = await StartAppAsync(IngesterApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.IngesterDir, "--secrets-dir", o.SecretsDir,
-            "--port", Port(o.HookPort), "--stream-port", Port(streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
-        Hooks = Addresses(ingester).Single(a => a.Port != streamPort);
-        IngesterStream = new Uri($"http://127.0.0.1:{streamPort}");
-        string[] mode = Envoy is null ? ["--direct"] : ["--envoy", "http://127.0.0.1:10001"];
-        var egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
-            "--ingester", IngesterStream.ToString(), "--port", Port(o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
-        EgressApi = Addresses(egress).Single();
+        _streamPort = o.StreamPort != 0 ? o.StreamPort : FreePort();
+        await StartIngesterAndEgressAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-        // Ready when the demo's config as applied now (not a last-known-good one from an earlier run) has come through the agent to both.
-        var endpoints = ingester.Services.GetRequiredService<EndpointPolicies>();
-        var flows = egress.Services.GetRequiredService<FlowPolicies>();
+    private async Task StartAgentAsync(CancellationToken cancellationToken)
+    {
+        var o = Options;
+        _agent = await StartAppAsync(AgentApp.Build(["--state-dir", o.AgentStateDir, "--control-plane", Ads.ToString(), "--xds-port", Port(AgentXds?.Port ?? o.AgentXdsPort), "--status-port", Port(AgentStatus?.Port ?? o.AgentStatusPort), "--secrets-dir", o.SecretsDir], Embedded), cancellationToken).ConfigureAwait(false);
+        var agentEndpoints = _agent.Services.GetRequiredService<AgentEndpoints>();
+        (AgentXds, AgentStatus) = (agentEndpoints.XdsUri, agentEndpoints.StatusUri);
+    }
+
+    private async Task StartIngesterAndEgressAsync(CancellationToken cancellationToken)
+    {
+        var o = Options;
+        _ingester = await StartAppAsync(IngesterApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.IngesterDir, "--secrets-dir", o.SecretsDir,
+            "--port", Port(Hooks?.Port ?? o.HookPort), "--stream-port", Port(_streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
+        Hooks = Addresses(_ingester).Single(a => a.Port != _streamPort);
+        IngesterStream = new Uri($"http://127.0.0.1:{_streamPort}");
+        string[] mode = Envoy is null ? ["--direct"] : ["--envoy", "http://127.0.0.1:10001"];
+        _egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
+            "--ingester", IngesterStream.ToString(), "--port", Port(EgressApi?.Port ?? o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
+        EgressApi = Addresses(_egress).Single();
+
+        // Ready when the demo's config (as applied now, or the last-known-good when the control plane is down) has come through the agent to both.
+        var endpoints = _ingester.Services.GetRequiredService<EndpointPolicies>();
+        var flows = _egress.Services.GetRequiredService<FlowPolicies>();
         using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         ready.CancelAfter(o.ReadyTimeout);
         try
@@ -154,6 +182,25 @@ public sealed class LocalMesh : IAsyncDisposable
         {
             throw new TimeoutException($"the demo's config did not reach the ingester and egress within {o.ReadyTimeout.TotalSeconds:0} s; see the agent's status at {AgentStatus}status.");
         }
+    }
+
+    /// <summary>
+    /// Stops the control plane and leaves everything else running: the fail-static drill. The edge
+    /// keeps serving on what it holds, and the agent keeps retrying the control plane.
+    /// </summary>
+    public Task StopControlPlaneAsync() => StopAppAsync(_server);
+
+    /// <summary>
+    /// Restarts the edge (agent, ingester, egress) as a host reboot would. With the control plane
+    /// down, each comes up on its last-known-good. Each listens where it did before.
+    /// </summary>
+    public async Task RestartEdgeAsync(CancellationToken cancellationToken)
+    {
+        await StopAppAsync(_egress).ConfigureAwait(false);
+        await StopAppAsync(_ingester).ConfigureAwait(false);
+        await StopAppAsync(_agent).ConfigureAwait(false);
+        await StartAgentAsync(cancellationToken).ConfigureAwait(false);
+        await StartIngesterAndEgressAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<string> SendAsync(HttpClient api, HttpMethod method, string path, string? json, string what, CancellationToken cancellationToken)
@@ -205,7 +252,7 @@ public sealed class LocalMesh : IAsyncDisposable
     {
         for (var i = _stops.Count - 1; i >= 0; i--)
         {
-            await _stops[i]().ConfigureAwait(false);
+            await _stops[i].Stop().ConfigureAwait(false);
         }
         _stops.Clear();
     }
