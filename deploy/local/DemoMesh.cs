@@ -47,10 +47,14 @@ public static class DemoMesh
 
     public static string ReadSecret(string secretsDir, string name) => File.ReadAllLines(Path.Combine(secretsDir, name)).First(l => l.Length > 0).Trim();
 
-    /// <summary>The desired state, as one bundle for POST /api/v1/apply.</summary>
-    public static string Bundle(Uri echo) => JsonSerializer.Serialize(new Dictionary<string, object>
+    /// <summary>
+    /// The desired state, as one bundle for POST /api/v1/apply. <paramref name="ingester"/> is where the
+    /// edge's Envoy finds the ingester; <paramref name="egressListener"/> the address its egress
+    /// listener binds (all interfaces when Envoy runs in a container and the egress outside it).
+    /// </summary>
+    public static string Bundle(Uri echo, string ingester, string egressListener = "127.0.0.1") => JsonSerializer.Serialize(new Dictionary<string, object>
     {
-        ["edges"] = new Dictionary<string, object> { [Edge] = new { mode = "vm" } },
+        ["edges"] = new Dictionary<string, object> { [Edge] = new { mode = "vm", ingesterAddress = ingester, egressListenerAddress = egressListener } },
         ["endpoints"] = new Dictionary<string, object> { [Endpoint] = new { edge = Edge, provider = "github", secretRef = EndpointSecret } },
         ["targets"] = new Dictionary<string, object> { ["echo"] = new { edge = Edge, url = echo.ToString() } },
         ["flows"] = new Dictionary<string, object>

@@ -29,6 +29,8 @@ public sealed class LocalMesh : IAsyncDisposable
     private WebApplication? _ingester;
     private WebApplication? _egress;
     private int _streamPort;
+    private int _hookPort;
+    private Uri _echoTarget = null!;
 
     private LocalMesh(LocalMeshOptions options) => Options = options;
 
@@ -117,16 +119,22 @@ public sealed class LocalMesh : IAsyncDisposable
         _stops.Add((Echo, Echo.DisposeAsync));
         using var api = new HttpClient { BaseAddress = Api };
         api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(AdminTokenFile, cancellationToken).ConfigureAwait(false)).Trim());
-        await SendAsync(api, HttpMethod.Post, "/api/v1/apply", DemoMesh.Bundle(Echo.Url), "apply the demo's desired state", cancellationToken).ConfigureAwait(false);
+        // The ingester's port is fixed before it starts (Envoy's ingress routes to it), so a port of 0 is picked here.
+        _hookPort = o.HookPort != 0 ? o.HookPort : FreePort();
+        _echoTarget = o.EnvoyHostAlias is { } alias ? new UriBuilder(Echo.Url) { Host = alias }.Uri : Echo.Url;
+        var bundle = o.EnvoyHostAlias is not null
+            ? DemoMesh.Bundle(_echoTarget, $"{o.EnvoyHostAlias}:{_hookPort}", "0.0.0.0")
+            : DemoMesh.Bundle(_echoTarget, $"127.0.0.1:{_hookPort}");
+        await SendAsync(api, HttpMethod.Post, "/api/v1/apply", bundle, "apply the demo's desired state", cancellationToken).ConfigureAwait(false);
 
         // 3. The agent, enrolled once per data directory with a one-time bundle, then relaying over mutual TLS.
         if (CredentialFiles.Load(o.AgentStateDir) is null)
         {
-            var bundle = Path.Combine(o.DataDir, "enrollment-bundle.json");
-            await File.WriteAllTextAsync(bundle, await SendAsync(api, HttpMethod.Post, $"/api/v1/edges/{DemoMesh.Edge}/enrollment", null, "create an enrollment bundle", cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            var enrollment = Path.Combine(o.DataDir, "enrollment-bundle.json");
+            await File.WriteAllTextAsync(enrollment, await SendAsync(api, HttpMethod.Post, $"/api/v1/edges/{DemoMesh.Edge}/enrollment", null, "create an enrollment bundle", cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             using var enrollErrors = new StringWriter();
-            var enrolled = await EnrollCommand.RunAsync(bundle, o.AgentStateDir, TextWriter.Null, enrollErrors, cancellationToken).ConfigureAwait(false);
-            File.Delete(bundle);
+            var enrolled = await EnrollCommand.RunAsync(enrollment, o.AgentStateDir, TextWriter.Null, enrollErrors, cancellationToken).ConfigureAwait(false);
+            File.Delete(enrollment);
             if (enrolled != 0)
             {
                 throw new InvalidOperationException($"the agent could not enroll: {enrollErrors}");
@@ -158,10 +166,15 @@ public sealed class LocalMesh : IAsyncDisposable
     {
         var o = Options;
         _ingester = await StartAppAsync(IngesterApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.IngesterDir, "--secrets-dir", o.SecretsDir,
-            "--port", Port(Hooks?.Port ?? o.HookPort), "--stream-port", Port(_streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
+            "--port", Port(_hookPort), "--stream-port", Port(_streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
         Hooks = Addresses(_ingester).Single(a => a.Port != _streamPort);
         IngesterStream = new Uri($"http://127.0.0.1:{_streamPort}");
-        string[] mode = Envoy is null ? ["--direct"] : ["--envoy", "http://127.0.0.1:10001"];
+        string[] mode = (o.ExternalEnvoyEgress, Envoy) switch
+        {
+            ({ } external, _) => ["--envoy", external.ToString()],
+            (null, null) => ["--direct"],
+            _ => ["--envoy", "http://127.0.0.1:10001"],
+        };
         _egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
             "--ingester", IngesterStream.ToString(), "--port", Port(EgressApi?.Port ?? o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
         EgressApi = Addresses(_egress).Single();
@@ -173,7 +186,7 @@ public sealed class LocalMesh : IAsyncDisposable
         ready.CancelAfter(o.ReadyTimeout);
         try
         {
-            while (endpoints.Find(DemoMesh.Tenant, DemoMesh.Endpoint) is null || flows.Find(DemoMesh.Tenant, DemoMesh.Flow)?.TargetUrl != Echo.Url.ToString())
+            while (endpoints.Find(DemoMesh.Tenant, DemoMesh.Endpoint) is null || flows.Find(DemoMesh.Tenant, DemoMesh.Flow)?.TargetUrl != _echoTarget.ToString())
             {
                 await Task.Delay(100, ready.Token).ConfigureAwait(false);
             }
@@ -222,7 +235,9 @@ public sealed class LocalMesh : IAsyncDisposable
     public string Summary(string deliveryId)
     {
         var secret = DemoMesh.ReadSecret(Options.SecretsDir, DemoMesh.EndpointSecret);
-        var mode = Envoy is null
+        var mode = Options.ExternalEnvoyEgress is { } external
+            ? $"an Envoy this stack does not run; the egress delivers through its egress listener {external}"
+            : Envoy is null
             ? "no envoy binary on PATH: the egress delivers directly (--direct) and webhooks go straight to the ingester"
             : $"Envoy configured by the control plane through the agent: ingress on :10000, egress listener on :10001";
         return $"""

@@ -22,6 +22,19 @@ public sealed record LocalMeshOptions
     /// <summary>The Envoy binary (--envoy); null looks for "envoy" on PATH, "" runs without Envoy (--no-envoy).</summary>
     public string? Envoy { get; init; }
 
+    /// <summary>
+    /// An Envoy the stack does not run (one in a container): its egress listener, which the egress
+    /// delivers through. Null: the stack's own Envoy (see <see cref="Envoy"/>), or direct delivery.
+    /// </summary>
+    public Uri? ExternalEnvoyEgress { get; init; }
+
+    /// <summary>
+    /// The name by which the edge's Envoy reaches this machine's ingester and echo receiver
+    /// (host.docker.internal for an Envoy in a container); it then binds its egress listener on all
+    /// interfaces. Null: Envoy runs on this machine and everything is on 127.0.0.1.
+    /// </summary>
+    public string? EnvoyHostAlias { get; init; }
+
     /// <summary>How long the stack may take to come up (config pushed through the agent to ingester and egress).</summary>
     public TimeSpan ReadyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using ZenMesh.Deploy.Tests.Infrastructure;
 using ZenMesh.LocalStack;
 
 namespace ZenMesh.Deploy.Tests.Local;
@@ -87,23 +88,6 @@ public sealed class LocalMeshTests : IDisposable
         Assert.Equal(credential, File.ReadAllText(Path.Combine(_dir, "agent-state", "credential", "edge.crt")));
     }
 
-    /// <summary>Sends the sample webhook; the event id the ingester gave it when it answered 200, else null.</summary>
-    private static async Task<string?> SendSampleAsync(HttpClient hooks, string secret, string deliveryId)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/{DemoMesh.Tenant}/{DemoMesh.Endpoint}") { Content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(DemoMesh.SampleBody)) };
-        foreach (var (name, value) in DemoMesh.SampleHeaders(secret, deliveryId))
-        {
-            if (!request.Headers.TryAddWithoutValidation(name, value))
-            {
-                request.Content.Headers.TryAddWithoutValidation(name, value);
-            }
-        }
-        using var response = await hooks.SendAsync(request);
-        return response.StatusCode == HttpStatusCode.OK ? JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString() : null;
-    }
-
-    private static bool Delivered(LocalMesh mesh, string eventId) => mesh.Echo.All.Any(d => d.WebhookId == $"{eventId}/{DemoMesh.Flow}");
-
     private static async Task<JsonElement> AgentStatusAsync(LocalMesh mesh)
     {
         using var http = new HttpClient();
@@ -120,28 +104,12 @@ public sealed class LocalMeshTests : IDisposable
     public async Task TheControlPlaneStoppedDuringTraffic_AndTheEdgeRestartedWhileItIsDown_EveryAcceptedWebhookIsDelivered()
     {
         await using var mesh = await LocalMesh.StartAsync(Options(), TextWriter.Null, CancellationToken.None).WithTimeout("the local stack", TimeSpan.FromSeconds(90));
-        var secret = DemoMesh.ReadSecret(Path.Combine(_dir, "secrets"), DemoMesh.EndpointSecret);
+        var secret = DemoTraffic.Secret(mesh);
         using var hooks = new HttpClient { BaseAddress = mesh.Hooks };
-        var accepted = new System.Collections.Concurrent.ConcurrentBag<string>();
 
         // Traffic runs while the control plane goes away under it.
-        using var sending = new CancellationTokenSource();
-        var traffic = Task.Run(async () =>
-        {
-            for (var n = 0; !sending.IsCancellationRequested; n++)
-            {
-                accepted.Add(await SendSampleAsync(hooks, secret, $"during-{n}") ?? throw new InvalidOperationException($"webhook during-{n} was not accepted"));
-                await Task.Delay(50);
-            }
-        });
-        await TestTimeouts.Eventually(() => Task.FromResult(accepted.Count >= 5), "webhooks accepted before the outage");
-        await mesh.StopControlPlaneAsync();
-        var atStop = accepted.Count;
-        await TestTimeouts.Eventually(() => Task.FromResult(accepted.Count >= atStop + 10), "webhooks accepted with the control plane stopped");
-        await sending.CancelAsync();
-        await traffic;
-        await TestTimeouts.Eventually(() => Task.FromResult(accepted.All(id => Delivered(mesh, id))),
-            "every webhook accepted around the outage to be delivered");
+        var accepted = await DemoTraffic.AroundAsync(hooks, secret, "during", mesh.StopControlPlaneAsync);
+        await TestTimeouts.Eventually(() => Task.FromResult(accepted.All(id => DemoTraffic.Delivered(mesh, id))), "every webhook accepted around the outage to be delivered");
 
         // The edge restarts as after a reboot; the control plane is still down.
         await mesh.RestartEdgeAsync(CancellationToken.None).WithTimeout("the edge to restart on its last-known-good", TimeSpan.FromSeconds(60));
@@ -152,9 +120,9 @@ public sealed class LocalMeshTests : IDisposable
         var afterRestart = new List<string>();
         for (var n = 0; n < 5; n++)
         {
-            afterRestart.Add(Assert.IsType<string>(await SendSampleAsync(restartedHooks, secret, $"after-restart-{n}")));
+            afterRestart.Add(Assert.IsType<string>(await DemoTraffic.SendAsync(restartedHooks, secret, $"after-restart-{n}")));
         }
-        await TestTimeouts.Eventually(() => Task.FromResult(afterRestart.All(id => Delivered(mesh, id))),
+        await TestTimeouts.Eventually(() => Task.FromResult(afterRestart.All(id => DemoTraffic.Delivered(mesh, id))),
             "the webhooks accepted after the restart to be delivered");
         Assert.All(mesh.Echo.All, d => Assert.True(d.Verified, d.Detail));
     }
