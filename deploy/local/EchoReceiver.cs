@@ -16,7 +16,7 @@ public sealed class EchoReceiver : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<Received> _received = new();
 
-    public sealed record Received(DateTimeOffset At, string? WebhookId, string? Signature, bool Verified, string Detail, string Body);
+    public sealed record Received(DateTimeOffset At, string? WebhookId, string? Signature, bool Verified, string Detail, string Body, string? TraceParent);
 
     private EchoReceiver(WebApplication app) => _app = app;
 
@@ -41,7 +41,7 @@ public sealed class EchoReceiver : IAsyncDisposable
             // Read per request: a rotated secret is picked up without a restart.
             var verdict = verifier.Verify(request, [DemoMesh.ReadSecret(secretsDir, DemoMesh.SigningSecret)], DateTimeOffset.UtcNow);
             var received = new Received(DateTimeOffset.UtcNow, request.Header("webhook-id"), request.Header("webhook-signature"), verdict.Verified,
-                verdict.Verified ? "signature verified" : $"signature NOT verified: {verdict.Detail}", System.Text.Encoding.UTF8.GetString(body));
+                verdict.Verified ? "signature verified" : $"signature NOT verified: {verdict.Detail}", System.Text.Encoding.UTF8.GetString(body), request.Header("traceparent"));
             echo._received.Enqueue(received);
             while (echo._received.Count > Kept && echo._received.TryDequeue(out _))
             {

@@ -13,6 +13,7 @@ const string Usage = """
       agent bootstrap --direct --out envoy.yaml [--control-plane https://...] [--credential-dir <state-dir>/credential] [--admin-port 9901]
       agent run [--edge <tenant/edge>] [--control-plane <url>] [--state-dir ./agent-state]
                 [--xds-port 18001] [--status-port 19000] [--status-bind 127.0.0.1] [--staleness-bound 00:05:00]
+                [--log-format text|json] [--otlp <collector url>]
 
     run holds one outbound connection to the control plane (the enrolled one, or --control-plane;
     default http://127.0.0.1:18000) and serves the edge's config to local clients on

@@ -34,7 +34,7 @@ public static class AgentApp
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Agent:SecretsDir", secrets)]);
         }
-        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Configuration.AddCommandLine(args, ZenMesh.Observability.ServiceTelemetry.WithSwitches(Switches));
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -61,10 +61,12 @@ public static class AgentApp
             ControlPlane = options.ControlPlane ?? credential?.ControlPlane ?? AgentOptions.LocalControlPlane,
         };
         problems.AddRange(Validate(options));
+        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
         if (problems.Count > 0)
         {
             throw new OptionsValidationException(AgentOptions.Section, typeof(AgentOptions), problems);
         }
+        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "agent", options.Edge);
         var services = builder.Services;
         services.AddSingleton(Options.Create(options));
         services.AddSingleton(TimeProvider.System);

@@ -9,6 +9,7 @@ using Polly.Retry;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Egress.Hosting;
 using ZenMesh.Egress.Storage;
+using ZenMesh.Observability;
 using ZenMesh.Secrets;
 
 namespace ZenMesh.Egress.Delivery;
@@ -20,16 +21,21 @@ namespace ZenMesh.Egress.Delivery;
 /// the same per-request retries and timeout done here with Polly; and says what came of it and
 /// whose failure it was.
 /// </summary>
-public sealed class Deliverer : IDisposable
+public sealed partial class Deliverer : IDisposable
 {
+    private const string TraceParentHeader = "traceparent";
+    private readonly ServiceTracing _tracing;
+    private readonly ILogger<Deliverer> _logger;
     private readonly EgressOptions _options;
     private readonly SecretStore _secrets;
     private readonly TimeProvider _time;
     private readonly HttpClient _http;
     private readonly string _via;
 
-    public Deliverer(IOptions<EgressOptions> options, SecretStore secrets, TimeProvider time)
+    public Deliverer(IOptions<EgressOptions> options, SecretStore secrets, TimeProvider time, ServiceTracing tracing, ILogger<Deliverer> logger)
     {
+        _tracing = tracing;
+        _logger = logger;
         _options = options.Value;
         _secrets = secrets;
         _time = time;
@@ -45,7 +51,41 @@ public sealed class Deliverer : IDisposable
     /// <summary>How long one attempt may take, all its tries included: the flow's timeout, or 30 s.</summary>
     public static TimeSpan TimeoutOf(FlowPolicy policy) => policy.Timeout is { } t && t.ToTimeSpan() > TimeSpan.Zero ? t.ToTimeSpan() : TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// One attempt, as a span continuing the trace the ingester stored with the event (so the
+    /// target's traceparent carries the webhook's trace id through Envoy), with its event and flow
+    /// on every log line written meanwhile.
+    /// </summary>
     public async Task<AttemptReport> AttemptAsync(Storage.Delivery delivery, FlowPolicy policy, CancellationToken cancellationToken)
+    {
+        using var scope = _logger.BeginScope(new DeliveryLogScope(delivery.EventId, delivery.Flow, delivery.Tenant));
+        using var activity = _tracing.StartOrCarry("webhook deliver", ActivityKind.Producer, Header(delivery, TraceParentHeader), Header(delivery, "tracestate"));
+        activity.SetTag("zenmesh.event_id", delivery.EventId).SetTag("zenmesh.flow", delivery.Flow).SetTag("zenmesh.attempt", delivery.Attempts + 1);
+        var report = await AttemptOnceAsync(delivery, policy, cancellationToken).ConfigureAwait(false);
+        var attempt = report.Attempt;
+        activity.SetTag("zenmesh.outcome", attempt.Outcome).SetTag("http.response.status_code", attempt.Status);
+        if (attempt.Outcome != AttemptOutcomes.Delivered)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, attempt.Detail);
+            Failed(_logger, delivery.JobId, attempt.Number, attempt.Outcome, attempt.Fault, attempt.Detail);
+        }
+        else
+        {
+            Delivered(_logger, delivery.JobId, attempt.Number, attempt.Status, attempt.LatencyMs);
+        }
+        return report;
+    }
+
+    private static string? Header(Storage.Delivery delivery, string name) =>
+        delivery.Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
+
+    [LoggerMessage(EventId = 6400, Level = LogLevel.Debug, Message = "{JobId} attempt {Attempt}: delivered, {Status} in {LatencyMs:0.#} ms")]
+    private static partial void Delivered(ILogger logger, string jobId, int attempt, int? status, double latencyMs);
+
+    [LoggerMessage(EventId = 6401, Level = LogLevel.Information, Message = "{JobId} attempt {Attempt}: {Outcome} ({Fault}): {Detail}")]
+    private static partial void Failed(ILogger logger, string jobId, int attempt, string outcome, string? fault, string? detail);
+
+    private async Task<AttemptReport> AttemptOnceAsync(Storage.Delivery delivery, FlowPolicy policy, CancellationToken cancellationToken)
     {
         var number = delivery.Attempts + 1;
         var at = _time.GetUtcNow();

@@ -9,6 +9,7 @@ using ZenMesh.Egress.Replays;
 using ZenMesh.Egress.Scheduling;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Secrets;
+using ZenMesh.Observability;
 using ZenMesh.Xds.Client;
 using ZenMesh.Xds.Resources;
 
@@ -39,17 +40,19 @@ public static class EgressApp
         }
         // --direct is a flag without a value.
         var direct = args.Contains("--direct");
-        builder.Configuration.AddCommandLine([.. args.Where(a => a != "--direct")], Switches);
+        builder.Configuration.AddCommandLine([.. args.Where(a => a != "--direct")], ServiceTelemetry.WithSwitches(Switches));
         if (direct)
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:Direct", "true")]);
         }
         var options = ServiceOptionChecks.Read<EgressOptions>(builder.Configuration, EgressOptions.Section);
         var problems = Validate(options);
+        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
         if (problems.Count > 0)
         {
             throw new OptionsValidationException(EgressOptions.Section, typeof(EgressOptions), problems);
         }
+        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "egress", options.Edge);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));

@@ -8,6 +8,7 @@ using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
 using ZenMesh.Secrets;
+using ZenMesh.Observability;
 using ZenMesh.Xds.Client;
 using ZenMesh.Xds.Resources;
 
@@ -35,13 +36,15 @@ public static class IngesterApp
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Ingester:SecretsDir", secretsDir)]);
         }
-        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Configuration.AddCommandLine(args, ServiceTelemetry.WithSwitches(Switches));
         var options = ServiceOptionChecks.Read<IngesterOptions>(builder.Configuration, IngesterOptions.Section);
         var problems = Validate(options);
+        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
         if (problems.Count > 0)
         {
             throw new OptionsValidationException(IngesterOptions.Section, typeof(IngesterOptions), problems);
         }
+        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "ingester", options.Edge);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
@@ -55,6 +58,7 @@ public static class IngesterApp
             builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
         }
         builder.Services.AddSingleton<IntakeCounters>();
+        builder.Services.AddSingleton<IntakeLog>();
         builder.Services.AddSingleton<ConfigStatus>();
         builder.Services.AddHostedService(s => new PolicySubscription(
             new PolicySource(options.Xds, options.Edge, options.DataDir),

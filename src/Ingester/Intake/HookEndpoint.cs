@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -6,6 +7,7 @@ using ZenMesh.Ingester.Policies;
 using ZenMesh.Secrets;
 using ZenMesh.Ingester.Storage;
 using ZenMesh.Ingester.Verification;
+using ZenMesh.Observability;
 
 namespace ZenMesh.Ingester.Intake;
 
@@ -19,6 +21,7 @@ public static class HookEndpoint
 {
     public const long DefaultMaxBodyBytes = 1024 * 1024;
     private static readonly string[] NotStored = ["Authorization", "Cookie", "Proxy-Authorization"];
+    private const string TraceParentHeader = "traceparent";
 
     public static void MapHooks(this IEndpointRouteBuilder app) => app.MapPost("/hooks/{tenant}/{endpoint}", ReceiveAsync);
 
@@ -28,7 +31,17 @@ public static class HookEndpoint
         return Results.Json(new { reason, detail }, statusCode: status);
     }
 
-    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time)
+    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, ServiceTracing tracing, IntakeLog log)
+    {
+        // A child of the request's span (itself a child of the sender's traceparent, when it sent one); recorded when OpenTelemetry listens.
+        using var activity = tracing.Source.StartActivity("webhook ingest");
+        activity?.SetTag("zenmesh.tenant", tenant).SetTag("zenmesh.endpoint", endpoint);
+        var result = await HandleAsync(tenant, endpoint, http, policies, secrets, store, counters, options, time, log).ConfigureAwait(false);
+        activity?.SetTag("http.response.status_code", http.Response.StatusCode);
+        return result;
+    }
+
+    private static async Task<IResult> HandleAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, IntakeLog log)
     {
         if (policies.Find(tenant, endpoint) is not { } active)
         {
@@ -82,7 +95,14 @@ public static class HookEndpoint
             eventId = verdict.EventId;
         }
         var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
-        var headers = JsonSerializer.Serialize(request.Headers.Where(h => !NotStored.Contains(h.Key, StringComparer.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value));
+        var kept = request.Headers.Where(h => !NotStored.Contains(h.Key, StringComparer.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
+        // The stored traceparent is this intake's: the egress continues the trace from here, as a proxy would.
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent })
+        {
+            kept.Remove(TraceParentHeader);
+            kept[TraceParentHeader] = traceParent;
+        }
+        var headers = JsonSerializer.Serialize(kept);
         StoredEvent stored;
         var started = time.GetTimestamp();
         try
@@ -97,6 +117,7 @@ public static class HookEndpoint
         }
         counters.StoreWait.Observe(time.GetElapsedTime(started));
         counters.Count(stored.Duplicate ? "duplicate" : "accepted");
+        log.Stored(stored.Id, tenant, endpoint, stored.Duplicate);
         if (stored.Duplicate)
         {
             http.Response.Headers["Idempotent-Replay"] = "true";

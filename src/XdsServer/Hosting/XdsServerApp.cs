@@ -32,7 +32,7 @@ public static class XdsServerApp
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Xds:AdminToken", adminToken)]);
         }
-        builder.Configuration.AddCommandLine(args, Switches);
+        builder.Configuration.AddCommandLine(args, ZenMesh.Observability.ServiceTelemetry.WithSwitches(Switches));
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -40,10 +40,12 @@ public static class XdsServerApp
         });
         var options = builder.Configuration.GetSection(XdsServerOptions.Section).Get<XdsServerOptions>() ?? new XdsServerOptions();
         var problems = Validate(options);
+        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
         if (problems.Count > 0)
         {
             throw new OptionsValidationException(XdsServerOptions.Section, typeof(XdsServerOptions), problems);
         }
+        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "control-plane", null);
         var authority = Identity.CertificateAuthority.LoadOrCreate(options.CaPath, TimeProvider.System, out var caCreated);
         var services = builder.Services;
         services.AddSingleton(authority);

@@ -8,8 +8,11 @@ namespace ZenMesh.Deploy.Tests.Infrastructure;
 /// <summary>The demo's signed GitHub webhook sent to a stack, and whether the echo receiver got its delivery.</summary>
 internal static class DemoTraffic
 {
+    /// <summary>A client for webhooks that, like a provider's, sends the traceparent it is given and no other.</summary>
+    public static HttpClient Client(Uri hooks) => new(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = hooks };
+
     /// <summary>Sends the sample webhook; the event id the ingester gave it when it answered 200, else null.</summary>
-    public static async Task<string?> SendAsync(HttpClient hooks, string secret, string deliveryId)
+    public static async Task<string?> SendAsync(HttpClient hooks, string secret, string deliveryId, string? traceParent = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/{DemoMesh.Tenant}/{DemoMesh.Endpoint}") { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(DemoMesh.SampleBody)) };
         foreach (var (name, value) in DemoMesh.SampleHeaders(secret, deliveryId))
@@ -18,6 +21,10 @@ internal static class DemoTraffic
             {
                 request.Content.Headers.TryAddWithoutValidation(name, value);
             }
+        }
+        if (traceParent is not null)
+        {
+            request.Headers.Add("traceparent", traceParent);
         }
         try
         {
@@ -29,6 +36,10 @@ internal static class DemoTraffic
             return null;
         }
     }
+
+    /// <summary>The trace id of the traceparent the echo receiver got with <paramref name="eventId"/>'s delivery.</summary>
+    public static string? TraceIdAtTarget(LocalMesh mesh, string eventId) =>
+        mesh.Echo.All.FirstOrDefault(d => d.WebhookId == $"{eventId}/{DemoMesh.Flow}")?.TraceParent?.Split('-') is [_, var traceId, _, _] ? traceId : null;
 
     public static bool Delivered(LocalMesh mesh, string eventId) => mesh.Echo.All.Any(d => d.WebhookId == $"{eventId}/{DemoMesh.Flow}" && d.Verified);
 

@@ -105,7 +105,7 @@ public sealed class LocalMeshTests : IDisposable
     {
         await using var mesh = await LocalMesh.StartAsync(Options(), TextWriter.Null, CancellationToken.None).WithTimeout("the local stack", TimeSpan.FromSeconds(90));
         var secret = DemoTraffic.Secret(mesh);
-        using var hooks = new HttpClient { BaseAddress = mesh.Hooks };
+        using var hooks = DemoTraffic.Client(mesh.Hooks);
 
         // Traffic runs while the control plane goes away under it.
         var accepted = await DemoTraffic.AroundAsync(hooks, secret, "during", mesh.StopControlPlaneAsync);
@@ -116,15 +116,17 @@ public sealed class LocalMeshTests : IDisposable
         var status = await AgentStatusAsync(mesh);
         Assert.False(status.GetProperty("controlPlane").GetProperty("reachable").GetBoolean());
         Assert.StartsWith("last-known-good", status.GetProperty("config").GetProperty("source").GetString());
-        using var restartedHooks = new HttpClient { BaseAddress = mesh.Hooks };
+        using var restartedHooks = DemoTraffic.Client(mesh.Hooks);
         var afterRestart = new List<string>();
         for (var n = 0; n < 5; n++)
         {
-            afterRestart.Add(Assert.IsType<string>(await DemoTraffic.SendAsync(restartedHooks, secret, $"after-restart-{n}")));
+            afterRestart.Add(Assert.IsType<string>(await DemoTraffic.SendAsync(restartedHooks, secret, $"after-restart-{n}", $"00-{n + 1:x32}-00f067aa0ba902b7-01")));
         }
         await TestTimeouts.Eventually(() => Task.FromResult(afterRestart.All(id => DemoTraffic.Delivered(mesh, id))),
             "the webhooks accepted after the restart to be delivered");
         Assert.All(mesh.Echo.All, d => Assert.True(d.Verified, d.Detail));
+        // Each sender's trace reached the target with its delivery.
+        Assert.Equal(Enumerable.Range(1, 5).Select(n => n.ToString("x32", System.Globalization.CultureInfo.InvariantCulture)), afterRestart.Select(id => DemoTraffic.TraceIdAtTarget(mesh, id)));
     }
 
     [Fact]

@@ -72,14 +72,16 @@ public sealed class MeshThroughEnvoyTests : IDisposable
             EnvoyHostAlias = HostAlias, ExternalEnvoyEgress = new Uri($"http://{envoy.Hostname}:{egressPort}"),
         }, TextWriter.Null, CancellationToken.None).WithTimeout("the local stack", TimeSpan.FromSeconds(90));
         var secret = DemoTraffic.Secret(mesh);
-        using var ingress = new HttpClient { BaseAddress = new Uri($"http://{envoy.Hostname}:{ingressPort}") };
+        using var ingress = DemoTraffic.Client(new Uri($"http://{envoy.Hostname}:{ingressPort}"));
 
-        // 1. The whole path: in through Envoy's ingress, out through its egress listener.
+        // 1. The whole path: in through Envoy's ingress, out through its egress listener, the sender's trace carried through both.
+        const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
         string? first = null;
-        await TestTimeouts.Eventually(async () => (first = await DemoTraffic.SendAsync(ingress, secret, "first")) is not null, "Envoy's ingress to route a webhook to the ingester");
+        await TestTimeouts.Eventually(async () => (first = await DemoTraffic.SendAsync(ingress, secret, "first", $"00-{TraceId}-00f067aa0ba902b7-01")) is not null, "Envoy's ingress to route a webhook to the ingester");
         await TestTimeouts.Eventually(() => Task.FromResult(DemoTraffic.Delivered(mesh, first!)), "the delivery through Envoy's egress listener");
         var attempt = (await AttemptsAsync(mesh, first!)).EnumerateArray().Single();
         Assert.NotEqual("direct", attempt.GetProperty("via").GetString());
+        Assert.Equal(TraceId, DemoTraffic.TraceIdAtTarget(mesh, first!));
 
         // 2. The control plane stops during traffic: every webhook Envoy took in is delivered.
         var accepted = await DemoTraffic.AroundAsync(ingress, secret, "outage", mesh.StopControlPlaneAsync);

@@ -25,6 +25,9 @@ namespace ZenMesh.Egress.Tests.Infrastructure;
 /// "default/orders" (unsigned), become jobs for the flows given, and the egress takes them over
 /// the job stream and delivers them (--direct, no Envoy here). Config is set directly, as xDS would.
 /// </summary>
+/// <summary>Arguments both services get (--log-format, --otlp, OTEL_* settings) and where each writes its JSON logs.</summary>
+internal sealed record MeshTelemetry(string[] Args, TextWriter IngesterLog, TextWriter EgressLog);
+
 internal sealed class Mesh : IAsyncDisposable
 {
     private readonly int _streamPort = TestPorts.Free();
@@ -35,6 +38,7 @@ internal sealed class Mesh : IAsyncDisposable
 
     private readonly Uri? _envoy;
     private readonly string? _postgres;
+    private MeshTelemetry? _telemetry;
     private readonly List<(WebApplication App, string Dir)> _others = [];
 
     private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy, string? postgres)
@@ -66,7 +70,7 @@ internal sealed class Mesh : IAsyncDisposable
         return flow;
     }
 
-    public static Task<Mesh> StartAsync(params FlowPolicy[] flows) => StartAsync(null, flows);
+    public static Task<Mesh> StartAsync(params FlowPolicy[] flows) => StartAsync((Uri?)null, flows);
 
     /// <summary>A flow whose deliveries are tried every 100 ms and die <paramref name="horizonMs"/> after their first attempt.</summary>
     public static FlowPolicy ShortLived(string name, Uri target, int horizonMs = 300)
@@ -80,18 +84,24 @@ internal sealed class Mesh : IAsyncDisposable
     /// <summary>With <paramref name="envoy"/>, the egress delivers through that Envoy egress listener instead of --direct.</summary>
     public static Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows) => StartAsync(envoy, null, flows);
 
+    /// <summary>Ingester and egress with the telemetry settings given and their JSON logs in writers of their own.</summary>
+    public static Task<Mesh> StartAsync(MeshTelemetry telemetry, params FlowPolicy[] flows) => StartAsync(null, null, telemetry, flows);
+
+    public static Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows) => StartAsync(envoy, postgres, null, flows);
+
     /// <summary>With <paramref name="postgres"/>, the egress (and any started by <see cref="StartAnotherEgressAsync"/>) keeps its deliveries in that database.</summary>
-    public static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows)
+    private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, params FlowPolicy[] flows)
     {
-        var mesh = new Mesh(flows, envoy, postgres);
-        mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9"],
-            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var mesh = new Mesh(flows, envoy, postgres) { _telemetry = telemetry };
+        mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9", .. telemetry?.Args ?? []],
+            b => Quiet(b, telemetry?.IngesterLog));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
         endpoint.Flows.AddRange(flows.Select(f => new FlowRoute { Flow = f.Flow, EventTypes = { "*" }, Enabled = true }));
         mesh._ingester.Services.GetRequiredService<EndpointPolicies>().Replace([endpoint]);
         await mesh._ingester.StartAsync();
         var hooks = mesh._ingester.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{mesh._streamPort}", StringComparison.Ordinal));
-        mesh._hooks = new HttpClient { BaseAddress = new Uri(hooks) };
+        // Like a provider's client, it sends the traceparent it is given: this process's OpenTelemetry (the services') must not replace it.
+        mesh._hooks = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = new Uri(hooks) };
         await mesh.StartEgressAsync();
         return mesh;
     }
@@ -115,11 +125,20 @@ internal sealed class Mesh : IAsyncDisposable
     {
         string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
         string[] store = _postgres is null ? [] : ["--postgres", _postgres];
-        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9"],
-            b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
+            b => Quiet(b, _telemetry?.EgressLog));
         egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
         await egress.StartAsync();
         return egress;
+    }
+
+    private static void Quiet(WebApplicationBuilder builder, TextWriter? jsonLog)
+    {
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (jsonLog is not null)
+        {
+            builder.Services.AddSingleton(new ZenMesh.Observability.LogOutput(jsonLog));
+        }
     }
 
     public static Uri ApiOf(WebApplication egress) => new(egress.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
@@ -135,9 +154,14 @@ internal sealed class Mesh : IAsyncDisposable
     public IDeliveryStore Store => Egress.Services.GetRequiredService<IDeliveryStore>();
 
     /// <summary>Sends a webhook to the ingester; returns its event id.</summary>
-    public async Task<string> SendAsync(string body = """{"type":"order.created","id":1}""")
+    public async Task<string> SendAsync(string body = """{"type":"order.created","id":1}""", string? traceParent = null)
     {
-        using var response = await _hooks.PostAsync("/hooks/default/orders", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/default/orders") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        if (traceParent is not null)
+        {
+            request.Headers.Add("traceparent", traceParent);
+        }
+        using var response = await _hooks.SendAsync(request);
         response.EnsureSuccessStatusCode();
         return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
     }
