@@ -104,11 +104,13 @@ public static class HookEndpoint
         }
         var headers = JsonSerializer.Serialize(kept);
         StoredEvent stored;
+        string[] flows;
         var started = time.GetTimestamp();
         try
         {
             var eventType = EventTypes.Of(policy.Provider, request);
-            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, [.. active.FlowsFor(eventType)]));
+            flows = [.. active.FlowsFor(eventType)];
+            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, flows));
         }
         catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
         {
@@ -117,7 +119,7 @@ public static class HookEndpoint
         }
         counters.StoreWait.Observe(time.GetElapsedTime(started));
         counters.Count(stored.Duplicate ? "duplicate" : "accepted");
-        log.Stored(stored.Id, tenant, endpoint, stored.Duplicate);
+        log.Stored(stored.Id, tenant, endpoint, flows, stored.Duplicate);
         if (stored.Duplicate)
         {
             http.Response.Headers["Idempotent-Replay"] = "true";

@@ -128,6 +128,7 @@ public sealed class TraceAndLogTests
         var intake = ingesterLog.Parsed().Single(l => Property(l, "event_id") == eventId);
         Assert.Equal(("ingester", "default/local", TraceId), (Property(intake, "service"), Property(intake, "edge"), Property(intake, "@tr")));
         Assert.Contains(eventId, Property(intake, "@m"));
+        Assert.Equal(["to-shop"], intake.GetProperty("flows").EnumerateArray().Select(f => f.GetString()));
         // What the ingester stored for the egress to continue is its own span, not the sender's.
         var stored = (await mesh.GetJsonAsync($"/deliveries/{eventId}/to-shop")).GetProperty("delivery").GetProperty("traceParent").GetString();
         Assert.Equal($"00-{TraceId}-{Property(intake, "@sp")}-01", stored);
