@@ -52,7 +52,7 @@ public sealed class DockerFactAttribute : FactAttribute
     {
         if (DockerEngine.Unavailable is { } reason)
         {
-            Skip = $"Needs a real Envoy, run by Testcontainers: {reason}. It runs unchanged wherever Docker does; here, gRPC's own xDS client (tests/xds-harness) covers the protocol.";
+            Skip = $"Needs a real Envoy, run by Testcontainers: {reason}. It runs unchanged wherever Docker does; here the same scenarios run against gRPC's own xDS client (tests/xds-harness) and in direct mode.";
         }
     }
 }
