@@ -17,7 +17,8 @@ public static class EgressMetrics
         {
             var pending = await store.PendingAsync(cancellationToken).ConfigureAwait(false);
             var lanes = scheduler.Lanes.OrderBy(l => FlowPolicies.Key(l.Tenant, l.Flow), StringComparer.Ordinal).ToList();
-            static (string, string)[] Flow(FlowLane lane) => [("flow", FlowPolicies.Key(lane.Tenant, lane.Flow))];
+            // The target too, so concurrency per target is a sum away (several flows may deliver to one target).
+            static (string, string)[] Flow(FlowLane lane) => [("flow", FlowPolicies.Key(lane.Tenant, lane.Flow)), ("target", lane.Policy.Target)];
             var text = new PrometheusText(("edge", options.Value.Edge))
                 .Family("zenmesh_egress_attempts_total", "Delivery attempts, by flow and outcome (delivered, failed, retry_after, backpressure, gone, not_sent).", "counter",
                     counters.Attempts().Select(a => (new[] { ("flow", a.Flow), ("outcome", a.Outcome) }, (double)a.Count)))
@@ -26,7 +27,7 @@ public static class EgressMetrics
                     counters.DeadLetters().Select(d => (new[] { ("flow", d.Flow), ("fault", d.Fault) }, (double)d.Count)))
                 .Family("zenmesh_egress_pending", "Deliveries waiting for their due time, by flow (including flows without config here).", "gauge",
                     pending.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (new[] { ("flow", p.Key) }, (double)p.Value)))
-                .Family("zenmesh_egress_in_flight", "Attempts under way, by flow.", "gauge", lanes.Select(l => (Flow(l), (double)l.InFlight)))
+                .Family("zenmesh_egress_in_flight", "Attempts under way, by flow and its target.", "gauge", lanes.Select(l => (Flow(l), (double)l.InFlight)))
                 .Family("zenmesh_egress_concurrency_limit", "The flow's current concurrency: halved on backpressure, back up by one per success.", "gauge", lanes.Select(l => (Flow(l), (double)l.Limit.Current)))
                 .Family("zenmesh_egress_concurrency_max", "The flow's maxInFlight.", "gauge", lanes.Select(l => (Flow(l), (double)l.Limit.Max)))
                 .Family("zenmesh_egress_flow_held", "1 while the flow is held after a 410 Gone.", "gauge", lanes.Select(l => (Flow(l), l.Held ? 1.0 : 0.0)))

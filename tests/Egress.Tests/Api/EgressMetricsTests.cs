@@ -31,8 +31,8 @@ public sealed class EgressMetricsTests
         Assert.Contains("zenmesh_egress_attempts_total{edge=\"default/local\",flow=\"default/ok\",outcome=\"delivered\"} 1", lines);
         Assert.Contains("zenmesh_egress_dead_lettered_total{edge=\"default/local\",flow=\"default/ours\",fault=\"zenmesh\"} 1", lines);
         Assert.Contains("zenmesh_egress_pending{edge=\"default/local\",flow=\"default/later\"} 1", lines);
-        Assert.Contains("zenmesh_egress_concurrency_max{edge=\"default/local\",flow=\"default/ok\"} 10", lines);
-        Assert.Contains("zenmesh_egress_in_flight{edge=\"default/local\",flow=\"default/ok\"} 0", lines);
+        Assert.Contains("zenmesh_egress_concurrency_max{edge=\"default/local\",flow=\"default/ok\",target=\"ok-target\"} 10", lines);
+        Assert.Contains("zenmesh_egress_in_flight{edge=\"default/local\",flow=\"default/ok\",target=\"ok-target\"} 0", lines);
         Assert.Contains(lines, l => l.StartsWith("zenmesh_egress_attempt_latency_seconds_count{edge=\"default/local\"} ", StringComparison.Ordinal) && long.Parse(l.Split(' ')[1]) >= 3);
         Assert.Contains("zenmesh_egress_flows{edge=\"default/local\"} 3", lines);
     }
