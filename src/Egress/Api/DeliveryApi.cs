@@ -51,6 +51,6 @@ public static class DeliveryApi
         jobId = d.JobId, webhookId = d.JobId, d.EventId, d.Tenant, d.Flow, d.Endpoint, d.EventType, d.ReceivedAt, d.State, d.Attempts,
         d.DueAt, d.FirstAttemptAt, d.RecordedAt, d.FinishedAt, d.LastStatus, d.LastOutcome, d.LastFault, bodyBytes = d.Body.Length,
         // The W3C trace the ingester stored with the event: find its spans (or the sender's) in a trace backend.
-        traceParent = d.Headers.FirstOrDefault(h => h.Key.Equals("traceparent", StringComparison.OrdinalIgnoreCase)).Value,
+        traceParent = d.Header("traceparent"),
     };
 }

@@ -23,7 +23,6 @@ namespace ZenMesh.Egress.Delivery;
 /// </summary>
 public sealed partial class Deliverer : IDisposable
 {
-    private const string TraceParentHeader = "traceparent";
     private readonly ServiceTracing _tracing;
     private readonly ILogger<Deliverer> _logger;
     private readonly EgressOptions _options;
@@ -59,7 +58,7 @@ public sealed partial class Deliverer : IDisposable
     public async Task<AttemptReport> AttemptAsync(Storage.Delivery delivery, FlowPolicy policy, CancellationToken cancellationToken)
     {
         using var scope = _logger.BeginScope(new DeliveryLogScope(delivery.EventId, delivery.Flow, delivery.Tenant));
-        using var activity = _tracing.StartOrCarry("webhook deliver", ActivityKind.Producer, Header(delivery, TraceParentHeader), Header(delivery, "tracestate"));
+        using var activity = _tracing.StartOrCarry("webhook deliver", ActivityKind.Producer, delivery.Header("traceparent"), delivery.Header("tracestate"));
         activity.SetTag("zenmesh.event_id", delivery.EventId).SetTag("zenmesh.flow", delivery.Flow).SetTag("zenmesh.attempt", delivery.Attempts + 1);
         var report = await AttemptOnceAsync(delivery, policy, cancellationToken).ConfigureAwait(false);
         var attempt = report.Attempt;
@@ -75,9 +74,6 @@ public sealed partial class Deliverer : IDisposable
         }
         return report;
     }
-
-    private static string? Header(Storage.Delivery delivery, string name) =>
-        delivery.Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
 
     [LoggerMessage(EventId = 6400, Level = LogLevel.Debug, Message = "{JobId} attempt {Attempt}: delivered, {Status} in {LatencyMs:0.#} ms")]
     private static partial void Delivered(ILogger logger, string jobId, int attempt, int? status, double latencyMs);
@@ -167,7 +163,7 @@ public sealed partial class Deliverer : IDisposable
     private HttpRequestMessage Request(Uri uri, Storage.Delivery delivery, FlowPolicy policy, int number, DateTimeOffset at, string? signature)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(delivery.Body) };
-        var contentType = delivery.Headers.FirstOrDefault(h => h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase)).Value;
+        var contentType = delivery.Header("Content-Type");
         request.Content.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed : new MediaTypeHeaderValue("application/json");
         request.Headers.TryAddWithoutValidation("webhook-id", delivery.JobId);
         request.Headers.TryAddWithoutValidation("webhook-timestamp", at.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));

@@ -24,7 +24,11 @@ public sealed record Delivery(
     DateTimeOffset? FinishedAt,
     int? LastStatus,
     string? LastOutcome,
-    string? LastFault);
+    string? LastFault)
+{
+    /// <summary>A header the event arrived with (as the ingester stored it), by case-insensitive name.</summary>
+    public string? Header(string name) => Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value;
+}
 
 /// <summary>Where a delivery stands.</summary>
 public static class DeliveryStates
