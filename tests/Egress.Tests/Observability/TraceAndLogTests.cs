@@ -57,46 +57,6 @@ public sealed class TraceAndLogTests
         public ValueTask DisposeAsync() => _app.DisposeAsync();
     }
 
-    /// <summary>What a service wrote, read back as JSON lines (complete ones: the service may still be writing).</summary>
-    private sealed class Lines : StringWriter
-    {
-        public override Encoding Encoding => Encoding.UTF8;
-
-        public override void Write(char value)
-        {
-            lock (this)
-            {
-                base.Write(value);
-            }
-        }
-
-        public override void Write(string? value)
-        {
-            lock (this)
-            {
-                base.Write(value);
-            }
-        }
-
-        public override void Write(char[] buffer, int index, int count)
-        {
-            lock (this)
-            {
-                base.Write(buffer, index, count);
-            }
-        }
-
-        public List<JsonElement> Parsed()
-        {
-            string text;
-            lock (this)
-            {
-                text = ToString();
-            }
-            return [.. text[..(text.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)];
-        }
-    }
-
     private static string? Property(JsonElement line, string name) => line.TryGetProperty(name, out var value) ? value.ToString() : null;
 
     [Fact]
@@ -104,7 +64,7 @@ public sealed class TraceAndLogTests
     {
         await using var collector = await Collector.StartAsync();
         await using var target = await TestTarget.StartAsync(TestTarget.Status(200));
-        var (ingesterLog, egressLog) = (new Lines(), new Lines());
+        var (ingesterLog, egressLog) = (new LogLines(), new LogLines());
         string[] args = ["--edge", "default/local", "--log-format", "json", "--otlp", collector.Url.ToString(),
             "--OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "--OTEL_BSP_SCHEDULE_DELAY=100", "--Logging:LogLevel:ZenMesh=Debug"];
         await using var mesh = await Mesh.StartAsync(new MeshTelemetry(args, ingesterLog, egressLog), Mesh.Flow("to-shop", target.Url));
