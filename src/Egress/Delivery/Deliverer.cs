@@ -52,12 +52,11 @@ public sealed partial class Deliverer : IDisposable
 
     /// <summary>
     /// One attempt, as a span continuing the trace the ingester stored with the event (so the
-    /// target's traceparent carries the webhook's trace id through Envoy), with its event and flow
-    /// on every log line written meanwhile.
+    /// target's traceparent carries the webhook's trace id through Envoy); its lane's log scope
+    /// names the event and flow.
     /// </summary>
     public async Task<AttemptReport> AttemptAsync(Storage.Delivery delivery, FlowPolicy policy, CancellationToken cancellationToken)
     {
-        using var scope = _logger.BeginScope(new DeliveryLogScope(delivery.EventId, delivery.Flow, delivery.Tenant));
         using var activity = _tracing.StartOrCarry("webhook deliver", ActivityKind.Producer, delivery.Header("traceparent"), delivery.Header("tracestate"));
         activity.SetTag("zenmesh.event_id", delivery.EventId).SetTag("zenmesh.flow", delivery.Flow).SetTag("zenmesh.attempt", delivery.Attempts + 1);
         var report = await AttemptOnceAsync(delivery, policy, cancellationToken).ConfigureAwait(false);

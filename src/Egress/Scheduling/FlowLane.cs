@@ -167,6 +167,8 @@ public sealed partial class FlowLane : IAsyncDisposable
     private async Task AttemptAsync(Storage.Delivery delivery, CancellationToken stop)
     {
         await Task.Yield();
+        // Every line logged for this attempt (its outcome, a dead letter, a store failure) names the event and flow.
+        using var scope = _logger.BeginScope(new Delivery.DeliveryLogScope(delivery.EventId, delivery.Flow, delivery.Tenant));
         try
         {
             var policy = _policy;

@@ -98,6 +98,22 @@ public sealed class TraceAndLogTests
     }
 
     [Fact]
+    public async Task ADeadLettersLogLine_NamesItsEventAndFlow()
+    {
+        await using var target = await TestTarget.StartAsync(TestTarget.Status(500));
+        var egressLog = new LogLines();
+        await using var mesh = await Mesh.StartAsync(new MeshTelemetry(["--edge", "default/local", "--log-format", "json"], TextWriter.Null, egressLog), Mesh.ShortLived("doomed", target.Url));
+
+        var eventId = await mesh.SendAsync();
+        await mesh.WaitForAsync(eventId, "doomed", "dead");
+
+        await TestTimeouts.Eventually(() => Task.FromResult(egressLog.Parsed().Any(l => l.GetProperty("EventId").GetProperty("Id").GetInt32() == 6000)), "the dead letter's log line");
+        var dead = egressLog.Parsed().Single(l => l.GetProperty("EventId").GetProperty("Id").GetInt32() == 6000);
+        Assert.Equal((eventId, "doomed", "default/local"), (Property(dead, "event_id"), Property(dead, "flow"), Property(dead, "edge")));
+        Assert.Equal("Warning", Property(dead, "@l"));
+    }
+
+    [Fact]
     public async Task WithoutOpenTelemetry_TheTraceIsStillCarried_AndAWebhookWithoutOneGetsItsOwn()
     {
         await using var target = await TestTarget.StartAsync(TestTarget.Status(200));
