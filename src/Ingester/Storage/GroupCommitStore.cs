@@ -58,12 +58,13 @@ public abstract partial class GroupCommitStore : IEventStore
         {
             return Task.FromResult(new StoredEvent(known!, Duplicate: true));
         }
-        var append = new Append(incoming, new TaskCompletionSource<StoredEvent>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // Continuations run where the result is set: BatchReplies sets it off the writer, a batch at a time.
+        var append = new Append(incoming, new TaskCompletionSource<StoredEvent>());
         Interlocked.Increment(ref _pending);
         if (!_queue.Writer.TryWrite(append))
         {
             Interlocked.Decrement(ref _pending);
-            append.Stored.SetException(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+            return Task.FromException<StoredEvent>(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
         }
         return append.Stored.Task;
     }
@@ -112,6 +113,7 @@ public abstract partial class GroupCommitStore : IEventStore
                 batch.Add(item);
             }
             var appended = 0;
+            var replies = new BatchReplies();
             var started = Time.GetTimestamp();
             try
             {
@@ -129,7 +131,7 @@ public abstract partial class GroupCommitStore : IEventStore
                             appended++;
                             var stored = (StoredEvent)outcome!;
                             _recent.Set(DedupKey(a.Event), stored.Id, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = remember });
-                            a.Stored.TrySetResult(stored);
+                            replies.Stored(a.Stored, stored);
                             break;
                         case AckJobs ack:
                             ack.Done.TrySetResult();
@@ -146,13 +148,21 @@ public abstract partial class GroupCommitStore : IEventStore
                 Log.CommitFailed(Logger, batch.Count, e.Message);
                 foreach (var work in batch)
                 {
-                    appended += work is Append ? 1 : 0;
-                    work.Fail(e);
+                    if (work is Append a)
+                    {
+                        appended++;
+                        replies.Failed(a.Stored, e);
+                    }
+                    else
+                    {
+                        work.Fail(e);
+                    }
                 }
             }
             finally
             {
                 Interlocked.Add(ref _pending, -appended);
+                replies.Send();
             }
         }
     }
