@@ -64,7 +64,17 @@ Console.WriteLine($"ingester benchmark: 1 KB GitHub-signed webhooks, wrk -t2 -c{
 Wrk("http://127.0.0.1:18381/hooks/default/gh", duration: warmup);
 var baseline = Wrk("http://127.0.0.1:18381/hooks/default/gh");
 Wrk("http://127.0.0.1:18382/hooks/default/gh", duration: warmup);
+using var sampler = args.Contains("--allocations") ? new AllocationSampler { Recording = true } : null;
 var intake = Wrk("http://127.0.0.1:18382/hooks/default/gh");
+if (sampler is not null)
+{
+    sampler.Recording = false;
+    Console.WriteLine("  allocations under full load, sampled by type (MiB):");
+    foreach (var (type, bytes) in sampler.Top(15))
+    {
+        Console.WriteLine($"    {bytes / 1048576.0,8:0.0}  {type}");
+    }
+}
 // The p99 target is at half the rate: wrk paced per connection with its delay() hook (wrk2, the
 // usual tool, is not in Debian). wrk times each request from when it was sent, so a stall shows in
 // the rate reached rather than in the latencies (coordinated omission); the rate reached is printed.
@@ -104,6 +114,7 @@ string Paced(double rate)
     var cpu0 = self.TotalProcessorTime;
     var gc0 = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
     var switches0 = ContextSwitches();
+    var allocated0 = GC.GetTotalAllocatedBytes();
     // Through bash, whose `times` then prints wrk's CPU time (user and system) after it.
     var wrk = $"wrk -t2 -c{(luaScript is null ? connections : pacedConnections)} -d{runFor}s --latency -s '{luaScript ?? script}' '{url}'";
     var start = new ProcessStartInfo("bash", ["-c", wrk + "; times"]) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -125,7 +136,7 @@ string Paced(double rate)
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;
-    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms; context switches {(ContextSwitches() - switches0) / requests:0.00}/request");
+    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ContextSwitches() - switches0) / requests:0.00}/request");
     return (rate, Millis("50"), Millis("99"), errors);
 }
 
