@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -78,7 +80,7 @@ public static class HookEndpoint
         {
             return Refuse(counters, 413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
         }
-        var request = WebhookRequest.Of(http.Request.Headers.Select(h => KeyValuePair.Create(h.Key, h.Value.ToString())), body);
+        var request = new WebhookRequest(HeadersOf(http.Request.Headers), body);
         string? eventId = null;
         if (active.Verifier is { } verifier)
         {
@@ -95,14 +97,8 @@ public static class HookEndpoint
             eventId = verdict.EventId;
         }
         var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
-        var kept = request.Headers.Where(h => !NotStored.Contains(h.Key, StringComparer.OrdinalIgnoreCase)).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
         // The stored traceparent is this intake's: the egress continues the trace from here, as a proxy would.
-        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent })
-        {
-            kept.Remove(TraceParentHeader);
-            kept[TraceParentHeader] = traceParent;
-        }
-        var headers = JsonSerializer.Serialize(kept);
+        var headers = StoredHeaders(request.Headers, Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent } ? traceParent : null);
         StoredEvent stored;
         string[] flows;
         var started = time.GetTimestamp();
@@ -125,6 +121,42 @@ public static class HookEndpoint
             http.Response.Headers["Idempotent-Replay"] = "true";
         }
         return Results.Json(new { id = stored.Id, duplicate = stored.Duplicate }, statusCode: 200);
+    }
+
+    private static Dictionary<string, string> HeadersOf(IHeaderDictionary headers)
+    {
+        var byName = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in headers)
+        {
+            byName[name] = value.ToString();
+        }
+        return byName;
+    }
+
+    /// <summary>
+    /// The headers kept with the event, as a JSON object of name to value: all but credentials, and
+    /// <paramref name="traceParent"/> (when there is one) in place of the sender's.
+    /// </summary>
+    private static string StoredHeaders(IReadOnlyDictionary<string, string> headers, string? traceParent)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            foreach (var (name, value) in headers)
+            {
+                if (!NotStored.Contains(name, StringComparer.OrdinalIgnoreCase) && !(traceParent is not null && name.Equals(TraceParentHeader, StringComparison.OrdinalIgnoreCase)))
+                {
+                    json.WriteString(name, value);
+                }
+            }
+            if (traceParent is not null)
+            {
+                json.WriteString(TraceParentHeader, traceParent);
+            }
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>

@@ -17,12 +17,15 @@ public abstract partial class GroupCommitStore : IEventStore
     private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     private readonly MemoryCache _recent = new(new MemoryCacheOptions { SizeLimit = 200_000 });
     private Task _writer = Task.CompletedTask;
+    private readonly MemoryCacheEntryOptions _remember;
     private int _pending;
     private long _openJobs;
 
     protected GroupCommitStore(IngesterOptions options, TimeProvider time, ILogger logger)
     {
         Options = options;
+        // An hour of redeliveries answered from memory, or the whole window when that is shorter.
+        _remember = new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(1) < options.DedupWindow ? TimeSpan.FromHours(1) : options.DedupWindow };
         Time = time;
         Logger = logger;
     }
@@ -122,7 +125,6 @@ public abstract partial class GroupCommitStore : IEventStore
                 {
                     Commits.Observe(Time.GetElapsedTime(started));
                 }
-                var remember = TimeSpan.FromHours(1) < Options.DedupWindow ? TimeSpan.FromHours(1) : Options.DedupWindow;
                 foreach (var (work, outcome) in batch.Zip(outcomes))
                 {
                     switch (work)
@@ -130,7 +132,7 @@ public abstract partial class GroupCommitStore : IEventStore
                         case Append a:
                             appended++;
                             var stored = (StoredEvent)outcome!;
-                            _recent.Set(DedupKey(a.Event), stored.Id, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = remember });
+                            _recent.Set(DedupKey(a.Event), stored.Id, _remember);
                             replies.Stored(a.Stored, stored);
                             break;
                         case AckJobs ack:

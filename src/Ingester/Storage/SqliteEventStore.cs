@@ -73,8 +73,9 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         _statements ??= new Statements(Open());
         var st = _statements;
         var now = Time.GetUtcNow();
-        st.Now.Value = now.ToString("O", CultureInfo.InvariantCulture);
-        st.Expires.Value = (now + Options.DedupWindow).ToString("O", CultureInfo.InvariantCulture);
+        var nowText = now.ToString("O", CultureInfo.InvariantCulture);
+        var expiresText = (now + Options.DedupWindow).ToString("O", CultureInfo.InvariantCulture);
+        Span<char> receivedAt = stackalloc char[40];
         var outcomes = new List<object?>(batch.Count);
         var inBatch = new Dictionary<string, string>(StringComparer.Ordinal);
         var partitions = _partitions;
@@ -93,11 +94,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                         continue;
                     }
                     var id = EventIds.New(e.ReceivedAt);
-                    (st.Tenant.Value, st.Endpoint.Value, st.Key.Value, st.Id.Value) = (e.Tenant, e.Endpoint, e.DedupKey, id);
                     // One statement claims the key (new, or its old claim expired); only a duplicate costs a second.
-                    if (st.Claim.ExecuteNonQuery() == 0)
+                    if (st.Claim.Bind(1, e.Tenant).Bind(2, e.Endpoint).Bind(3, e.DedupKey).Bind(4, id).Bind(5, expiresText).Bind(6, nowText).Execute() == 0)
                     {
-                        outcomes.Add(new StoredEvent((string)st.Find.ExecuteScalar()!, Duplicate: true));
+                        outcomes.Add(new StoredEvent(st.Find.Bind(1, e.Tenant).Bind(2, e.Endpoint).Bind(3, e.DedupKey).Text()!, Duplicate: true));
                         continue;
                     }
                     var partition = EventIds.PartitionOf(e.ReceivedAt);
@@ -106,15 +106,12 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                         st.Connection.Command($"CREATE TABLE IF NOT EXISTS {Table(partition)} (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL)", transaction).ExecuteNonQuery();
                         partitions = partitions.Add(partition);
                     }
-                    var row = st.InsertInto(partition).Parameters;
-                    (row[0].Value, row[1].Value, row[2].Value, row[3].Value) = (id, e.Tenant, e.Endpoint, e.DedupKey);
-                    (row[4].Value, row[5].Value, row[6].Value, row[7].Value) = ((object?)e.EventType ?? DBNull.Value, e.ReceivedAt.ToString("O", CultureInfo.InvariantCulture), e.HeadersJson, e.Body);
-                    st.InsertInto(partition).ExecuteNonQuery();
-                    st.Partition.Value = partition;
+                    e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
+                    st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
+                        .Bind(6, receivedAt[..written]).Bind(7, e.HeadersJson).Bind(8, e.Body).Execute();
                     foreach (var flow in e.Flows)
                     {
-                        st.Flow.Value = flow;
-                        st.Job.ExecuteNonQuery();
+                        st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
                         jobDelta++;
                     }
                     inBatch[key] = id;
@@ -157,7 +154,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
 
     protected override ValueTask DisposeStoreAsync()
     {
-        _statements?.Connection.Dispose();
+        _statements?.Dispose();
         _reader?.Dispose();
         _leaseLock.Dispose();
         return ValueTask.CompletedTask;

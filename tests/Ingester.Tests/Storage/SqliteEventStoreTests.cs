@@ -63,6 +63,31 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEmptyBody_EmptyHeadersAndNoEventType_AreStoredAsSuch_NotAsNull()
+    {
+        // The writer binds values through SQLitePCL itself: an empty span must still be an empty value, not NULL (the body column is NOT NULL).
+        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "empty-1", null, _time.GetUtcNow(), "", [], ["to-ci"]));
+
+        var job = Assert.Single(await LeaseAsync());
+
+        Assert.Equal((stored.Id, null, "", 0), (job.EventId, job.EventType, job.HeadersJson, job.Body.Length));
+        Assert.Empty(Assert.IsType<byte[]>(_store.Body(stored.Id)));
+    }
+
+    [Fact]
+    public async Task TextIsStoredExactly_WhateverItsCharacters()
+    {
+        const string headers = """{"X-Note":"gr\u00FC\u00DFe \uD83D\uDE80 \u65E5\u672C"}""";
+        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), headers + "ü🚀", [1, 2, 3], ["to-ci"]));
+
+        var job = Assert.Single(await LeaseAsync());
+
+        Assert.Equal((headers + "ü🚀", "issues.opened"), (job.HeadersJson, job.EventType));
+        Assert.True((await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), "{}", [9], ["to-ci"]))).Duplicate);
+        Assert.Equal(stored.Id, (await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", null, _time.GetUtcNow(), "{}", [9], []))).Id);
+    }
+
+    [Fact]
     public async Task ADuplicate_MakesNoNewJobs_AndAnEventForNoFlow_MakesNone()
     {
         await AppendAsync("d-1", "to-ci");
