@@ -80,7 +80,7 @@ public static class HookEndpoint
         {
             return Refuse(counters, 413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
         }
-        var request = new WebhookRequest(HeadersOf(http.Request.Headers), body);
+        var request = new WebhookRequest(new RequestHeaders(http.Request.Headers), body);
         string? eventId = null;
         if (active.Verifier is { } verifier)
         {
@@ -98,7 +98,7 @@ public static class HookEndpoint
         }
         var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         // The stored traceparent is this intake's: the egress continues the trace from here, as a proxy would.
-        var headers = StoredHeaders(request.Headers, Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent } ? traceParent : null);
+        var headers = StoredHeaders(http.Request.Headers, Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent } ? traceParent : null);
         StoredEvent stored;
         string[] flows;
         var started = time.GetTimestamp();
@@ -120,26 +120,17 @@ public static class HookEndpoint
         {
             http.Response.Headers["Idempotent-Replay"] = "true";
         }
-        return Results.Json(new { id = stored.Id, duplicate = stored.Duplicate }, statusCode: 200);
-    }
-
-    private static Dictionary<string, string> HeadersOf(IHeaderDictionary headers)
-    {
-        var byName = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, value) in headers)
-        {
-            byName[name] = value.ToString();
-        }
-        return byName;
+        return new StoredResult(stored.Id, stored.Duplicate);
     }
 
     /// <summary>
-    /// The headers kept with the event, as a JSON object of name to value: all but credentials, and
-    /// <paramref name="traceParent"/> (when there is one) in place of the sender's.
+    /// The headers kept with the event, as a UTF-8 JSON object of name to value (what the store keeps
+    /// and the egress reads): all but credentials, and <paramref name="traceParent"/> (when there is
+    /// one) in place of the sender's.
     /// </summary>
-    private static string StoredHeaders(IReadOnlyDictionary<string, string> headers, string? traceParent)
+    private static byte[] StoredHeaders(IHeaderDictionary headers, string? traceParent)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
+        using var buffer = new PooledBufferWriter(2048);
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
@@ -147,7 +138,7 @@ public static class HookEndpoint
             {
                 if (!NotStored.Contains(name, StringComparer.OrdinalIgnoreCase) && !(traceParent is not null && name.Equals(TraceParentHeader, StringComparison.OrdinalIgnoreCase)))
                 {
-                    json.WriteString(name, value);
+                    json.WriteString(name, value.ToString());
                 }
             }
             if (traceParent is not null)
@@ -156,11 +147,11 @@ public static class HookEndpoint
             }
             json.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>
-    private static async Task<byte[]?> ReadAsync(Stream body, long? length, long limit, CancellationToken cancellationToken)
+    private static async ValueTask<byte[]?> ReadAsync(Stream body, long? length, long limit, CancellationToken cancellationToken)
     {
         if (length is { } known)
         {

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -119,7 +120,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
             }
             var partition = EventIds.PartitionOf(e.ReceivedAt);
             connection.Command($"INSERT INTO {Table(partition)} (id, tenant, endpoint, dedup_key, event_type, received_at, headers, body) VALUES (@id, @tenant, @endpoint, @key, @type, @at, @headers, @body)", transaction)
-                .With("@id", id).With("@tenant", e.Tenant).With("@endpoint", e.Endpoint).With("@key", e.DedupKey).With("@type", e.EventType).WithTime("@at", e.ReceivedAt).With("@headers", e.HeadersJson).With("@body", e.Body).ExecuteNonQuery();
+                .With("@id", id).With("@tenant", e.Tenant).With("@endpoint", e.Endpoint).With("@key", e.DedupKey).With("@type", e.EventType).WithTime("@at", e.ReceivedAt).With("@headers", Encoding.UTF8.GetString(e.HeadersJson)).With("@body", e.Body).ExecuteNonQuery();
             if (e.Flows.Count > 0)
             {
                 connection.Command("INSERT INTO ingester_jobs (event_id, flow, partition) SELECT @id, f, @partition FROM unnest(@flows) AS f", transaction)

@@ -33,6 +33,13 @@ internal sealed class RawStatement : IDisposable
         return this;
     }
 
+    /// <summary>Text that is UTF-8 already (SQLite's own encoding here): bound without a conversion.</summary>
+    public RawStatement BindUtf8Text(int index, ReadOnlySpan<byte> utf8)
+    {
+        Check(raw.sqlite3_bind_text(_statement, index, utf8));
+        return this;
+    }
+
     public RawStatement Bind(int index, ReadOnlySpan<byte> blob)
     {
         Check(raw.sqlite3_bind_blob(_statement, index, blob));

@@ -86,8 +86,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         {
             switch (work)
             {
-                case Append { Event: var e }:
-                    var key = DedupKey(e);
+                case Append { Event: var e, Key: var key }:
                     if (inBatch.TryGetValue(key, out var sameBatch))
                     {
                         outcomes.Add(new StoredEvent(sameBatch, Duplicate: true));
@@ -108,7 +107,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     }
                     e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
                     st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
-                        .Bind(6, receivedAt[..written]).Bind(7, e.HeadersJson).Bind(8, e.Body).Execute();
+                        .Bind(6, receivedAt[..written]).BindUtf8Text(7, e.HeadersJson).Bind(8, e.Body).Execute();
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();

@@ -122,6 +122,30 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task TheJob_CarriesTheWebhooksHeaders_ExceptCredentials()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/default/orders")
+        {
+            Content = new StringContent($$"""{"id":"{{Guid.NewGuid()}}","type":"invoice.paid"}""", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer not-for-the-egress");
+        request.Headers.TryAddWithoutValidation("Cookie", "session=secret");
+        request.Headers.TryAddWithoutValidation("X-Tag", ["a", "b"]);
+        request.Headers.TryAddWithoutValidation("X-Quote", "say \"hi\"\\ ok");
+        using (var response = await _http.SendAsync(request))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        using var call = Subscribe(flows: "to-billing");
+
+        var job = await call.NextAsync();
+
+        Assert.False(job.Headers.ContainsKey("Authorization"), string.Join(", ", job.Headers.Keys));
+        Assert.False(job.Headers.ContainsKey("Cookie"), string.Join(", ", job.Headers.Keys));
+        Assert.Equal(("a, b", "say \"hi\"\\ ok"), (job.Headers["X-Tag"], job.Headers["X-Quote"]));
+    }
+
+    [Fact]
     public async Task ASubscriber_IsSentNewJobsAsTheyAreStored_OnlyForItsFlows()
     {
         using var call = Subscribe(flows: "to-billing");

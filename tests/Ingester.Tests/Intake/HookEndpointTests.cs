@@ -92,7 +92,9 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
         using var again = await GitHubAsync("""{"ref":"main"}""", "delivery-1");
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         Assert.Equal("true", again.Headers.GetValues("Idempotent-Replay").Single());
-        Assert.Equal(id, (await JsonAsync(again)).GetProperty("id").GetString());
+        var replayed = await JsonAsync(again);
+        Assert.Equal((id, true), (replayed.GetProperty("id").GetString(), replayed.GetProperty("duplicate").GetBoolean()));
+        Assert.Equal("application/json; charset=utf-8", again.Content.Headers.ContentType?.ToString());
         Assert.Equal(1, Store.Count("default", "gh"));
     }
 

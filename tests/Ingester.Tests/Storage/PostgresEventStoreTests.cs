@@ -52,7 +52,7 @@ public sealed class PostgresEventStoreTests(PostgresServerFixture postgres) : IA
         new(Options.Create(new IngesterOptions { Postgres = database, Retention = TimeSpan.FromDays(2) }), _time, NullLogger<PostgresEventStore>.Instance);
 
     private Task<StoredEvent> AppendAsync(PostgresEventStore store, string key, params string[] flows) =>
-        store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), """{"X-GitHub-Event":"push"}""", Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}"""), flows)).WaitAsync(TestTimeouts.Default);
+        store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), """{"X-GitHub-Event":"push"}"""u8.ToArray(), Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}"""), flows)).WaitAsync(TestTimeouts.Default);
 
     private static Task<IReadOnlyList<LeasedJob>> LeaseAsync(PostgresEventStore store, int max = 100, params string[] flows) =>
         store.LeaseAsync(flows.Length == 0 ? null : flows.ToHashSet(), max, Lease, CancellationToken.None).WaitAsync(TestTimeouts.Default);

@@ -41,7 +41,7 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     }
 
     private Task<StoredEvent> AppendAsync(string key, params string[] flows) =>
-        _store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), """{"X-GitHub-Event":"push"}""", Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}"""), flows));
+        _store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), """{"X-GitHub-Event":"push"}"""u8.ToArray(), Encoding.UTF8.GetBytes($$"""{"key":"{{key}}"}"""), flows));
 
     private Task<IReadOnlyList<LeasedJob>> LeaseAsync(int max = 100, params string[] flows) =>
         _store.LeaseAsync(flows.Length == 0 ? null : flows.ToHashSet(), max, Lease, CancellationToken.None).WaitAsync(TestTimeouts.Default);
@@ -66,7 +66,7 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     public async Task AnEmptyBody_EmptyHeadersAndNoEventType_AreStoredAsSuch_NotAsNull()
     {
         // The writer binds values through SQLitePCL itself: an empty span must still be an empty value, not NULL (the body column is NOT NULL).
-        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "empty-1", null, _time.GetUtcNow(), "", [], ["to-ci"]));
+        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "empty-1", null, _time.GetUtcNow(), [], [], ["to-ci"]));
 
         var job = Assert.Single(await LeaseAsync());
 
@@ -78,13 +78,13 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
     public async Task TextIsStoredExactly_WhateverItsCharacters()
     {
         const string headers = """{"X-Note":"gr\u00FC\u00DFe \uD83D\uDE80 \u65E5\u672C"}""";
-        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), headers + "ü🚀", [1, 2, 3], ["to-ci"]));
+        var stored = await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), Encoding.UTF8.GetBytes(headers + "ü🚀"), [1, 2, 3], ["to-ci"]));
 
         var job = Assert.Single(await LeaseAsync());
 
         Assert.Equal((headers + "ü🚀", "issues.opened"), (job.HeadersJson, job.EventType));
-        Assert.True((await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), "{}", [9], ["to-ci"]))).Duplicate);
-        Assert.Equal(stored.Id, (await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", null, _time.GetUtcNow(), "{}", [9], []))).Id);
+        Assert.True((await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", "issues.opened", _time.GetUtcNow(), "{}"u8.ToArray(), [9], ["to-ci"]))).Duplicate);
+        Assert.Equal(stored.Id, (await _store.AppendAsync(new IncomingEvent("default", "gh", "ключ-🚀", null, _time.GetUtcNow(), "{}"u8.ToArray(), [9], []))).Id);
     }
 
     [Fact]
