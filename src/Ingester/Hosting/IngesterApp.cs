@@ -55,6 +55,7 @@ public static class IngesterApp
         }
         else
         {
+            builder.Services.AddSingleton<FileSync>();
             builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
         }
         builder.Services.AddSingleton<IntakeCounters>();
