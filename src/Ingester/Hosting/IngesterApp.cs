@@ -55,7 +55,6 @@ public static class IngesterApp
         }
         else
         {
-            builder.Services.AddSingleton<FileSync>();
             builder.Services.AddSingleton<IEventStore, SqliteEventStore>();
         }
         builder.Services.AddSingleton<IntakeCounters>();

@@ -108,7 +108,7 @@ public static class HookEndpoint
             flows = [.. active.FlowsFor(eventType)];
             stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, flows));
         }
-        catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException or IOException)
+        catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
         {
             http.Response.Headers.RetryAfter = "5";
             return Refuse(counters, 503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");

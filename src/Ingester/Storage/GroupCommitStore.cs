@@ -9,10 +9,8 @@ namespace ZenMesh.Ingester.Storage;
 /// <summary>
 /// What every event store shares: one writer takes whatever is waiting (up to MaxBatch) and commits
 /// it in one transaction, so a burst costs one fsync, not one each, and a webhook is answered only
-/// once its transaction is durable. Every write (events, jobs, acknowledgements, retention) goes
+/// once its transaction has committed. Every write (events, jobs, acknowledgements, retention) goes
 /// through that writer. Redeliveries seen recently are answered from memory without a round trip.
-/// A store whose commit is not durable by itself (the embedded one) has the flusher make it so
-/// while the writer goes on with the next batch; see GroupCommitStore.Flusher.cs.
 /// </summary>
 public abstract partial class GroupCommitStore : IEventStore
 {
@@ -21,7 +19,6 @@ public abstract partial class GroupCommitStore : IEventStore
     // (not the default 5%) keeps that sort off the hot path for most of the time.
     private readonly MemoryCache _recent = new(new MemoryCacheOptions { SizeLimit = 200_000, CompactionPercentage = 0.25 });
     private Task _writer = Task.CompletedTask;
-    private Task _flusher = Task.CompletedTask;
     private readonly MemoryCacheEntryOptions _remember;
     private int _pending;
     private long _openJobs;
@@ -56,17 +53,12 @@ public abstract partial class GroupCommitStore : IEventStore
     {
         _openJobs = openJobs;
         _writer = Task.Run(WriteLoopAsync);
-        _flusher = Task.Run(FlushLoopAsync);
     }
 
     protected void AddOpenJobs(long delta) => Interlocked.Add(ref _openJobs, delta);
 
     public Task<StoredEvent> AppendAsync(IncomingEvent incoming)
     {
-        if (_broken is { } broken)
-        {
-            return Task.FromException<StoredEvent>(broken);
-        }
         var key = DedupKey(incoming);
         if (_recent.TryGetValue(key, out string? known))
         {
@@ -126,34 +118,58 @@ public abstract partial class GroupCommitStore : IEventStore
             {
                 batch.Add(item);
             }
-            var committed = new CommittedBatch(Time.GetTimestamp());
+            var appended = 0;
+            var replies = new BatchReplies();
+            var started = Time.GetTimestamp();
             try
             {
-                committed.Add(batch, Commit(batch));
+                var outcomes = Commit(batch);
+                if (batch.Exists(w => w is Append))
+                {
+                    Commits.Observe(Time.GetElapsedTime(started));
+                }
+                foreach (var (work, outcome) in batch.Zip(outcomes))
+                {
+                    switch (work)
+                    {
+                        case Append a:
+                            appended++;
+                            var stored = (StoredEvent)outcome!;
+                            _recent.Set(a.Key, stored.Id, _remember);
+                            replies.Stored(a.Stored, stored);
+                            break;
+                        case AckJobs ack:
+                            ack.Done.TrySetResult();
+                            break;
+                        case Expire expire:
+                            expire.Done.TrySetResult((RetentionResult)outcome!);
+                            break;
+                    }
+                }
+                JobsReady.Notify();
             }
             catch (DbException e)
             {
-                // Nothing of it was committed: every sender hears so now (503, it retries).
                 Log.CommitFailed(Logger, batch.Count, e.Message);
-                var failed = new CommittedBatch(committed.Started);
-                failed.Add(batch, outcomes: null);
-                Settle(failed, e);
-                continue;
+                foreach (var work in batch)
+                {
+                    if (work is Append a)
+                    {
+                        appended++;
+                        replies.Failed(a.Stored, e);
+                    }
+                    else
+                    {
+                        work.Fail(e);
+                    }
+                }
             }
-            if (CommitIsDurable)
+            finally
             {
-                Settle(committed, failure: null);
-            }
-            else
-            {
-                // This batch was committed while the flusher synced the one before; it goes to the
-                // flusher once that sync is done, and meanwhile the next batch gathers (a sync per
-                // commit at most, so batches stay as large as waiting on the disk makes them).
-                await _syncSlot.WaitAsync().ConfigureAwait(false);
-                _committed.Writer.TryWrite(committed);
+                Interlocked.Add(ref _pending, -appended);
+                replies.Send();
             }
         }
-        _committed.Writer.TryComplete();
     }
 
     /// <summary>Work for the one writer: each item completes once its transaction has committed.</summary>
@@ -187,11 +203,7 @@ public abstract partial class GroupCommitStore : IEventStore
 
     protected Task Enqueue(Work work, Task done)
     {
-        if (_broken is { } broken)
-        {
-            work.Fail(broken);
-        }
-        else if (!_queue.Writer.TryWrite(work))
+        if (!_queue.Writer.TryWrite(work))
         {
             work.Fail(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
         }
@@ -202,10 +214,8 @@ public abstract partial class GroupCommitStore : IEventStore
     {
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
-        await _flusher.ConfigureAwait(false);
         await DisposeStoreAsync().ConfigureAwait(false);
         _recent.Dispose();
-        _syncSlot.Dispose();
         GC.SuppressFinalize(this);
     }
 

@@ -46,9 +46,6 @@ internal sealed class RawStatement : IDisposable
         return this;
     }
 
-    /// <summary>The rowid the connection's last INSERT made.</summary>
-    public long LastInsertRowId => raw.sqlite3_last_insert_rowid(_db);
-
     /// <summary>Runs a statement that returns no rows; the rows it changed.</summary>
     public int Execute()
     {

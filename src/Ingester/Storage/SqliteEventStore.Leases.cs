@@ -102,8 +102,7 @@ public sealed partial class SqliteEventStore
 
     private List<JobRef> NextJobs(IReadOnlySet<string>? flows, long after, int limit)
     {
-        // Only jobs synced to disk: an event is handed out no sooner than its sender hears it is stored.
-        var sql = new StringBuilder("SELECT seq, event_id, flow, partition FROM jobs WHERE seq > @after AND seq <= @durable");
+        var sql = new StringBuilder("SELECT seq, event_id, flow, partition FROM jobs WHERE seq > @after");
         using var command = _reader!.CreateCommand();
         if (flows is not null)
         {
@@ -118,7 +117,6 @@ public sealed partial class SqliteEventStore
         }
         command.CommandText = sql.Append(" ORDER BY seq LIMIT @limit").ToString();
         command.Parameters.AddWithValue("@after", after);
-        command.Parameters.AddWithValue("@durable", Volatile.Read(ref _durableSeq));
         command.Parameters.AddWithValue("@limit", limit);
         using var reader = command.ExecuteReader();
         var jobs = new List<JobRef>();

@@ -43,11 +43,11 @@ public sealed partial class SqliteEventStore
         long jobs = 0;
         foreach (var partition in dropped)
         {
-            jobs += _statements.Connection.Command("DELETE FROM jobs WHERE partition = @partition", transaction).With("@partition", partition).ExecuteNonQuery();
+            jobs += _statements!.Connection.Command("DELETE FROM jobs WHERE partition = @partition", transaction).With("@partition", partition).ExecuteNonQuery();
             _statements.Connection.Command($"DROP TABLE IF EXISTS {Table(partition)}", transaction).ExecuteNonQuery();
             _statements.Forget(partition);
         }
-        var keys = _statements.Connection.Command("DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_at <= @now LIMIT @chunk)", transaction)
+        var keys = _statements!.Connection.Command("DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_at <= @now LIMIT @chunk)", transaction)
             .With("@now", now.ToString("O", CultureInfo.InvariantCulture)).With("@chunk", DedupChunk).ExecuteNonQuery();
         return new RetentionResult(dropped, jobs, keys);
     }

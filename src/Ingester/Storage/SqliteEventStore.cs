@@ -2,35 +2,25 @@ using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Microsoft.Win32.SafeHandles;
 using ZenMesh.Ingester.Hosting;
 
 namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// Events in a SQLite file in the data directory, through the one group-commit writer (so nothing
-/// waits on SQLite's busy lock), durable before anyone is told they are stored. The writer commits
-/// without a sync (WAL, synchronous=NORMAL) and the flusher then syncs the write-ahead log itself,
-/// once for every batch committed meanwhile: the same fdatasync SQLite's synchronous=FULL would do
-/// inside the commit, taken off the writer's path (SQLite syncs the log before every checkpoint
-/// either way, so nothing reaches the database file unsynced). Events live in one table per UTC
-/// day, so retention drops whole tables instead of deleting rows. Deduplication on the provider's
-/// id is durable (a table with an expiry).
+/// Events in a SQLite file in the data directory, committed with synchronous=FULL before anyone is
+/// told they are stored, through the one group-commit writer (so nothing waits on SQLite's busy
+/// lock). Events live in one table per UTC day, so retention drops whole tables instead of deleting
+/// rows. Deduplication on the provider's id is durable (a table with an expiry).
 /// </summary>
 public sealed partial class SqliteEventStore : GroupCommitStore
 {
     private readonly string _connectionString;
     private volatile ImmutableSortedSet<string> _partitions;
-    private readonly FileSync _sync;
-    private readonly Statements _statements;
-    private SafeFileHandle? _wal;
-    private long _committedSeq;
-    private long _durableSeq;
+    private Statements? _statements;
 
-    public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger, FileSync? sync = null)
+    public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
         : base(options.Value, time, logger)
     {
-        _sync = sync ?? new FileSync();
         Directory.CreateDirectory(Options.DataDir);
         Location = Path.GetFullPath(Path.Combine(Options.DataDir, "events.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();
@@ -47,32 +37,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             schema.ExecuteNonQuery();
         }
         _partitions = [.. connection.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'events\\_%' ESCAPE '\\'").Strings().Select(n => n["events_".Length..])];
-        // What a process that died left committed but unsynced is synced now, before any of it is handed out.
-        if (File.Exists(WalPath))
-        {
-            using var wal = File.OpenHandle(WalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            _sync.Sync(wal);
-        }
-        _durableSeq = _committedSeq = connection.Command("SELECT COALESCE(MAX(seq), 0) FROM jobs").Scalar<long>();
-        _statements = new Statements(Open(syncOnCommit: false));
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
     public override string Location { get; }
-
-    private string WalPath => Location + "-wal";
-
-    protected override bool CommitIsDurable => false;
-
-    protected override void MakeDurable()
-    {
-        var upTo = Volatile.Read(ref _committedSeq);
-        // Opened once the writer has committed, so it is the log the writer's connection (open for
-        // the store's lifetime) uses; SQLite deletes a log only when its last connection closes.
-        _wal ??= File.OpenHandle(WalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        _sync.Sync(_wal);
-        Volatile.Write(ref _durableSeq, upTo);
-    }
 
     public override long Count(string tenant, string endpoint)
     {
@@ -92,17 +60,17 @@ public sealed partial class SqliteEventStore : GroupCommitStore
 
     private static string Table(string partition) => "events_" + partition;
 
-    /// <summary>A connection; only the writer's commits without a sync (the flusher syncs for it).</summary>
-    private SqliteConnection Open(bool syncOnCommit = true)
+    private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        connection.Command(syncOnCommit ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;").ExecuteNonQuery();
+        connection.Command("PRAGMA synchronous = FULL;").ExecuteNonQuery();
         return connection;
     }
 
     protected override List<object?> Commit(List<Work> batch)
     {
+        _statements ??= new Statements(Open());
         var st = _statements;
         var now = Time.GetUtcNow();
         var nowText = now.ToString("O", CultureInfo.InvariantCulture);
@@ -112,7 +80,6 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         var inBatch = new Dictionary<string, string>(StringComparer.Ordinal);
         var partitions = _partitions;
         long jobDelta = 0;
-        var lastSeq = 0L;
         using var transaction = st.Connection.BeginTransaction();
         st.Enlist(transaction);
         foreach (var work in batch)
@@ -144,7 +111,6 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
-                        lastSeq = st.Job.LastInsertRowId;
                         jobDelta++;
                     }
                     inBatch[key] = id;
@@ -181,18 +147,13 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             throw;
         }
         _partitions = partitions;
-        if (lastSeq > 0)
-        {
-            Volatile.Write(ref _committedSeq, lastSeq);
-        }
         AddOpenJobs(jobDelta);
         return outcomes;
     }
 
     protected override ValueTask DisposeStoreAsync()
     {
-        _wal?.Dispose();
-        _statements.Dispose();
+        _statements?.Dispose();
         _reader?.Dispose();
         _leaseLock.Dispose();
         return ValueTask.CompletedTask;
