@@ -152,10 +152,10 @@ string Paced(double rate)
         return m.Groups[2].Value switch { "us" => v / 1000, "s" => v * 1000, _ => v };
     }
     var rate = double.Parse(Regex.Match(output, @"Requests/sec:\s+([\d.]+)").Groups[1].Value, CultureInfo.InvariantCulture);
-    // What the ingester stored in this run, against the 2xx it answered: all of them new events, or the run measured replays.
-    var answered = long.Parse(Regex.Match(output, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture) - (Regex.Match(output, @"Non-2xx or 3xx responses:\s+(\d+)") is { Success: true } n ? long.Parse(n.Groups[1].Value, CultureInfo.InvariantCulture) : 0);
-    var newEvents = url.Contains(":18382", StringComparison.Ordinal) ? store.Count("default", "gh") - storedBefore : (long?)null;
     var errors = Regex.Match(output, @"Non-2xx or 3xx responses:\s+(\d+)") is { Success: true } e ? long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+    // What the ingester stored in this run, against the 2xx it answered: all of them new events, or the run measured replays.
+    var answered = long.Parse(Regex.Match(output, @"(\d+) requests in").Groups[1].Value, CultureInfo.InvariantCulture) - errors;
+    var newEvents = url.Contains(":18382", StringComparison.Ordinal) ? store.Count("default", "gh") - storedBefore : (long?)null;
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;

@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
