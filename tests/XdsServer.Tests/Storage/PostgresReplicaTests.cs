@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -35,11 +34,13 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
     private static uint MaxRequests(Envoy.Config.Cluster.V3.Cluster cluster) => cluster.CircuitBreakers.Thresholds.Single().MaxRequests ?? 0;
 
     [PostgresFact]
-    public async Task AChangeThroughOneReplica_IsServedByAnotherWithinOneSecond()
+    public async Task AChangeThroughOneReplica_IsPushedToAnother_WithoutWaitingForItsPoll()
     {
+        // The poll is set far beyond the test's wait, so only the notification can bring the change
+        // in time. A wall-clock bound would be at the mercy of a loaded machine.
         var database = await postgres.CreateDatabaseAsync();
         await using var a = await RunningServer.StartAsync("--postgres", database);
-        await using var b = await RunningServer.StartAsync("--postgres", database);
+        await using var b = await RunningServer.StartAsync("--postgres", database, "--Xds:ReplicaPollInterval", "01:00:00");
         await MinimalFlowAsync(a, maxInFlight: 8);
 
         await using var envoy = b.Delta("default/local");
@@ -48,12 +49,9 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         Assert.Equal(8u, MaxRequests(first.Resources.Single().Resource_.Unpack<Envoy.Config.Cluster.V3.Cluster>()));
         await envoy.AckAsync(first);
 
-        var clock = Stopwatch.StartNew();
         await a.PutOkAsync("flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":99}""");
         var changed = await envoy.ReceiveAsync(TypeUrls.Cluster);
-        var elapsed = clock.Elapsed;
         Assert.Equal(99u, MaxRequests(changed.Resources.Single().Resource_.Unpack<Envoy.Config.Cluster.V3.Cluster>()));
-        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"replica B served the change {elapsed.TotalMilliseconds:0} ms after replica A accepted it; the bound is 1 s");
 
         var seenByB = await b.GetJsonAsync("/api/v1/flows/gh-orders");
         Assert.Equal(99, seenByB.GetProperty("maxInFlight").GetInt32());
