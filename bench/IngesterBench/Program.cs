@@ -137,6 +137,7 @@ string Paced(double rate)
     File.WriteAllText(runScript, File.ReadAllText(luaScript ?? script).Replace("RUN-NONCE", Guid.NewGuid().ToString("N"), StringComparison.Ordinal));
     var wrk = $"wrk -t2 -c{(luaScript is null ? connections : pacedConnections)} -d{runFor}s --latency -s '{runScript}' '{url}'";
     var storedBefore = store.Count("default", "gh");
+    var commits0 = (store as ZenMesh.Ingester.Storage.GroupCommitStore)?.Commits.Read();
     var start = new ProcessStartInfo("bash", ["-c", wrk + "; times"]) { RedirectStandardOutput = true, RedirectStandardError = true };
     using var process = Process.Start(start) ?? throw new InvalidOperationException("wrk did not start; install it (Debian: apt-get install wrk)");
     var output = process.StandardOutput.ReadToEnd();
@@ -159,8 +160,20 @@ string Paced(double rate)
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;
-    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ContextSwitches() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx" : "")}");
+    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ContextSwitches() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}" : "")}");
     return (rate, Millis("50"), Millis("99"), errors);
+
+    // How the group commit batched this run: fewer, larger commits mean fewer syncs per event.
+    string Commits(long events)
+    {
+        if (commits0 is not { } before || store is not ZenMesh.Ingester.Storage.GroupCommitStore groups)
+        {
+            return "";
+        }
+        var after = groups.Commits.Read();
+        var count = after.Count - before.Count;
+        return count == 0 ? "" : $" in {count} commits ({(double)events / count:0.0} events and {(after.SumSeconds - before.SumSeconds) * 1000 / count:0.00} ms each)";
+    }
 }
 
 // The children's user and system time from bash's `times` (its second line: "0m1.234s 0m0.567s").
