@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Hosting;
+using ZenMesh.Metrics;
 
 // Verified, durable intake of 1 KB GitHub-signed webhooks under wrk on loopback, against a Kestrel
 // no-op endpoint measured in the same run. Every request has its own X-GitHub-Delivery, so each is
@@ -196,7 +197,9 @@ string Paced(double rate)
         }
         var after = groups.Commits.Read();
         var count = after.Count - before.Count;
-        return count == 0 ? "" : $" in {count} commits ({(double)events / count:0.0} events and {(after.SumSeconds - before.SumSeconds) * 1000 / count:0.00} ms each)";
+        // Slow commits hold every webhook waiting on them: they are what the p99 is made of.
+        long Over(double seconds) => Enumerable.Range(0, after.Buckets.Length).Where(i => i > 0 && LatencyHistogram.Bounds[i - 1] >= seconds).Sum(i => after.Buckets[i] - before.Buckets[i]);
+        return count == 0 ? "" : $" in {count} commits ({(double)events / count:0.0} events and {(after.SumSeconds - before.SumSeconds) * 1000 / count:0.00} ms each; {Over(0.01)} over 10 ms, {Over(0.025)} over 25 ms)";
     }
 }
 
