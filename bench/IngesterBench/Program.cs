@@ -23,6 +23,7 @@ var seconds = Arg("--seconds", 10);
 var repeat = Arg("--repeat", 1);
 var warmup = Arg("--warmup", 5);
 var connections = Arg("--connections", 64);
+// Paced runs get four times the connections, so that a few slow responses do not hold back the schedule.
 var pacedConnections = connections * 4;
 var root = Directory.CreateTempSubdirectory("zenmesh-ingester-bench-").FullName;
 const string Secret = "bench-secret";
