@@ -106,6 +106,10 @@ public static class IngesterApp
         {
             problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");
         }
+        if (o.DedupRunSize < 1)
+        {
+            problems.Add($"Ingester:DedupRunSize {o.DedupRunSize} must be at least 1 (default 65536).");
+        }
         if (o.DedupWindow <= TimeSpan.Zero)
         {
             problems.Add($"Ingester:DedupWindow {o.DedupWindow} must be positive (default 7.00:00:00).");

@@ -31,6 +31,9 @@ public sealed record IngesterOptions
     /// <summary>How long a provider's event id is remembered to answer a redelivery as a duplicate.</summary>
     public TimeSpan DedupWindow { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>How many new dedup keys are held in memory before they are written out, sorted, as one run file; also the most events a restart reads back.</summary>
+    public int DedupRunSize { get; init; } = 65_536;
+
     /// <summary>How long payloads are kept; a day's partition is dropped whole once all of it is older than this.</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
 

@@ -8,7 +8,23 @@ namespace ZenMesh.Ingester.Storage;
 /// </summary>
 public static class EventIds
 {
-    public static string New(DateTimeOffset receivedAt) => "ev_" + Guid.CreateVersion7(receivedAt).ToString("N");
+    public static string New(DateTimeOffset receivedAt) => Of(Guid.CreateVersion7(receivedAt));
+
+    /// <summary>The id of the event whose UUID this is.</summary>
+    public static string Of(Guid uuid) => "ev_" + uuid.ToString("N");
+
+    /// <summary>The UUID inside one of our ids, or null when it is not one of ours.</summary>
+    public static Guid? UuidOf(string eventId) =>
+        eventId.Length == 35 && eventId.StartsWith("ev_", StringComparison.Ordinal) && Guid.TryParseExact(eventId.AsSpan(3), "N", out var uuid) ? uuid : null;
+
+    /// <summary>The time a version-7 UUID was made for (its first 48 bits, Unix milliseconds).</summary>
+    public static DateTimeOffset TimeOf(Guid uuid)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        uuid.TryWriteBytes(bytes, bigEndian: true, out _);
+        var ms = ((long)bytes[0] << 40) | ((long)bytes[1] << 32) | ((long)bytes[2] << 24) | ((long)bytes[3] << 16) | ((long)bytes[4] << 8) | bytes[5];
+        return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+    }
 
     /// <summary>The partition (UTC day, "yyyyMMdd") an event received at <paramref name="at"/> lives in.</summary>
     public static string PartitionOf(DateTimeOffset at) => at.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace ZenMesh.Ingester.Storage;
@@ -6,12 +5,10 @@ namespace ZenMesh.Ingester.Storage;
 /// <summary>
 /// Retention drops a whole day's table once its newest possible event is older than the retention:
 /// one DROP TABLE, never a row-by-row delete of payloads. Jobs still open in it go with it (their
-/// payload is gone). Expired dedup keys are small; they are forgotten in bounded chunks.
+/// payload is gone). Expired dedup keys go with whole runs, or when runs are merged.
 /// </summary>
 public sealed partial class SqliteEventStore
 {
-    private const int DedupChunk = 10_000;
-
     protected override async Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken)
     {
         if (result.DroppedPartitions.Count == 0)
@@ -41,14 +38,17 @@ public sealed partial class SqliteEventStore
         var cutoff = now - Options.Retention;
         var dropped = partitions.Where(p => EventIds.EndOf(p) <= cutoff).ToList();
         long jobs = 0;
+        // A day whose claims are only in memory is the source they are rebuilt from after a crash: write them out first.
+        if (dropped.Exists(_dedup.Unflushed))
+        {
+            _dedup.FlushNow();
+        }
         foreach (var partition in dropped)
         {
             jobs += _statements!.Connection.Command("DELETE FROM jobs WHERE partition = @partition", transaction).With("@partition", partition).ExecuteNonQuery();
             _statements.Connection.Command($"DROP TABLE IF EXISTS {Table(partition)}", transaction).ExecuteNonQuery();
             _statements.Forget(partition);
         }
-        var keys = _statements!.Connection.Command("DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_at <= @now LIMIT @chunk)", transaction)
-            .With("@now", now.ToString("O", CultureInfo.InvariantCulture)).With("@chunk", DedupChunk).ExecuteNonQuery();
-        return new RetentionResult(dropped, jobs, keys);
+        return new RetentionResult(dropped, jobs, _dedup.Purge());
     }
 }

@@ -6,7 +6,7 @@ public sealed partial class SqliteEventStore
 {
     /// <summary>
     /// The writer's own connection and statements, prepared once: a batch only binds and steps them.
-    /// The per-event ones (claim the key, insert the event, insert its jobs) are raw statements.
+    /// The per-event ones (insert the event, insert its jobs) are raw statements.
     /// </summary>
     private sealed class Statements : IDisposable
     {
@@ -15,12 +15,6 @@ public sealed partial class SqliteEventStore
         public Statements(SqliteConnection connection)
         {
             Connection = connection;
-            // ?1 tenant, ?2 endpoint, ?3 key, ?4 event id, ?5 expires at, ?6 now.
-            Claim = new RawStatement(connection, """
-                INSERT INTO dedup (tenant, endpoint, dedup_key, event_id, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                ON CONFLICT (tenant, endpoint, dedup_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at WHERE dedup.expires_at <= ?6
-                """);
-            Find = new RawStatement(connection, "SELECT event_id FROM dedup WHERE tenant = ?1 AND endpoint = ?2 AND dedup_key = ?3");
             // ?1 event id, ?2 flow, ?3 partition.
             Job = new RawStatement(connection, "INSERT INTO jobs (event_id, flow, partition) VALUES (?1, ?2, ?3)");
             DeleteJob = connection.CreateCommand();
@@ -29,10 +23,11 @@ public sealed partial class SqliteEventStore
         }
 
         public SqliteConnection Connection { get; }
-        public RawStatement Claim { get; }
-        public RawStatement Find { get; }
         public RawStatement Job { get; }
         public SqliteCommand DeleteJob { get; }
+
+        /// <summary>The rowid of the last row inserted on this connection.</summary>
+        public long LastInsertRowId => SQLitePCL.raw.sqlite3_last_insert_rowid(Connection.Handle);
         public SqliteParameter Seq { get; }
 
         /// <summary>
@@ -62,7 +57,7 @@ public sealed partial class SqliteEventStore
 
         public void Dispose()
         {
-            foreach (var statement in _inserts.Values.Append(Claim).Append(Find).Append(Job))
+            foreach (var statement in _inserts.Values.Append(Job))
             {
                 statement.Dispose();
             }

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Storage.Dedup;
 
 namespace ZenMesh.Ingester.Storage;
 
@@ -10,12 +11,14 @@ namespace ZenMesh.Ingester.Storage;
 /// Events in a SQLite file in the data directory, committed with synchronous=FULL before anyone is
 /// told they are stored, through the one group-commit writer (so nothing waits on SQLite's busy
 /// lock). Events live in one table per UTC day, so retention drops whole tables instead of deleting
-/// rows. Deduplication on the provider's id is durable (a table with an expiry).
+/// rows. Deduplication on the provider's id is durable: each event's row holds its key, and a
+/// <see cref="DedupIndex"/> beside the database finds it (kept out of the commit, which it had doubled).
 /// </summary>
 public sealed partial class SqliteEventStore : GroupCommitStore
 {
     private readonly string _connectionString;
     private volatile ImmutableSortedSet<string> _partitions;
+    private readonly DedupIndex _dedup;
     private Statements? _statements;
 
     public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
@@ -30,13 +33,14 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             // AUTOINCREMENT: a job's seq is never reused, so a lease cursor never skips a new job.
             schema.CommandText = """
                 PRAGMA journal_mode = WAL;
-                CREATE TABLE IF NOT EXISTS dedup (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (tenant, endpoint, dedup_key));
-                CREATE INDEX IF NOT EXISTS dedup_expiry ON dedup (expires_at);
                 CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
                 """;
             schema.ExecuteNonQuery();
         }
         _partitions = [.. connection.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'events\\_%' ESCAPE '\\'").Strings().Select(n => n["events_".Length..])];
+        _dedup = new DedupIndex(Path.Combine(Options.DataDir, "dedup"), Options.DedupWindow, time, logger, Options.DedupRunSize);
+        MigrateDedupTable(connection);
+        RecoverDedupKeys(connection);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
@@ -73,11 +77,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         _statements ??= new Statements(Open());
         var st = _statements;
         var now = Time.GetUtcNow();
-        var nowText = now.ToString("O", CultureInfo.InvariantCulture);
-        var expiresText = (now + Options.DedupWindow).ToString("O", CultureInfo.InvariantCulture);
         Span<char> receivedAt = stackalloc char[40];
         var outcomes = new List<object?>(batch.Count);
-        var inBatch = new Dictionary<string, string>(StringComparer.Ordinal);
+        var inBatch = new Dictionary<UInt128, string>();
+        var claims = new List<(UInt128 Key, Guid Event, string Partition, long Row)>(batch.Count);
         var partitions = _partitions;
         long jobDelta = 0;
         using var transaction = st.Connection.BeginTransaction();
@@ -86,19 +89,20 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         {
             switch (work)
             {
-                case Append { Event: var e, Key: var key }:
+                case Append { Event: var e }:
+                    var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
                     if (inBatch.TryGetValue(key, out var sameBatch))
                     {
                         outcomes.Add(new StoredEvent(sameBatch, Duplicate: true));
                         continue;
                     }
-                    var id = EventIds.New(e.ReceivedAt);
-                    // One statement claims the key (new, or its old claim expired); only a duplicate costs a second.
-                    if (st.Claim.Bind(1, e.Tenant).Bind(2, e.Endpoint).Bind(3, e.DedupKey).Bind(4, id).Bind(5, expiresText).Bind(6, nowText).Execute() == 0)
+                    if (_dedup.TryFind(key, out var claimedBy))
                     {
-                        outcomes.Add(new StoredEvent(st.Find.Bind(1, e.Tenant).Bind(2, e.Endpoint).Bind(3, e.DedupKey).Text()!, Duplicate: true));
+                        outcomes.Add(new StoredEvent(EventIds.Of(claimedBy), Duplicate: true));
                         continue;
                     }
+                    var uuid = Guid.CreateVersion7(e.ReceivedAt);
+                    var id = EventIds.Of(uuid);
                     var partition = EventIds.PartitionOf(e.ReceivedAt);
                     if (!partitions.Contains(partition))
                     {
@@ -108,6 +112,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
                     st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
                         .Bind(6, receivedAt[..written]).BindUtf8Text(7, e.HeadersJson).Bind(8, e.Body).Execute();
+                    claims.Add((key, uuid, partition, st.LastInsertRowId));
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
@@ -147,6 +152,12 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             throw;
         }
         _partitions = partitions;
+        // Only now: a claim remembered for a transaction that rolled back would turn its redelivery away.
+        foreach (var (key, uuid, partition, row) in claims)
+        {
+            _dedup.Add(key, uuid, partition, row);
+        }
+        _dedup.MaybeFlush();
         AddOpenJobs(jobDelta);
         return outcomes;
     }
@@ -155,6 +166,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
     {
         _statements?.Dispose();
         _reader?.Dispose();
+        _dedup.Dispose();
         _leaseLock.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -6,7 +6,7 @@ namespace ZenMesh.Xds.LastKnownGood;
 /// fsync of a directory, so that a rename into it survives a power cut (POSIX). .NET will not open a
 /// directory as a file, hence libc. Best effort: where it cannot be done the rename is still atomic.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     public static void Flush(string directory)
     {
