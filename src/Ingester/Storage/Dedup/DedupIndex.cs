@@ -155,7 +155,9 @@ public sealed partial class DedupIndex : IDisposable
         if (_active.Claims.Count >= _flushAt && _background.IsCompleted)
         {
             var frozen = Freeze();
-            _background = Task.Run(() => Flush(frozen, compact: true));
+            // A thread of its own: a merge can take a second, and on two cores a pool thread held that
+            // long (beside the writer's) starves request handling until the pool grows.
+            _background = Task.Factory.StartNew(() => Flush(frozen, compact: true), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
     }
 
