@@ -19,6 +19,7 @@ using ZenMesh.Metrics;
 // Run: dotnet run -c Release --project bench/IngesterBench -- --seconds 10 --connections 64
 // --repeat N measures the no-op and the ingester N times each, back to back, and reports the
 // median pair: on a shared virtual machine one 10 s window can be 20% off the next.
+// --store-only measures the embedded store alone (no HTTP, no wrk): see StoreOnly.
 var seconds = Arg("--seconds", 10);
 var repeat = Arg("--repeat", 1);
 var warmup = Arg("--warmup", 5);
@@ -26,6 +27,12 @@ var connections = Arg("--connections", 64);
 // Paced runs get four times the connections, so that a few slow responses do not hold back the schedule.
 var pacedConnections = connections * 4;
 var root = Directory.CreateTempSubdirectory("zenmesh-ingester-bench-").FullName;
+if (args.Contains("--store-only"))
+{
+    await ZenMesh.IngesterBench.StoreOnly.RunAsync(Path.Combine(root, "data"), connections, seconds, warmup, repeat, DiskBytesWritten);
+    Directory.Delete(root, recursive: true);
+    return 0;
+}
 const string Secret = "bench-secret";
 var body = "{\"action\":\"opened\",\"padding\":\"" + new string('x', 1024 - 38) + "\"}";
 var signature = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes(body)));
