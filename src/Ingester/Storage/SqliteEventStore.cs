@@ -31,12 +31,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         using (var schema = connection.CreateCommand())
         {
             // AUTOINCREMENT: a job's seq is never reused, so a lease cursor never skips a new job.
-            // 16 KiB pages: a commit writes (and a checkpoint copies) a quarter as many pages for the
-            // same events, and on this kind of virtual machine each page costs syscalls that cost more
-            // than the bytes; the writer's CPU per event fell by about 30% (bench/README, session 14).
-            // A database that exists already keeps its page size (WAL mode cannot change it).
-            schema.CommandText = $"""
-                PRAGMA page_size = {PageSize};
+            schema.CommandText = """
                 PRAGMA journal_mode = WAL;
                 CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
                 """;
@@ -48,9 +43,6 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         RecoverDedupKeys(connection);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
-
-    /// <summary>The page size of a database this store creates.</summary>
-    public const int PageSize = 16_384;
 
     public override string Location { get; }
 

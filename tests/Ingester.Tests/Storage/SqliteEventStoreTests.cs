@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -202,49 +201,5 @@ public sealed class SqliteEventStoreTests : IAsyncLifetime
         await AppendAsync("d-1", "to-ci");
 
         await waiting.WaitAsync(TestTimeouts.Default);
-    }
-
-    [Fact]
-    public async Task ANewStore_Uses16KiBPages_AndOneMadeWith4KiBPages_KeepsThemAndItsEvents()
-    {
-        Assert.Equal(16_384L, PageSize(_store.Location));
-        await _store.DisposeAsync();
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dataDir, recursive: true);
-        Directory.CreateDirectory(_dataDir);
-        var path = Path.Combine(_dataDir, "events.db");
-        var id = EventIds.New(_time.GetUtcNow());
-        using (var old = new SqliteConnection($"Data Source={path}"))
-        {
-            old.Open();
-            using var schema = old.CreateCommand();
-            // As an earlier version made it: SQLite's default page size, one event with one open job.
-            schema.CommandText = $"""
-                PRAGMA page_size = 4096;
-                PRAGMA journal_mode = WAL;
-                CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
-                CREATE TABLE events_20261123 (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL);
-                INSERT INTO events_20261123 VALUES ('{id}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
-                INSERT INTO jobs (event_id, flow, partition) VALUES ('{id}', 'to-ci', '20261123');
-                """;
-            schema.ExecuteNonQuery();
-        }
-        SqliteConnection.ClearAllPools();
-
-        _store = Open();
-        var stored = await AppendAsync("new", "to-ci");
-
-        Assert.Equal([$"{id}/to-ci", $"{stored.Id}/to-ci"], (await LeaseAsync()).Select(j => j.JobId));
-        Assert.Equal(new StoredEvent(id, Duplicate: true), await AppendAsync("from-before", "to-ci"));
-        Assert.Equal(4_096L, PageSize(path));
-    }
-
-    private static long PageSize(string path)
-    {
-        using var connection = new SqliteConnection($"Data Source={path}");
-        connection.Open();
-        using var query = connection.CreateCommand();
-        query.CommandText = "PRAGMA page_size";
-        return (long)query.ExecuteScalar()!;
     }
 }
