@@ -160,7 +160,7 @@ string Paced(double rate)
     var self = Process.GetCurrentProcess();
     var cpu0 = self.TotalProcessorTime;
     var gc0 = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
-    var switches0 = ContextSwitches();
+    var switches0 = ZenMesh.IngesterBench.ContextSwitches.Total();
     var written0 = DiskBytesWritten();
     var allocated0 = GC.GetTotalAllocatedBytes();
     // Through bash, whose `times` then prints wrk's CPU time (user and system) after it.
@@ -195,7 +195,7 @@ string Paced(double rate)
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;
-    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ContextSwitches() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
+    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ZenMesh.IngesterBench.ContextSwitches.Total() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
     return (rate, Millis("50"), Millis("99"), errors);
 
     // How the group commit batched this run: fewer, larger commits mean fewer syncs per event.
@@ -238,30 +238,6 @@ static long DiskBytesWritten()
     }
     var line = File.ReadLines(Io).FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
     return line is null ? 0 : long.Parse(line.AsSpan("write_bytes:".Length).Trim(), CultureInfo.InvariantCulture);
-}
-
-// Voluntary and involuntary context switches of all this process's threads (Linux; 0 elsewhere).
-static long ContextSwitches()
-{
-    long total = 0;
-    foreach (var task in Directory.Exists("/proc/self/task") ? Directory.GetDirectories("/proc/self/task") : [])
-    {
-        try
-        {
-            foreach (var line in File.ReadLines(Path.Combine(task, "status")))
-            {
-                if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                {
-                    total += long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), CultureInfo.InvariantCulture);
-                }
-            }
-        }
-        catch (IOException)
-        {
-            // The thread ended while we read.
-        }
-    }
-    return total;
 }
 
 int Arg(string name, int fallback)
