@@ -7,7 +7,7 @@ namespace ZenMesh.IngesterBench;
 /// included. Summing /proc/self/task/*/status instead lost the switches of every thread that ended
 /// between two readings, so a run could print a negative count.
 /// </summary>
-internal static partial class ContextSwitches
+internal static class ContextSwitches
 {
     private const int RusageSelf = 0;
 
