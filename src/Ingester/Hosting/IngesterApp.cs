@@ -7,6 +7,7 @@ using ZenMesh.Ingester.Intake;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
+using ZenMesh.Ingester.Storage.Log;
 using ZenMesh.Secrets;
 using ZenMesh.Observability;
 using ZenMesh.Xds.Client;
@@ -27,6 +28,7 @@ public static class IngesterApp
         ["--edge"] = "Ingester:Edge",
         ["--stream-port"] = "Ingester:StreamPort",
         ["--postgres"] = "Ingester:Postgres",
+        ["--store"] = "Ingester:Store",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -52,6 +54,10 @@ public static class IngesterApp
         if (options.Postgres is { Length: > 0 })
         {
             builder.Services.AddSingleton<IEventStore, PostgresEventStore>();
+        }
+        else if (options.Store == "log")
+        {
+            builder.Services.AddSingleton<IEventStore, LogEventStore>();
         }
         else
         {
@@ -105,6 +111,14 @@ public static class IngesterApp
         if (o.MaxPending < 0 || o.MaxBatch < 1)
         {
             problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");
+        }
+        if (o.Store is not ("sqlite" or "log"))
+        {
+            problems.Add($"Ingester:Store (--store) '{o.Store}' is not a store; use 'sqlite' (the default) or 'log'.");
+        }
+        if (o.LogSegmentBytes is < 1 << 20 or > 1L << 30)
+        {
+            problems.Add($"Ingester:LogSegmentBytes {o.LogSegmentBytes} must be between 1 MiB and 1 GiB (default {64L << 20}).");
         }
         if (o.DedupRunSize < 1)
         {

@@ -19,6 +19,15 @@ public sealed record IngesterOptions
     /// <summary>A PostgreSQL connection string (--postgres): events, dedup keys and leases shared by several ingesters. Unset: the embedded store in DataDir.</summary>
     public string? Postgres { get; init; }
 
+    /// <summary>
+    /// The embedded store's kind (--store): "sqlite" (events.db in DataDir) or "log" (an append-only
+    /// log of its own in DataDir/log: one write and one fdatasync per group commit). Ignored with --postgres.
+    /// </summary>
+    public string Store { get; init; } = "sqlite";
+
+    /// <summary>The log store's segment size: zero-filled ahead of use, and the unit retention deletes.</summary>
+    public long LogSegmentBytes { get; init; } = 64L << 20;
+
     /// <summary>The embedded event store (--data-dir).</summary>
     public string DataDir { get; init; } = "./ingester-data";
 

@@ -154,7 +154,7 @@ public abstract partial class GroupCommitStore : IEventStore
                 }
                 JobsReady.Notify();
             }
-            catch (DbException e)
+            catch (Exception e) when (e is DbException or IOException)
             {
                 Log.CommitFailed(Logger, batch.Count, e.Message);
                 foreach (var work in batch)

@@ -1,0 +1,79 @@
+namespace ZenMesh.Ingester.Storage.Log;
+
+/// <summary>
+/// Retention deletes a whole segment file once the day of the newest thing in it is older than the
+/// retention: one unlink, never a row-by-row delete. Jobs still open in it go with it (their payload
+/// is gone). A segment of acknowledgements only goes by the same rule: the jobs it ends are older.
+/// </summary>
+public sealed partial class LogEventStore
+{
+    /// <summary>Runs on the writer, after the batch it came in with is on disk.</summary>
+    private RetentionResult ExpireNow(DateTimeOffset now)
+    {
+        var cutoff = now - Options.Retention;
+        List<Segment> dropped;
+        lock (_gate)
+        {
+            dropped = [.. _segments.Values.Where(s => s.Latest != DateTimeOffset.MinValue && EventIds.EndOf(EventIds.PartitionOf(s.Latest)) <= cutoff)];
+        }
+        if (dropped.Count == 0)
+        {
+            return new RetentionResult([], 0, _dedup.Purge());
+        }
+        // A segment whose claims are only in memory is the source they are rebuilt from after a crash: write them out first.
+        if (dropped.Exists(s => _dedup.Unflushed(s.Name)))
+        {
+            _dedup.FlushNow();
+        }
+        long jobs = 0;
+        lock (_gate)
+        {
+            var gone = dropped.Select(s => s.Seq).ToHashSet();
+            foreach (var job in _jobs)
+            {
+                if (!job.Done && gone.Contains(job.Segment.Seq))
+                {
+                    job.Done = true;
+                    _doneInJobs++;
+                    jobs++;
+                }
+            }
+            foreach (var segment in dropped)
+            {
+                segment.Dropped = true;
+                _segments.Remove(segment.Seq);
+                if (_current == segment)
+                {
+                    _current = null;
+                }
+            }
+            Compact();
+        }
+        foreach (var segment in dropped)
+        {
+            segment.Dispose();
+            File.Delete(segment.Path);
+        }
+        AddOpenJobs(-jobs);
+        var days = dropped.Where(s => s.HasEvents).Select(s => EventIds.PartitionOf(s.Newest)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return new RetentionResult(days, jobs, _dedup.Purge());
+    }
+
+    protected override async Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken)
+    {
+        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var (id, job) in _leased.Where(l => l.Value.Segment.Dropped).ToList())
+            {
+                _leased.Remove(id);
+                _held.Remove(job.Key);
+                _redo.Remove(job.Key);
+            }
+        }
+        finally
+        {
+            _leaseLock.Release();
+        }
+    }
+}

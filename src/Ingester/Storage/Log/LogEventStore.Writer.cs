@@ -1,0 +1,171 @@
+using ZenMesh.Ingester.Storage.Dedup;
+
+namespace ZenMesh.Ingester.Storage.Log;
+
+/// <summary>
+/// The commit: a batch's records are laid out in one buffer and written with one positional write
+/// (two when the batch crosses into a new segment), then synced. Only then does anything become
+/// visible: jobs to leases, counts to status, claims to the dedup index.
+/// </summary>
+public sealed partial class LogEventStore
+{
+    protected override List<object?> Commit(List<Work> batch)
+    {
+        var now = Time.GetUtcNow();
+        var outcomes = new List<object?>(batch.Count);
+        var inBatch = new Dictionary<UInt128, string>();
+        var placed = new List<Placed>(batch.Count);
+        var acks = new List<(Segment Segment, List<JobKey> Jobs)>();
+        var layout = new Layout(this);
+        try
+        {
+            foreach (var work in batch)
+            {
+                switch (work)
+                {
+                    case Append { Event: var e }:
+                        var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
+                        if (inBatch.TryGetValue(key, out var sameBatch))
+                        {
+                            outcomes.Add(new StoredEvent(sameBatch, Duplicate: true));
+                            continue;
+                        }
+                        if (_dedup.TryFind(key, out var claimedBy))
+                        {
+                            outcomes.Add(new StoredEvent(EventIds.Of(claimedBy), Duplicate: true));
+                            continue;
+                        }
+                        var uuid = Guid.CreateVersion7(e.ReceivedAt);
+                        var size = LogRecord.EventSize(e);
+                        LogRecord.WriteEvent(layout.Place(size, EventIds.PartitionOf(e.ReceivedAt), out var segment, out var offset), uuid, e);
+                        placed.Add(new Placed(e, key, uuid, segment, offset, size));
+                        var id = EventIds.Of(uuid);
+                        inBatch[key] = id;
+                        outcomes.Add(new StoredEvent(id, Duplicate: false));
+                        break;
+                    case AckJobs { Keys: var keys }:
+                        var jobs = keys.Cast<JobKey>().ToList();
+                        LogRecord.WriteAck(layout.Place(LogRecord.AckSize(jobs.Count), day: null, out var ackSegment, out _), now, jobs);
+                        acks.Add((ackSegment, jobs));
+                        outcomes.Add(null);
+                        break;
+                    case Expire:
+                        // After the batch is on disk: see below.
+                        outcomes.Add(null);
+                        break;
+                }
+            }
+            layout.WriteAndSync();
+        }
+        catch (IOException)
+        {
+            // What a failed write or sync left in the file is unknown (after a failed fsync, Linux may
+            // drop the dirty pages): nothing more goes into that segment, the next batch starts a new one.
+            lock (_gate)
+            {
+                if (_current is { } abandoned && !_segments.ContainsKey(abandoned.Seq))
+                {
+                    abandoned.Dispose();
+                }
+                _current = null;
+            }
+            throw;
+        }
+        Publish(placed, acks, layout, now);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i] is Expire)
+            {
+                outcomes[i] = ExpireNow(now);
+            }
+        }
+        return outcomes;
+    }
+
+    private void Publish(List<Placed> placed, List<(Segment Segment, List<JobKey> Jobs)> acks, Layout layout, DateTimeOffset now)
+    {
+        long newJobs = 0;
+        lock (_gate)
+        {
+            foreach (var (segment, end) in layout.Ends)
+            {
+                segment.End = end;
+                _segments[segment.Seq] = segment;
+            }
+            foreach (var p in placed)
+            {
+                p.Segment.Counted(p.Event.Tenant, p.Event.Endpoint, p.Event.ReceivedAt);
+                for (var flow = 0; flow < p.Event.Flows.Count; flow++)
+                {
+                    _jobs.Add(new OpenJob(new JobKey(p.Segment.Seq, p.Offset, flow), p.Segment, p.Length, p.Uuid, p.Event.Flows[flow]));
+                    newJobs++;
+                }
+            }
+            foreach (var (segment, _) in acks)
+            {
+                segment.Touched(now);
+            }
+        }
+        foreach (var p in placed)
+        {
+            _dedup.Add(p.Key, p.Uuid, p.Segment.Name, p.Offset + 1L);
+        }
+        _dedup.MaybeFlush();
+        AddOpenJobs(newJobs);
+    }
+
+    private sealed record Placed(IncomingEvent Event, UInt128 Key, Guid Uuid, Segment Segment, int Offset, int Length);
+
+    /// <summary>
+    /// Where each record of a batch goes: the current segment while it has room and the event's day is
+    /// not newer than the segment's, else the next one. The bytes for each segment are contiguous in
+    /// the store's buffer and in the file.
+    /// </summary>
+    private sealed class Layout(LogEventStore store)
+    {
+        private readonly List<(Segment Segment, int FileOffset, int BufferStart, int BufferEnd)> _chunks = [];
+        private int _used;
+
+        public IEnumerable<(Segment Segment, int End)> Ends => _chunks.Select(c => (c.Segment, c.FileOffset + (c.BufferEnd - c.BufferStart)));
+
+        public Span<byte> Place(int size, string? day, out Segment segment, out int offset)
+        {
+            var chunk = _chunks.Count > 0 ? _chunks[^1] : default;
+            var current = store._current;
+            var end = current is null ? 0 : chunk.Segment == current ? chunk.FileOffset + (_used - chunk.BufferStart) : current.End;
+            if (current is null || current.Size - end < size || (day is not null && current.Day is not null && string.CompareOrdinal(day, current.Day) > 0))
+            {
+                current = store._preparer.Take(size);
+                store._current = current;
+                end = 0;
+            }
+            if (chunk.Segment != current)
+            {
+                _chunks.Add((current, end, _used, _used));
+            }
+            current.Day ??= day;
+            if (store._buffer.Length < _used + size)
+            {
+                Array.Resize(ref store._buffer, Math.Max(store._buffer.Length * 2, _used + size));
+            }
+            segment = current;
+            offset = end;
+            var into = store._buffer.AsSpan(_used, size);
+            _used += size;
+            _chunks[^1] = _chunks[^1] with { BufferEnd = _used };
+            return into;
+        }
+
+        public void WriteAndSync()
+        {
+            foreach (var (segment, fileOffset, start, end) in _chunks)
+            {
+                RandomAccess.Write(segment.Handle, store._buffer.AsSpan(start, end - start), fileOffset);
+            }
+            foreach (var (segment, _, _, _) in _chunks)
+            {
+                DataSync.Flush(segment.Handle);
+            }
+        }
+    }
+}

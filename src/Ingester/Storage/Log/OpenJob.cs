@@ -1,0 +1,26 @@
+namespace ZenMesh.Ingester.Storage.Log;
+
+/// <summary>
+/// A delivery job not yet acknowledged: where its event's record is (to read it when leased) and
+/// which flow it is for. Nothing of the payload is held in memory.
+/// </summary>
+internal sealed class OpenJob(JobKey key, Segment segment, int length, Guid eventUuid, string flow)
+{
+    public JobKey Key { get; } = key;
+
+    public Segment Segment { get; } = segment;
+
+    /// <summary>The length of the event's record.</summary>
+    public int Length { get; } = length;
+
+    public Guid EventUuid { get; } = eventUuid;
+
+    public string Flow { get; } = flow;
+
+    /// <summary>Acknowledged, or dropped by retention: skipped, and removed at the next compaction.</summary>
+    public bool Done { get; set; }
+
+    public int HandedOut { get; set; }
+
+    public string JobId => LeasedJob.IdOf(EventIds.Of(EventUuid), Flow);
+}
