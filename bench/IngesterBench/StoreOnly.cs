@@ -15,15 +15,17 @@ namespace ZenMesh.IngesterBench;
 /// </summary>
 internal static class StoreOnly
 {
-    public static async Task RunAsync(string dataDir, int producers, int seconds, int warmup, int repeat, Func<long> diskBytesWritten)
+    public static async Task RunAsync(string dataDir, string kind, int producers, int seconds, int warmup, int repeat, Func<long> diskBytesWritten)
     {
         var options = Options.Create(new IngesterOptions { DataDir = dataDir });
-        await using var store = new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+        await using IEventStore store = kind == "log"
+            ? new ZenMesh.Ingester.Storage.Log.LogEventStore(options, TimeProvider.System, NullLogger<ZenMesh.Ingester.Storage.Log.LogEventStore>.Instance)
+            : new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
         var body = Encoding.UTF8.GetBytes("{\"action\":\"opened\",\"padding\":\"" + new string('x', 1024 - 38) + "\"}");
         // Headers as the intake stores them for a GitHub delivery.
         var headers = Encoding.UTF8.GetBytes("""{"Host":"127.0.0.1:18382","Content-Type":"application/json","Content-Length":"1024","X-Hub-Signature-256":"sha256=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","X-GitHub-Event":"pull_request","X-GitHub-Delivery":"0f6c2d52-8d8e-4a5b-9d7e-2b1c3f4a5b6c"}""");
         IReadOnlyList<string> flows = ["to-ci"];
-        Console.WriteLine($"store alone: SqliteEventStore, {producers} producers each appending 1 KB events and waiting for each commit, {seconds} s per run; {Environment.ProcessorCount} cores, .NET {Environment.Version}");
+        Console.WriteLine($"store alone: {store.GetType().Name}, {producers} producers each appending 1 KB events and waiting for each commit, {seconds} s per run; {Environment.ProcessorCount} cores, .NET {Environment.Version}");
         await RunOnceAsync("warm-up", warmup);
         var rates = new List<double>();
         for (var run = 1; run <= repeat; run++)

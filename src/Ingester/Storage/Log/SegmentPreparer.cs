@@ -15,6 +15,9 @@ namespace ZenMesh.Ingester.Storage.Log;
 internal sealed partial class SegmentPreparer : IDisposable
 {
     private const int Page = 4096;
+    // A segment's zeroes reach the disk a MiB at a time: 64 MiB at once queued ahead of a commit's
+    // flush held it for tens of milliseconds.
+    private const int WriteOutEvery = 1 << 20;
     private static readonly byte[] Zeroes = new byte[Page];
     private readonly string _directory;
     private readonly long _size;
@@ -129,7 +132,13 @@ internal sealed partial class SegmentPreparer : IDisposable
     {
         for (var at = from; at < to; at += Page)
         {
-            RandomAccess.Write(handle, Zeroes.AsSpan(0, (int)Math.Min(Page, to - at)), at);
+            var length = (int)Math.Min(Page, to - at);
+            RandomAccess.Write(handle, Zeroes.AsSpan(0, length), at);
+            if ((at + length - from) % WriteOutEvery == 0 || at + length >= to)
+            {
+                var start = Math.Max(from, at + length - WriteOutEvery);
+                DataSync.WriteOut(handle, start, at + length - start);
+            }
         }
     }
 
