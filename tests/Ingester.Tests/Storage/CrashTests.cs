@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Storage;
+using ZenMesh.Ingester.Storage.Log;
 using ZenMesh.Ingester.Tests.Infrastructure;
 
 namespace ZenMesh.Ingester.Tests.Storage;
@@ -43,11 +44,11 @@ public sealed class CrashTests : IAsyncLifetime
         Directory.Delete(_secretsDir, recursive: true);
     }
 
-    private Process StartIngester()
+    private Process StartIngester(string store)
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { typeof(IngesterApp).Assembly.Location, "--port", _port.ToString(CultureInfo.InvariantCulture), "--stream-port", _streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local" },
+            ArgumentList = { typeof(IngesterApp).Assembly.Location, "--port", _port.ToString(CultureInfo.InvariantCulture), "--stream-port", _streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local", "--store", store },
             Environment = { ["ZENMESH_SECRETS_DIR"] = _secretsDir, ["Logging__LogLevel__Default"] = "Warning" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -76,11 +77,21 @@ public sealed class CrashTests : IAsyncLifetime
         return (response.StatusCode, id, response.Headers.Contains("Idempotent-Replay"));
     }
 
-    [Fact]
-    public async Task KilledUnderLoad_EveryAcknowledgedWebhookIsThereExactlyOnce()
+    private IEventStore OpenStore(string store)
+    {
+        var options = Options.Create(new IngesterOptions { DataDir = _dataDir });
+        return store == "log"
+            ? new LogEventStore(options, TimeProvider.System, NullLogger<LogEventStore>.Instance)
+            : new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("log")]
+    public async Task KilledUnderLoad_EveryAcknowledgedWebhookIsThereExactlyOnce(string store)
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}"), Timeout = TimeSpan.FromSeconds(10) };
-        var first = StartIngester();
+        var first = StartIngester(store);
         var sent = new ConcurrentBag<string>();
         var acknowledged = new ConcurrentDictionary<string, string>();
         try
@@ -135,12 +146,12 @@ public sealed class CrashTests : IAsyncLifetime
         }
 
         // Offline, straight from the store: every acknowledged event survived the kill.
-        await using (var store = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = _dataDir }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance))
+        await using (var offline = OpenStore(store))
         {
-            Assert.All(acknowledged, a => Assert.NotNull(store.Body(a.Value)));
+            Assert.All(acknowledged, a => Assert.NotNull(offline.Body(a.Value)));
         }
 
-        var second = StartIngester();
+        var second = StartIngester(store);
         try
         {
             await TestTimeouts.Eventually(async () =>
@@ -174,7 +185,7 @@ public sealed class CrashTests : IAsyncLifetime
             second.Dispose();
         }
 
-        await using var after = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = _dataDir }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+        await using var after = OpenStore(store);
         Assert.Equal(sent.Distinct().Count() + 1, after.Count("default", "gh"));
     }
 }
