@@ -24,6 +24,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
     public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
         : base(options.Value, time, logger)
     {
+        StoreKinds.RefuseSwitch(Options.DataDir, to: "sqlite");
         Directory.CreateDirectory(Options.DataDir);
         Location = Path.GetFullPath(Path.Combine(Options.DataDir, "events.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();

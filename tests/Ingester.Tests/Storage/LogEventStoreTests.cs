@@ -93,4 +93,29 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
         Assert.Contains($"the event log in {Path.Combine(DataDir, "own", "log")} is in use by another ingester", e.Message, StringComparison.Ordinal);
         Assert.Contains("give each ingester a --data-dir of its own", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task EitherStore_WhereTheOtherKeepsEvents_IsRefused_SayingWhatToDo()
+    {
+        var sqliteDir = Path.Combine(DataDir, "was-sqlite");
+        var logDir = Path.Combine(DataDir, "was-log");
+        await using (var sqlite = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = sqliteDir }), _clock, NullLogger<SqliteEventStore>.Instance))
+        {
+            await sqlite.AppendAsync(Event("a")).WaitAsync(TestTimeouts.Default);
+        }
+        await using (var log = new LogEventStore(Options.Create(new IngesterOptions { DataDir = logDir, LogSegmentBytes = 1 << 20 }), _clock, NullLogger<LogEventStore>.Instance))
+        {
+            await log.AppendAsync(Event("a")).WaitAsync(TestTimeouts.Default);
+        }
+
+        var toLog = Assert.Throws<InvalidOperationException>(() => new LogEventStore(Options.Create(new IngesterOptions { DataDir = sqliteDir }), _clock, NullLogger<LogEventStore>.Instance));
+        var toSqlite = Assert.Throws<InvalidOperationException>(() => new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = logDir }), _clock, NullLogger<SqliteEventStore>.Instance));
+
+        Assert.Equal(
+            $"the data directory {sqliteDir} holds the sqlite store's events ({Path.Combine(sqliteDir, "events.db")}), and --store log would start an empty store beside them, leaving their undelivered jobs behind; run with --store sqlite, or give --store log a --data-dir of its own",
+            toLog.Message);
+        Assert.Equal(
+            $"the data directory {logDir} holds the log store's events ({Path.Combine(logDir, "log")}), and --store sqlite would start an empty store beside them, leaving their undelivered jobs behind; run with --store log, or give --store sqlite a --data-dir of its own",
+            toSqlite.Message);
+    }
 }

@@ -45,6 +45,8 @@ public sealed partial class LogEventStore
                     {
                         MarkDone(job);
                     }
+                    // As it goes, so that reading a long log back needs memory for the open jobs, not for every job it ever held.
+                    Compact();
                     continue;
                 }
                 var e = LogRecord.ReadEvent(record, withPayload: false);

@@ -32,6 +32,7 @@ public sealed partial class LogEventStore : GroupCommitStore
         : base(options.Value, time, logger)
     {
         _directory = Path.GetFullPath(Path.Combine(Options.DataDir, "log"));
+        StoreKinds.RefuseSwitch(Options.DataDir, to: "log");
         Directory.CreateDirectory(_directory);
         _lockFile = LockDirectory(_directory);
         try
