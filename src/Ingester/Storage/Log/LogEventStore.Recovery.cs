@@ -24,6 +24,8 @@ public sealed partial class LogEventStore
             .OrderBy(f => f.Seq)
             .ToList();
         var now = Time.GetUtcNow();
+        // One string per flow name, not one per job read back: a backlog of a million jobs names a handful of flows.
+        var flowNames = new Dictionary<string, string>(StringComparer.Ordinal);
         long last = 0;
         foreach (var (path, seq) in files)
         {
@@ -53,7 +55,12 @@ public sealed partial class LogEventStore
                 segment.Counted(e.Tenant, e.Endpoint, e.ReceivedAt);
                 for (var flow = 0; flow < e.Flows.Length; flow++)
                 {
-                    _jobs.Add(new OpenJob(new JobKey(segment.Seq, offset, flow), segment, record.Length, e.Uuid, e.Flows[flow]));
+                    var name = e.Flows[flow];
+                    if (!flowNames.TryGetValue(name, out var shared))
+                    {
+                        flowNames[name] = shared = name;
+                    }
+                    _jobs.Add(new OpenJob(new JobKey(segment.Seq, offset, flow), segment, record.Length, e.Uuid, shared));
                 }
                 if (offset + 1L > covered && !new DedupEntry(default, e.Uuid).ExpiredAt(now, Options.DedupWindow))
                 {
