@@ -5,99 +5,41 @@ using Microsoft.Data.Sqlite;
 namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// Leases live in memory: with one ingester on its own file there is nobody to share them with, and a
-/// restart ends them all, which only means the jobs are handed out again (at-least-once, same ids).
-/// A cursor per subscription filter walks the jobs table in seq order; a lease that runs out puts
-/// its job on the redo list, which is served before the cursor moves on.
+/// Leases, in a <see cref="LeaseBook{TKey, TJob}"/>: its cursors walk the jobs table in seq order.
 /// </summary>
 public sealed partial class SqliteEventStore
 {
-    private readonly SemaphoreSlim _leaseLock = new(1, 1);
-    private readonly Dictionary<string, long> _cursors = new(StringComparer.Ordinal);
-    private readonly Dictionary<long, Held> _held = [];
-    private readonly SortedDictionary<long, JobRef> _redo = [];
-    private readonly Dictionary<string, long> _seqOf = new(StringComparer.Ordinal);
+    private readonly LeaseBook<long, JobRef> _leases = new(j => j.Seq, j => j.Flow);
     private SqliteConnection? _reader;
 
-    private sealed record JobRef(long Seq, string EventId, string Flow, string Partition, int HandedOut)
+    private sealed record JobRef(long Seq, string EventId, string Flow, string Partition)
     {
         public string JobId => LeasedJob.IdOf(EventId, Flow);
     }
 
-    private sealed record Held(JobRef Job, DateTimeOffset Until);
-
     public override async Task<IReadOnlyList<LeasedJob>> LeaseAsync(IReadOnlySet<string>? flows, int max, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var leased = new List<LeasedJob>();
         if (max <= 0 || flows is { Count: 0 })
         {
-            return leased;
+            return [];
         }
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _leases.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _reader ??= Open();
-            var now = Time.GetUtcNow();
-            foreach (var (seq, held) in _held.Where(h => h.Value.Until <= now).ToList())
-            {
-                _held.Remove(seq);
-                _redo[seq] = held.Job;
-            }
-            var orphans = new List<long>();
-            foreach (var job in _redo.Values.Where(j => flows is null || flows.Contains(j.Flow)).Take(max).ToList())
-            {
-                _redo.Remove(job.Seq);
-                Take(job, now + lease, leased, orphans);
-            }
-            var filter = flows is null ? "*" : string.Join('\n', flows.Order(StringComparer.Ordinal));
-            var cursor = _cursors.GetValueOrDefault(filter);
-            while (leased.Count < max)
-            {
-                var page = NextJobs(flows, cursor, Math.Max(64, max - leased.Count));
-                if (page.Count == 0)
-                {
-                    break;
-                }
-                foreach (var job in page)
-                {
-                    if (leased.Count >= max)
-                    {
-                        break;
-                    }
-                    cursor = job.Seq;
-                    // Another filter's cursor may have handed it out already.
-                    if (!_held.ContainsKey(job.Seq) && !_redo.ContainsKey(job.Seq))
-                    {
-                        Take(job, now + lease, leased, orphans);
-                    }
-                }
-            }
-            _cursors[filter] = cursor;
+            var orphans = new List<JobRef>();
+            var leased = _leases.Lease(flows, max, Time.GetUtcNow(), lease, (after, limit) => NextJobs(flows, after, limit), ReadEvent, orphans);
             if (orphans.Count > 0)
             {
                 // Their event's partition was dropped by retention: nothing left to deliver.
-                _ = Enqueue(new AckJobs([.. orphans.Cast<object>()], new TaskCompletionSource()), Task.CompletedTask);
+                _ = Enqueue(new AckJobs([.. orphans.Select(o => (object)o.Seq)], new TaskCompletionSource()), Task.CompletedTask);
             }
+            return leased;
         }
         finally
         {
-            _leaseLock.Release();
+            _leases.Gate.Release();
         }
-        return leased;
-    }
-
-    private void Take(JobRef job, DateTimeOffset until, List<LeasedJob> leased, List<long> orphans)
-    {
-        if (ReadEvent(job, until) is not { } loaded)
-        {
-            orphans.Add(job.Seq);
-            _seqOf.Remove(job.JobId);
-            return;
-        }
-        var handed = job with { HandedOut = job.HandedOut + 1 };
-        _held[job.Seq] = new Held(handed, until);
-        _seqOf[job.JobId] = job.Seq;
-        leased.Add(loaded with { HandedOut = handed.HandedOut });
     }
 
     private List<JobRef> NextJobs(IReadOnlySet<string>? flows, long after, int limit)
@@ -122,12 +64,12 @@ public sealed partial class SqliteEventStore
         var jobs = new List<JobRef>();
         while (reader.Read())
         {
-            jobs.Add(new JobRef(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), HandedOut: 0));
+            jobs.Add(new JobRef(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
         }
         return jobs;
     }
 
-    private LeasedJob? ReadEvent(JobRef job, DateTimeOffset until)
+    private LeasedJob? ReadEvent(JobRef job, int handedOut, DateTimeOffset until)
     {
         if (!_partitions.Contains(job.Partition))
         {
@@ -144,7 +86,7 @@ public sealed partial class SqliteEventStore
                 return null;
             }
             return new LeasedJob(job.JobId, job.EventId, job.Flow, reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2),
-                DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture), reader.GetString(4), (byte[])reader[5], job.HandedOut, until);
+                DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture), reader.GetString(4), (byte[])reader[5], handedOut, until);
         }
         catch (SqliteException) when (!_partitions.Contains(job.Partition))
         {
@@ -155,49 +97,27 @@ public sealed partial class SqliteEventStore
 
     public override async Task ReleaseAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
     {
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            foreach (var id in jobIds)
-            {
-                if (_seqOf.TryGetValue(id, out var seq) && _held.Remove(seq, out var held))
-                {
-                    _redo[seq] = held.Job;
-                }
-            }
-        }
-        finally
-        {
-            _leaseLock.Release();
-        }
+        await _leases.ReleaseAsync(jobIds, cancellationToken).ConfigureAwait(false);
         JobsReady.Notify();
     }
 
     public override async Task<int> AckAsync(IReadOnlyList<string> jobIds, CancellationToken cancellationToken)
     {
-        var seqs = new List<long>(jobIds.Count);
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        List<JobRef> acked;
+        await _leases.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var id in jobIds)
-            {
-                if (_seqOf.Remove(id, out var seq))
-                {
-                    _held.Remove(seq);
-                    _redo.Remove(seq);
-                    seqs.Add(seq);
-                }
-            }
+            acked = _leases.Ack(jobIds);
         }
         finally
         {
-            _leaseLock.Release();
+            _leases.Gate.Release();
         }
-        if (seqs.Count > 0)
+        if (acked.Count > 0)
         {
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            await Enqueue(new AckJobs([.. seqs.Cast<object>()], done), done.Task).ConfigureAwait(false);
+            await Enqueue(new AckJobs([.. acked.Select(j => (object)j.Seq)], done), done.Task).ConfigureAwait(false);
         }
-        return seqs.Count;
+        return acked.Count;
     }
 }

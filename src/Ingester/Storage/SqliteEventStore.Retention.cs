@@ -15,20 +15,15 @@ public sealed partial class SqliteEventStore
         {
             return;
         }
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _leases.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var dropped = result.DroppedPartitions.ToHashSet(StringComparer.Ordinal);
-            foreach (var job in _held.Values.Select(h => h.Job).Concat(_redo.Values).Where(j => dropped.Contains(j.Partition)).ToList())
-            {
-                _held.Remove(job.Seq);
-                _redo.Remove(job.Seq);
-                _seqOf.Remove(job.JobId);
-            }
+            _leases.Forget(job => dropped.Contains(job.Partition));
         }
         finally
         {
-            _leaseLock.Release();
+            _leases.Gate.Release();
         }
     }
 

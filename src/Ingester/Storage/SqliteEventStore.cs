@@ -92,14 +92,9 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             {
                 case Append { Event: var e }:
                     var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
-                    if (inBatch.TryGetValue(key, out var sameBatch))
+                    if (_dedup.DuplicateOf(key, inBatch) is { } duplicateOf)
                     {
-                        outcomes.Add(new StoredEvent(sameBatch, Duplicate: true));
-                        continue;
-                    }
-                    if (_dedup.TryFind(key, out var claimedBy))
-                    {
-                        outcomes.Add(new StoredEvent(EventIds.Of(claimedBy), Duplicate: true));
+                        outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
                         continue;
                     }
                     var uuid = Guid.CreateVersion7(e.ReceivedAt);
@@ -168,7 +163,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         _statements?.Dispose();
         _reader?.Dispose();
         _dedup.Dispose();
-        _leaseLock.Dispose();
+        _leases.Dispose();
         return ValueTask.CompletedTask;
     }
 }

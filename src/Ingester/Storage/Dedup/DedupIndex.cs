@@ -118,6 +118,13 @@ public sealed partial class DedupIndex : IDisposable
         return found && !new DedupEntry(key, claimedBy).ExpiredAt(_time.GetUtcNow(), _window);
     }
 
+    /// <summary>
+    /// The id of the event a new webhook with <paramref name="key"/> duplicates: one earlier in the batch
+    /// being committed (<paramref name="inBatch"/>, not yet claimed here), or one whose claim is held. Null: it is new.
+    /// </summary>
+    public string? DuplicateOf(UInt128 key, IReadOnlyDictionary<UInt128, string> inBatch) =>
+        inBatch.TryGetValue(key, out var id) ? id : TryFind(key, out var claimedBy) ? EventIds.Of(claimedBy) : null;
+
     /// <summary>Claims from elsewhere (an earlier version's table), written durably as one run before this returns.</summary>
     public void Import(IEnumerable<DedupEntry> claims, IReadOnlyDictionary<string, long> coverage)
     {

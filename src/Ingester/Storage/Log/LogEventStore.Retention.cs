@@ -61,19 +61,14 @@ public sealed partial class LogEventStore
 
     protected override async Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken)
     {
-        await _leaseLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _leases.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var (id, job) in _leased.Where(l => l.Value.Segment.Dropped).ToList())
-            {
-                _leased.Remove(id);
-                _held.Remove(job.Key);
-                _redo.Remove(job.Key);
-            }
+            _leases.Forget(job => job.Segment.Dropped);
         }
         finally
         {
-            _leaseLock.Release();
+            _leases.Gate.Release();
         }
     }
 }

@@ -25,14 +25,9 @@ public sealed partial class LogEventStore
                 {
                     case Append { Event: var e }:
                         var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
-                        if (inBatch.TryGetValue(key, out var sameBatch))
+                        if (_dedup.DuplicateOf(key, inBatch) is { } duplicateOf)
                         {
-                            outcomes.Add(new StoredEvent(sameBatch, Duplicate: true));
-                            continue;
-                        }
-                        if (_dedup.TryFind(key, out var claimedBy))
-                        {
-                            outcomes.Add(new StoredEvent(EventIds.Of(claimedBy), Duplicate: true));
+                            outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
                             continue;
                         }
                         var uuid = Guid.CreateVersion7(e.ReceivedAt);

@@ -117,7 +117,7 @@ public sealed partial class LogEventStore : GroupCommitStore
             _current?.Dispose();
         }
         _dedup.Dispose();
-        _leaseLock.Dispose();
+        _leases.Dispose();
         _lockFile.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -20,7 +20,4 @@ internal sealed class OpenJob(JobKey key, Segment segment, int length, Guid even
     /// <summary>Acknowledged, or dropped by retention: skipped, and removed at the next compaction.</summary>
     public bool Done { get; set; }
 
-    public int HandedOut { get; set; }
-
-    public string JobId => LeasedJob.IdOf(EventIds.Of(EventUuid), Flow);
 }
