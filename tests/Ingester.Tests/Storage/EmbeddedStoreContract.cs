@@ -146,6 +146,21 @@ public abstract class EmbeddedStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AcknowledgingOneFlowsJobs_LeavesTheOtherFlowsJobs_AcrossARestart()
+    {
+        await AppendAsync("d-1", "to-ci", "to-audit");
+        await AppendAsync("d-2", "to-ci", "to-audit");
+        var ci = await LeaseAsync(10, "to-ci");
+
+        Assert.Equal(2, await _store.AckAsync([.. ci.Select(j => j.JobId)], CancellationToken.None));
+        await ReopenAsync();
+
+        Assert.Empty(await LeaseAsync(10, "to-ci"));
+        Assert.Equal(["to-audit", "to-audit"], (await LeaseAsync(10)).Select(j => j.Flow));
+        Assert.Equal(2, _store.OpenJobs);
+    }
+
+    [Fact]
     public async Task ARestart_HandsOutEveryUnacknowledgedJobAgain_AtOnce()
     {
         await AppendAsync("d-1", "to-ci");

@@ -30,19 +30,10 @@ public sealed partial class LogEventStore
 
     private List<OpenJob> NextJobs(IReadOnlySet<string>? flows, JobKey after, int limit)
     {
-        var page = new List<OpenJob>(limit);
         lock (_gate)
         {
-            for (var i = IndexAfter(after, inclusive: false); i < _jobs.Count && page.Count < limit; i++)
-            {
-                var job = _jobs[i];
-                if (!job.Done && (flows is null || flows.Contains(job.Flow)))
-                {
-                    page.Add(job);
-                }
-            }
+            return _jobs.Page(flows, after, limit);
         }
-        return page;
     }
 
     private static LeasedJob? Load(OpenJob job, int handedOut, DateTimeOffset until)
@@ -99,13 +90,10 @@ public sealed partial class LogEventStore
             var acked = _leases.Ack(jobIds);
             lock (_gate)
             {
-                foreach (var job in acked.Where(j => !j.Done))
+                foreach (var job in acked.Where(_jobs.End))
                 {
-                    job.Done = true;
-                    _doneInJobs++;
                     keys.Add(job.Key);
                 }
-                Compact();
             }
         }
         finally

@@ -43,12 +43,12 @@ public sealed partial class LogEventStore
                 {
                     var jobs = LogRecord.ReadAck(record, out var written);
                     segment.Touched(written);
+                    // Ended as the log is read (and their lists compacted as they go), so reading a long log back
+                    // needs memory for the open jobs, not for every job it ever held.
                     foreach (var job in jobs)
                     {
-                        MarkDone(job);
+                        _jobs.End(job);
                     }
-                    // As it goes, so that reading a long log back needs memory for the open jobs, not for every job it ever held.
-                    Compact();
                     continue;
                 }
                 var e = LogRecord.ReadEvent(record, withPayload: false);
@@ -75,50 +75,6 @@ public sealed partial class LogEventStore
             }
             _segments[segment.Seq] = segment;
         }
-        Compact();
         return last + 1;
-    }
-
-    /// <summary>Marks a job done, found by its key in the open jobs (kept in log order); unknown keys are ignored. Holds or needs <see cref="_gate"/>.</summary>
-    private OpenJob? MarkDone(JobKey key)
-    {
-        var at = IndexAfter(key, inclusive: true);
-        if (at < _jobs.Count && _jobs[at].Key == key && !_jobs[at].Done)
-        {
-            _jobs[at].Done = true;
-            _doneInJobs++;
-            return _jobs[at];
-        }
-        return null;
-    }
-
-    /// <summary>The index of the first open job at (inclusive) or after <paramref name="key"/>.</summary>
-    private int IndexAfter(JobKey key, bool inclusive)
-    {
-        int low = 0, high = _jobs.Count;
-        while (low < high)
-        {
-            var mid = (low + high) >>> 1;
-            var c = _jobs[mid].Key.CompareTo(key);
-            if (c < 0 || (c == 0 && !inclusive))
-            {
-                low = mid + 1;
-            }
-            else
-            {
-                high = mid;
-            }
-        }
-        return low;
-    }
-
-    /// <summary>Drops done jobs from the list once they are half of it, so scans stay short and the list stays small.</summary>
-    private void Compact()
-    {
-        if (_doneInJobs > 0 && _doneInJobs * 2 >= _jobs.Count)
-        {
-            _jobs.RemoveAll(j => j.Done);
-            _doneInJobs = 0;
-        }
     }
 }

@@ -25,19 +25,11 @@ public sealed partial class LogEventStore
         {
             _dedup.FlushNow();
         }
-        long jobs = 0;
+        long jobs;
         lock (_gate)
         {
             var gone = dropped.Select(s => s.Seq).ToHashSet();
-            foreach (var job in _jobs)
-            {
-                if (!job.Done && gone.Contains(job.Segment.Seq))
-                {
-                    job.Done = true;
-                    _doneInJobs++;
-                    jobs++;
-                }
-            }
+            jobs = _jobs.EndWhere(job => gone.Contains(job.Segment.Seq));
             foreach (var segment in dropped)
             {
                 segment.Dropped = true;
@@ -47,7 +39,6 @@ public sealed partial class LogEventStore
                     _current = null;
                 }
             }
-            Compact();
         }
         foreach (var segment in dropped)
         {

@@ -23,8 +23,7 @@ public sealed partial class LogEventStore : GroupCommitStore
     // Guards the segments, the open jobs and each segment's counts, between the writer and readers.
     private readonly Lock _gate = new();
     private readonly SortedDictionary<long, Segment> _segments = [];
-    private readonly List<OpenJob> _jobs = [];
-    private int _doneInJobs;
+    private readonly OpenJobs _jobs = new();
     private Segment? _current;
     private byte[] _buffer = new byte[1 << 20];
 
@@ -46,7 +45,7 @@ public sealed partial class LogEventStore : GroupCommitStore
             _lockFile.Dispose();
             throw;
         }
-        StartWriter(_jobs.Count - _doneInJobs);
+        StartWriter(_jobs.Count);
     }
 
     public override string Location => _directory;
