@@ -190,7 +190,7 @@ public abstract partial class GroupCommitStore : IEventStore
         public override void Fail(Exception e) => Stored.TrySetException(e);
     }
 
-    /// <summary>Jobs to end, by the store's own key for them (a seq, or an "event/flow" id).</summary>
+    /// <summary>Jobs to end, as the store knows them (a seq, an "event/flow" id, or the open job itself).</summary>
     protected sealed record AckJobs(IReadOnlyList<object> Keys, TaskCompletionSource Done) : Work
     {
         public override void Fail(Exception e) => Done.TrySetException(e);

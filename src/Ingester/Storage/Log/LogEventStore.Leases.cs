@@ -38,7 +38,7 @@ public sealed partial class LogEventStore
 
     private static LeasedJob? Load(OpenJob job, int handedOut, DateTimeOffset until)
     {
-        if (job.Done || ReadEvent(job) is not { } e)
+        if (job.Done || job.Acked || ReadEvent(job) is not { } e)
         {
             // Acknowledged meanwhile, or its segment was dropped by retention: nothing left to deliver.
             return null;
@@ -90,10 +90,8 @@ public sealed partial class LogEventStore
             var acked = _leases.Ack(jobIds);
             lock (_gate)
             {
-                foreach (var job in acked.Where(_jobs.End))
-                {
-                    keys.Add(job.Key);
-                }
+                // Done only once the acknowledgement is in the log: until then a checkpoint counts them open.
+                keys.AddRange(acked.Where(j => j.TryAck()));
             }
         }
         finally

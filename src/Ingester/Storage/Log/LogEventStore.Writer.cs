@@ -15,7 +15,7 @@ public sealed partial class LogEventStore
         var outcomes = new List<object?>(batch.Count);
         var inBatch = new Dictionary<UInt128, string>();
         var placed = new List<Placed>(batch.Count);
-        var acks = new List<(Segment Segment, List<JobKey> Jobs)>();
+        var acks = new List<(Segment Segment, List<OpenJob> Jobs)>();
         var layout = new Layout(this);
         try
         {
@@ -39,8 +39,8 @@ public sealed partial class LogEventStore
                         outcomes.Add(new StoredEvent(id, Duplicate: false));
                         break;
                     case AckJobs { Keys: var keys }:
-                        var jobs = keys.Cast<JobKey>().ToList();
-                        LogRecord.WriteAck(layout.Place(LogRecord.AckSize(jobs.Count), day: null, out var ackSegment, out _), now, jobs);
+                        var jobs = keys.Cast<OpenJob>().ToList();
+                        LogRecord.WriteAck(layout.Place(LogRecord.AckSize(jobs.Count), day: null, out var ackSegment, out _), now, [.. jobs.Select(j => j.Key)]);
                         acks.Add((ackSegment, jobs));
                         outcomes.Add(null);
                         break;
@@ -77,7 +77,7 @@ public sealed partial class LogEventStore
         return outcomes;
     }
 
-    private void Publish(List<Placed> placed, List<(Segment Segment, List<JobKey> Jobs)> acks, Layout layout, DateTimeOffset now)
+    private void Publish(List<Placed> placed, List<(Segment Segment, List<OpenJob> Jobs)> acks, Layout layout, DateTimeOffset now)
     {
         long newJobs = 0;
         lock (_gate)
@@ -96,9 +96,13 @@ public sealed partial class LogEventStore
                     newJobs++;
                 }
             }
-            foreach (var (segment, _) in acks)
+            foreach (var (segment, jobs) in acks)
             {
                 segment.Touched(now);
+                foreach (var job in jobs)
+                {
+                    _jobs.End(job);
+                }
             }
         }
         foreach (var p in placed)

@@ -17,7 +17,21 @@ internal sealed class OpenJob(JobKey key, Segment segment, int length, Guid even
 
     public string Flow { get; } = flow;
 
-    /// <summary>Acknowledged, or dropped by retention: skipped, and removed at the next compaction.</summary>
+    /// <summary>Its acknowledgement is in the log, or retention dropped it: skipped, and removed at the next compaction.</summary>
     public bool Done { get; set; }
+
+    /// <summary>Acknowledged, its record not yet written: never leased again, but still open as far as the log (and a checkpoint) goes.</summary>
+    public bool Acked { get; private set; }
+
+    /// <summary>Marks it acknowledged; false if it was acknowledged or done already.</summary>
+    public bool TryAck()
+    {
+        if (Done || Acked)
+        {
+            return false;
+        }
+        Acked = true;
+        return true;
+    }
 
 }

@@ -4,7 +4,8 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// The log store's open jobs, one list per flow, each in log order: a lease for some flows merges
 /// their lists from its cursor on, so the jobs of a flow nobody takes (its egress is down) are never
 /// walked by the leases of the others. Done jobs (acknowledged, or dropped by retention) stay in
-/// place, skipped, until they are half of their list. Not thread-safe: the store's lock guards it.
+/// place, skipped, until they are half of their list. An acknowledged job is skipped by leases at
+/// once, and done once its acknowledgement is in the log. Not thread-safe: the store's lock guards it.
 /// </summary>
 internal sealed class OpenJobs
 {
@@ -44,6 +45,10 @@ internal sealed class OpenJobs
         }
         return false;
     }
+
+    /// <summary>Each flow's jobs not done, in log order: what a checkpoint keeps (acknowledged ones included until their record is written).</summary>
+    public List<(string Flow, OpenJob[] Jobs)> Open() =>
+        [.. _flows.Where(f => f.Value.Jobs.Count > f.Value.Done).Select(f => (f.Key, f.Value.Jobs.Where(j => !j.Done).ToArray()))];
 
     /// <summary>Ends a job; false if it was done already.</summary>
     public bool End(OpenJob job)
@@ -93,7 +98,7 @@ internal sealed class OpenJobs
             for (var h = 0; h < heads.Count; h++)
             {
                 var (jobs, at) = heads[h];
-                while (at < jobs.Count && jobs[at].Done)
+                while (at < jobs.Count && (jobs[at].Done || jobs[at].Acked))
                 {
                     at++;
                 }
