@@ -19,8 +19,38 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
     protected override IEventStore Open(IngesterOptions options, TimeProvider time) =>
         new LogEventStore(Options.Create(options), time, NullLogger<LogEventStore>.Instance);
 
-    private LogEventStore OpenLog() =>
-        new(Options.Create(new IngesterOptions { DataDir = Path.Combine(DataDir, "own"), LogSegmentBytes = 1 << 20 }), _clock, NullLogger<LogEventStore>.Instance);
+    private LogEventStore OpenLog(string name = "own") =>
+        new(Options.Create(new IngesterOptions { DataDir = Path.Combine(DataDir, name), LogSegmentBytes = 1 << 20, DedupRunSize = 8 }), _clock, NullLogger<LogEventStore>.Instance);
+
+    /// <summary>The files as a kill -9 would leave them: every write the store made is in them (page cache), nothing its shutdown would have added.</summary>
+    private void CrashImage(string to, bool withCheckpoint = true)
+    {
+        var from = Path.Combine(DataDir, "own");
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != "LOCK"))
+        {
+            var copy = Path.Combine(DataDir, to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        if (!withCheckpoint)
+        {
+            File.Delete(Path.Combine(DataDir, to, "log", Checkpoint.FileName));
+        }
+    }
+
+    private async Task WaitForCheckpoint()
+    {
+        var path = Path.Combine(DataDir, "own", "log", Checkpoint.FileName);
+        var until = DateTime.UtcNow + TestTimeouts.Default;
+        while (!File.Exists(path))
+        {
+            Assert.True(DateTime.UtcNow < until, "no checkpoint was written after a segment's worth of events");
+            await Task.Delay(10);
+        }
+    }
+
+    private static async Task<List<LeasedJob>> LeaseAll(LogEventStore store) =>
+        [.. await store.LeaseAsync(null, 10_000, TimeSpan.FromMinutes(1), CancellationToken.None).WaitAsync(TestTimeouts.Default)];
 
     private IncomingEvent Event(string key, int bodyBytes = 16) =>
         new("default", "gh", key, "push", _clock.GetUtcNow(), "{}"u8.ToArray(), Enumerable.Range(0, bodyBytes).Select(i => (byte)(i * 7)).ToArray(), ["to-ci"]);
@@ -88,7 +118,7 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
     {
         await using var first = OpenLog();
 
-        var e = Assert.Throws<IOException>(OpenLog);
+        var e = Assert.Throws<IOException>(() => OpenLog());
 
         Assert.Contains($"the event log in {Path.Combine(DataDir, "own", "log")} is in use by another ingester", e.Message, StringComparison.Ordinal);
         Assert.Contains("give each ingester a --data-dir of its own", e.Message, StringComparison.Ordinal);
@@ -117,5 +147,123 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
         Assert.Equal(
             $"the data directory {logDir} holds the log store's events ({Path.Combine(logDir, "log")}), and --store sqlite would start an empty store beside them, leaving their undelivered jobs behind; run with --store log, or give --store sqlite a --data-dir of its own",
             toSqlite.Message);
+    }
+
+    [Fact]
+    public async Task ARestartAfterShutdown_ReadsNoRecord_AndFindsTheSameJobs()
+    {
+        var keys = Enumerable.Range(0, 30).Select(i => $"k{i}").ToList();
+        await using (var store = OpenLog())
+        {
+            foreach (var key in keys)
+            {
+                await store.AppendAsync(Event(key, 100_000)).WaitAsync(TestTimeouts.Default);
+            }
+            var jobs = await LeaseAll(store);
+            Assert.Equal(10, await store.AckAsync([.. jobs.Take(10).Select(j => j.JobId)], CancellationToken.None));
+        }
+
+        await using (var store = OpenLog())
+        {
+            Assert.True(store.Recovered.FromCheckpoint);
+            Assert.Equal(0, store.Recovered.RecordsRead);
+            Assert.True(store.Recovered.Segments >= 3, $"expected the events to span at least 3 segments, found {store.Recovered.Segments}");
+            Assert.Equal(30, store.Count("default", "gh"));
+            Assert.Equal(20, store.OpenJobs);
+            var jobs = await LeaseAll(store);
+            Assert.Equal(keys.Skip(10).Select(k => Event(k, 100_000).Body), jobs.Select(j => j.Body));
+            foreach (var key in keys)
+            {
+                Assert.True((await store.AppendAsync(Event(key)).WaitAsync(TestTimeouts.Default)).Duplicate);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ACrashAfterACheckpoint_ReadsOnlyTheLogAfterIt_AndFindsWhatTheWholeLogSays()
+    {
+        var ids = new List<string>();
+        await using (var store = OpenLog())
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                ids.Add((await store.AppendAsync(Event($"k{i}", 100_000)).WaitAsync(TestTimeouts.Default)).Id);
+            }
+            await WaitForCheckpoint();
+            // After the checkpoint: more events, and acknowledgements of jobs it holds as open.
+            for (var i = 20; i < 25; i++)
+            {
+                ids.Add((await store.AppendAsync(Event($"k{i}", 100_000)).WaitAsync(TestTimeouts.Default)).Id);
+            }
+            var jobs = await LeaseAll(store);
+            await store.AckAsync([.. jobs.Where((_, i) => i % 3 == 0).Select(j => j.JobId)], CancellationToken.None);
+            CrashImage("with");
+            CrashImage("without", withCheckpoint: false);
+        }
+        var open = ids.Where((_, i) => i % 3 != 0).ToList();
+
+        await using var with = OpenLog("with");
+        await using var without = OpenLog("without");
+
+        Assert.True(with.Recovered.FromCheckpoint);
+        Assert.False(without.Recovered.FromCheckpoint);
+        // 25 events and one acknowledgement.
+        Assert.Equal(26, without.Recovered.RecordsRead);
+        Assert.True(with.Recovered.RecordsRead < without.Recovered.RecordsRead, $"with a checkpoint {with.Recovered.RecordsRead} records were read, without {without.Recovered.RecordsRead}");
+        foreach (var store in new[] { with, without })
+        {
+            Assert.Equal(25, store.Count("default", "gh"));
+            Assert.Equal(open.Count, store.OpenJobs);
+            Assert.Equal(open, (await LeaseAll(store)).Select(j => j.EventId));
+            for (var i = 0; i < 25; i++)
+            {
+                Assert.True((await store.AppendAsync(Event($"k{i}")).WaitAsync(TestTimeouts.Default)).Duplicate);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ACheckpointThatIsNotWhole_IsNotUsed_AndTheWholeLogIsRead()
+    {
+        await using (var store = OpenLog())
+        {
+            await store.AppendAsync(Event("a")).WaitAsync(TestTimeouts.Default);
+            await store.AppendAsync(Event("b")).WaitAsync(TestTimeouts.Default);
+        }
+        var path = Path.Combine(DataDir, "own", "log", Checkpoint.FileName);
+        var bytes = await File.ReadAllBytesAsync(path);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        await File.WriteAllBytesAsync(path, bytes);
+
+        await using var reopened = OpenLog();
+
+        Assert.False(reopened.Recovered.FromCheckpoint);
+        Assert.Equal(2, reopened.Recovered.RecordsRead);
+        Assert.Equal(2, reopened.OpenJobs);
+        Assert.True((await reopened.AppendAsync(Event("a")).WaitAsync(TestTimeouts.Default)).Duplicate);
+    }
+
+    [Fact]
+    public async Task ACrashAfterRetentionDroppedACheckpointedSegment_LeavesItsJobsGone()
+    {
+        string newId;
+        await using (var store = OpenLog())
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                await store.AppendAsync(Event($"old{i}", 100_000)).WaitAsync(TestTimeouts.Default);
+            }
+            await WaitForCheckpoint();
+            _clock.Advance(TimeSpan.FromDays(9));
+            newId = (await store.AppendAsync(Event("new")).WaitAsync(TestTimeouts.Default)).Id;
+            await store.ExpireAsync(CancellationToken.None);
+            CrashImage("after");
+        }
+
+        await using var reopened = OpenLog("after");
+
+        Assert.True(reopened.Recovered.FromCheckpoint);
+        Assert.Equal(1, reopened.Count("default", "gh"));
+        Assert.Equal([newId], (await LeaseAll(reopened)).Select(j => j.EventId));
     }
 }

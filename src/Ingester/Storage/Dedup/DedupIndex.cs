@@ -153,6 +153,9 @@ public sealed partial class DedupIndex : IDisposable
         _active.Cover(partition, rowid);
     }
 
+    /// <summary>Records of <paramref name="partition"/> up to <paramref name="rowid"/> hold no claim but those added: a restart need not read them for claims.</summary>
+    public void Cover(string partition, long rowid) => _active.Cover(partition, rowid);
+
     /// <summary>Whether claims from <paramref name="partition"/>'s table are only in memory (its rows are still needed to rebuild them).</summary>
     public bool Unflushed(string partition) => _active.Coverage.ContainsKey(partition) || (_view.Frozen?.Coverage.ContainsKey(partition) ?? false);
 

@@ -204,6 +204,11 @@ public sealed class DedupRun : IDisposable
             }
             foreach (var (partition, rowid) in coverage)
             {
+                // Cut short, two partitions would share one coverage, and a restart would skip claims it must rebuild.
+                if (partition.Length > 8)
+                {
+                    throw new ArgumentException($"partition name '{partition}' is longer than the 8 characters a dedup run keeps", nameof(coverage));
+                }
                 Encoding.ASCII.GetBytes(partition.PadRight(8).AsSpan(0, 8), word);
                 BinaryPrimitives.WriteInt64LittleEndian(word[8..], rowid);
                 stream.Write(word);

@@ -9,9 +9,12 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// </summary>
 internal static class Crc32C
 {
-    public static uint Of(ReadOnlySpan<byte> data)
+    public static uint Of(ReadOnlySpan<byte> data) => ~Update(~0u, data);
+
+    /// <summary>Folds <paramref name="data"/> into a running CRC: start from ~0, and the CRC of all of it is the complement of the last state.</summary>
+    public static uint Update(uint state, ReadOnlySpan<byte> data)
     {
-        var crc = ~0u;
+        var crc = state;
         while (data.Length >= 8)
         {
             crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
@@ -21,6 +24,6 @@ internal static class Crc32C
         {
             crc = BitOperations.Crc32C(crc, b);
         }
-        return ~crc;
+        return crc;
     }
 }

@@ -15,7 +15,7 @@ public sealed partial class LogEventStore
         var outcomes = new List<object?>(batch.Count);
         var inBatch = new Dictionary<UInt128, string>();
         var placed = new List<Placed>(batch.Count);
-        var acks = new List<(Segment Segment, List<OpenJob> Jobs)>();
+        var acks = new List<(Segment Segment, int End, List<OpenJob> Jobs)>();
         var layout = new Layout(this);
         try
         {
@@ -40,8 +40,9 @@ public sealed partial class LogEventStore
                         break;
                     case AckJobs { Keys: var keys }:
                         var jobs = keys.Cast<OpenJob>().ToList();
-                        LogRecord.WriteAck(layout.Place(LogRecord.AckSize(jobs.Count), day: null, out var ackSegment, out _), now, [.. jobs.Select(j => j.Key)]);
-                        acks.Add((ackSegment, jobs));
+                        var ackSize = LogRecord.AckSize(jobs.Count);
+                        LogRecord.WriteAck(layout.Place(ackSize, day: null, out var ackSegment, out var ackOffset), now, [.. jobs.Select(j => j.Key)]);
+                        acks.Add((ackSegment, ackOffset + ackSize, jobs));
                         outcomes.Add(null);
                         break;
                     case Expire:
@@ -67,6 +68,8 @@ public sealed partial class LogEventStore
             throw;
         }
         Publish(placed, acks, layout, now);
+        _logged += layout.Bytes;
+        MaybeCheckpoint();
         for (var i = 0; i < batch.Count; i++)
         {
             if (batch[i] is Expire)
@@ -77,7 +80,7 @@ public sealed partial class LogEventStore
         return outcomes;
     }
 
-    private void Publish(List<Placed> placed, List<(Segment Segment, List<OpenJob> Jobs)> acks, Layout layout, DateTimeOffset now)
+    private void Publish(List<Placed> placed, List<(Segment Segment, int End, List<OpenJob> Jobs)> acks, Layout layout, DateTimeOffset now)
     {
         long newJobs = 0;
         lock (_gate)
@@ -96,7 +99,7 @@ public sealed partial class LogEventStore
                     newJobs++;
                 }
             }
-            foreach (var (segment, jobs) in acks)
+            foreach (var (segment, _, jobs) in acks)
             {
                 segment.Touched(now);
                 foreach (var job in jobs)
@@ -107,7 +110,12 @@ public sealed partial class LogEventStore
         }
         foreach (var p in placed)
         {
-            _dedup.Add(p.Key, p.Uuid, p.Segment.Name, p.Offset + 1L);
+            _dedup.Add(p.Key, p.Uuid, p.Segment.Name, p.Offset + p.Length);
+        }
+        // Acknowledgements hold no claims: a restart need not read them for any.
+        foreach (var (segment, end, _) in acks)
+        {
+            _dedup.Cover(segment.Name, end);
         }
         _dedup.MaybeFlush();
         AddOpenJobs(newJobs);
@@ -124,6 +132,8 @@ public sealed partial class LogEventStore
     {
         private readonly List<(Segment Segment, int FileOffset, int BufferStart, int BufferEnd)> _chunks = [];
         private int _used;
+
+        public int Bytes => _used;
 
         public IEnumerable<(Segment Segment, int End)> Ends => _chunks.Select(c => (c.Segment, c.FileOffset + (c.BufferEnd - c.BufferStart)));
 

@@ -10,7 +10,7 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// checkpoint copy, no journal commit under the sync. Events, their delivery jobs and the jobs'
 /// acknowledgements are records; what leases and status need (open jobs, events per endpoint) is
 /// rebuilt from the records when the store opens, and kept in memory without the payloads. Dedup keys
-/// go to the same <see cref="DedupIndex"/> as the SQLite store's, covered by (segment, offset).
+/// go to the same <see cref="DedupIndex"/> as the SQLite store's, covered by (segment, where the record ends).
 /// Retention deletes whole segment files, each of which holds one UTC day.
 /// One process per directory: a lock file says so at once, instead of two writers corrupting one log.
 /// </summary>
@@ -106,6 +106,7 @@ public sealed partial class LogEventStore : GroupCommitStore
 
     protected override ValueTask DisposeStoreAsync()
     {
+        CheckpointAtShutdown();
         _preparer.Dispose();
         lock (_gate)
         {

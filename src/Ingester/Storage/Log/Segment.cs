@@ -41,7 +41,8 @@ internal sealed class Segment(long seq, string path, SafeFileHandle handle, long
 
     public Dictionary<(string Tenant, string Endpoint), long> Events { get; } = [];
 
-    public string Name => Seq.ToString("D12", CultureInfo.InvariantCulture);
+    /// <summary>What the dedup index's coverage calls it: its seq in the 8 characters a run keeps per partition.</summary>
+    public string Name => Seq.ToString("D8", CultureInfo.InvariantCulture);
 
     public long Left => Size - End;
 
@@ -55,6 +56,22 @@ internal sealed class Segment(long seq, string path, SafeFileHandle handle, long
     }
 
     public void Touched(DateTimeOffset at) => Latest = at > Latest ? at : Latest;
+
+    public SegmentState State() => new(Seq, End, Day, Oldest, Newest, Latest, [.. Events.Select(e => (e.Key.Tenant, e.Key.Endpoint, e.Value))]);
+
+    /// <summary>Takes what a checkpoint knew of it, instead of reading its records up to <see cref="SegmentState.End"/>.</summary>
+    public void Restore(SegmentState state)
+    {
+        End = state.End;
+        Day = state.Day;
+        Oldest = state.Oldest;
+        Newest = state.Newest;
+        Latest = state.Latest;
+        foreach (var (tenant, endpoint, events) in state.Counts)
+        {
+            Events[(tenant, endpoint)] = events;
+        }
+    }
 
     public static string FileName(long seq) => seq.ToString("D12", CultureInfo.InvariantCulture) + Suffix;
 

@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace ZenMesh.Ingester.Storage.Log;
 
 /// <summary>
-/// Reads a segment's records in order, a few MiB at a time, up to <c>end</c> or to the first record
+/// Reads a segment's records in order from <c>start</c> (a record's offset), a few MiB at a time, up to <c>end</c> or to the first record
 /// that is not whole (zeroes, or a write a crash tore), where the log ends.
 /// Each record is a slice of a buffer the next one may reuse: copy what must outlive the step.
 /// </summary>
@@ -11,10 +11,10 @@ internal static class SegmentReader
 {
     private const int Chunk = 4 << 20;
 
-    public static IEnumerable<(int Offset, ReadOnlyMemory<byte> Record)> Records(SafeFileHandle file, long end)
+    public static IEnumerable<(int Offset, ReadOnlyMemory<byte> Record)> Records(SafeFileHandle file, long end, long start = 0)
     {
-        var buffer = new byte[(int)Math.Clamp(end, LogRecord.HeaderSize, Chunk)];
-        long bufferAt = 0;
+        var buffer = new byte[(int)Math.Clamp(end - start, LogRecord.HeaderSize, Chunk)];
+        var bufferAt = start;
         var filled = 0;
         var at = 0;
         while (bufferAt + at < end)

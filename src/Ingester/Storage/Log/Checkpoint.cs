@@ -1,0 +1,197 @@
+using System.Buffers.Binary;
+using System.Text;
+using ZenMesh.Xds.LastKnownGood;
+
+namespace ZenMesh.Ingester.Storage.Log;
+
+/// <summary>
+/// What the log store knew at one position of its log (segment <see cref="Seq"/>, offset
+/// <see cref="End"/>): each segment's state, and every job open there. A restart takes it and reads
+/// the log only after that position, instead of from its first segment. A job acknowledged in memory
+/// but whose acknowledgement was not yet in the log counts as open: the checkpoint says nothing the
+/// log does not.
+/// The file: "ZMCP", a version, the position, the segments, each flow's jobs in log order, then the
+/// CRC-32C of all before it. Written beside the last one, synced a MiB at a time (a big one synced in
+/// one go would hold up the commits' syncs behind it), then renamed over it: a crash leaves one or the
+/// other, whole.
+/// </summary>
+internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState> Segments, IReadOnlyList<(string Flow, List<CheckpointJob> Jobs)> Flows)
+{
+    public const string FileName = "checkpoint";
+
+    private const uint Magic = 0x50434D5A; // "ZMCP"
+
+    private const int Version = 1;
+
+    private const int SyncEvery = 1 << 20;
+
+    public static void Write(string directory, long seq, int end, IReadOnlyList<SegmentState> segments, IReadOnlyList<(string Flow, OpenJob[] Jobs)> flows)
+    {
+        var path = Path.Combine(directory, FileName);
+        var temporary = path + ".tmp";
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+        {
+            using var crc = new CrcStream(file);
+            using (var w = new BinaryWriter(crc, Encoding.UTF8, leaveOpen: true))
+            {
+                w.Write(Magic);
+                w.Write(Version);
+                w.Write(seq);
+                w.Write(end);
+                w.Write(segments.Count);
+                foreach (var s in segments)
+                {
+                    w.Write(s.Seq);
+                    w.Write(s.End);
+                    w.Write(s.Day is not null);
+                    w.Write(s.Day ?? "");
+                    w.Write(s.Oldest.UtcTicks);
+                    w.Write(s.Newest.UtcTicks);
+                    w.Write(s.Latest.UtcTicks);
+                    w.Write(s.Counts.Count);
+                    foreach (var (tenant, endpoint, events) in s.Counts)
+                    {
+                        w.Write(tenant);
+                        w.Write(endpoint);
+                        w.Write(events);
+                    }
+                }
+                w.Write(flows.Count);
+                Span<byte> uuid = stackalloc byte[16];
+                foreach (var (flow, jobs) in flows)
+                {
+                    w.Write(flow);
+                    w.Write(jobs.Length);
+                    foreach (var job in jobs)
+                    {
+                        w.Write(job.Key.Segment);
+                        w.Write(job.Key.Offset);
+                        w.Write(job.Key.Flow);
+                        w.Write(job.Length);
+                        job.EventUuid.TryWriteBytes(uuid, bigEndian: true, out _);
+                        w.Write(uuid);
+                    }
+                }
+            }
+            Span<byte> trailer = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc.Crc);
+            file.Write(trailer);
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporary, path, overwrite: true);
+        DirectorySync.Flush(directory);
+    }
+
+    /// <summary>The directory's checkpoint; null when there is none, or when it is not whole (<paramref name="problem"/> says why).</summary>
+    public static Checkpoint? Read(string directory, out string? problem)
+    {
+        problem = null;
+        var path = Path.Combine(directory, FileName);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 12 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
+        {
+            problem = $"{path} is not a checkpoint";
+            return null;
+        }
+        if (BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)) != Version)
+        {
+            problem = $"{path} is a checkpoint of version {BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4))}, this ingester reads version {Version}";
+            return null;
+        }
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4)) != Crc32C.Of(bytes.AsSpan(0, bytes.Length - 4)))
+        {
+            problem = $"{path} does not match its CRC";
+            return null;
+        }
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(bytes, 8, bytes.Length - 12), Encoding.UTF8);
+            var seq = r.ReadInt64();
+            var end = r.ReadInt32();
+            var segments = new SegmentState[r.ReadInt32()];
+            for (var i = 0; i < segments.Length; i++)
+            {
+                var segmentSeq = r.ReadInt64();
+                var segmentEnd = r.ReadInt32();
+                var hasDay = r.ReadBoolean();
+                var day = r.ReadString();
+                var oldest = new DateTimeOffset(r.ReadInt64(), TimeSpan.Zero);
+                var newest = new DateTimeOffset(r.ReadInt64(), TimeSpan.Zero);
+                var latest = new DateTimeOffset(r.ReadInt64(), TimeSpan.Zero);
+                var counts = new (string, string, long)[r.ReadInt32()];
+                for (var c = 0; c < counts.Length; c++)
+                {
+                    counts[c] = (r.ReadString(), r.ReadString(), r.ReadInt64());
+                }
+                segments[i] = new SegmentState(segmentSeq, segmentEnd, hasDay ? day : null, oldest, newest, latest, counts);
+            }
+            var flows = new (string, List<CheckpointJob>)[r.ReadInt32()];
+            for (var f = 0; f < flows.Length; f++)
+            {
+                var flow = r.ReadString();
+                var jobs = new List<CheckpointJob>(r.ReadInt32());
+                for (var j = 0; j < jobs.Capacity; j++)
+                {
+                    var key = new JobKey(r.ReadInt64(), r.ReadInt32(), r.ReadInt32());
+                    var length = r.ReadInt32();
+                    jobs.Add(new CheckpointJob(key, length, new Guid(r.ReadBytes(16), bigEndian: true)));
+                }
+                flows[f] = (flow, jobs);
+            }
+            return new Checkpoint(seq, end, segments, flows);
+        }
+        catch (Exception e) when (e is EndOfStreamException or ArgumentException or FormatException)
+        {
+            // Its CRC matched, so this is a file we did not write; said, and the log read instead.
+            problem = $"{path} could not be read: {e.Message}";
+            return null;
+        }
+    }
+
+    /// <summary>Passes writes on, folding them into a CRC, and syncs the file a MiB at a time.</summary>
+    private sealed class CrcStream(FileStream inner) : Stream
+    {
+        private uint _state = ~0u;
+        private long _unsynced;
+
+        public uint Crc => ~_state;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _state = Crc32C.Update(_state, buffer);
+            inner.Write(buffer);
+            _unsynced += buffer.Length;
+            if (_unsynced >= SyncEvery)
+            {
+                inner.Flush(flushToDisk: true);
+                _unsynced = 0;
+            }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void WriteByte(byte value) => Write([value]);
+
+        public override void Flush() => inner.Flush();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,83 @@
+namespace ZenMesh.Ingester.Storage.Log;
+
+/// <summary>
+/// Checkpoints bound a restart: one is taken on the writer, between two batches (so it matches the
+/// log exactly), each time a segment's worth of records has gone into the log since the last, and
+/// once more at shutdown. Taking it copies references under the lock; writing it is on a thread of
+/// its own, so a big backlog of open jobs never holds up a commit for the seconds its file takes.
+/// </summary>
+public sealed partial class LogEventStore
+{
+    private Task _checkpointing = Task.CompletedTask;
+    private long _logged;
+    private long _loggedAtCheckpoint;
+
+    /// <summary>What opening the log found, and how long it took.</summary>
+    public RecoveryReport Recovered { get; private set; } = null!;
+
+    /// <summary>On the writer, after a batch is published.</summary>
+    private void MaybeCheckpoint()
+    {
+        if (_logged - _loggedAtCheckpoint < Options.LogSegmentBytes || !_checkpointing.IsCompleted)
+        {
+            return;
+        }
+        var snapshot = TakeCheckpoint();
+        _loggedAtCheckpoint = _logged;
+        _checkpointing = Task.Factory.StartNew(() => WriteCheckpoint(snapshot), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    private (long Seq, int End, List<SegmentState> Segments, List<(string Flow, OpenJob[] Jobs)> Flows) TakeCheckpoint()
+    {
+        lock (_gate)
+        {
+            var last = _segments.Count > 0 ? _segments.Values.Last() : null;
+            return (last?.Seq ?? 0, last?.End ?? 0, [.. _segments.Values.Select(s => s.State())], _jobs.Open());
+        }
+    }
+
+    private void WriteCheckpoint((long Seq, int End, List<SegmentState> Segments, List<(string Flow, OpenJob[] Jobs)> Flows) snapshot)
+    {
+        var started = Time.GetTimestamp();
+        try
+        {
+            Checkpoint.Write(_directory, snapshot.Seq, snapshot.End, snapshot.Segments, snapshot.Flows);
+            if (Logger.IsEnabled(LogLevel.Debug))
+            {
+                var jobs = snapshot.Flows.Sum(f => (long)f.Jobs.Length);
+                var ms = (long)Time.GetElapsedTime(started).TotalMilliseconds;
+                Log.CheckpointWritten(Logger, snapshot.Seq, snapshot.End, jobs, ms);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The last checkpoint stays; a restart reads a little more of the log. Tried again a segment later.
+            Log.CheckpointFailed(Logger, e.Message);
+        }
+    }
+
+    /// <summary>At shutdown, after the writer's last batch: the next start reads nothing of the log but its dedup tail.</summary>
+    private void CheckpointAtShutdown()
+    {
+        _checkpointing.Wait();
+        WriteCheckpoint(TakeCheckpoint());
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3110, Level = LogLevel.Debug, Message = "checkpoint at segment {Seq} offset {End}: {Jobs} open jobs, written in {Ms} ms")]
+        public static partial void CheckpointWritten(ILogger logger, long seq, int end, long jobs, long ms);
+
+        [LoggerMessage(EventId = 3111, Level = LogLevel.Warning, Message = "could not write a checkpoint of the event log: {Reason}; the last one stays, and a restart reads more of the log")]
+        public static partial void CheckpointFailed(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 3112, Level = LogLevel.Warning, Message = "not using the event log's checkpoint: {Problem}; reading the whole log instead")]
+        public static partial void CheckpointUnreadable(ILogger logger, string problem);
+
+        [LoggerMessage(EventId = 3113, Level = LogLevel.Information, Message = "opened the event log: {Report}")]
+        public static partial void Opened(ILogger logger, RecoveryReport report);
+
+        [LoggerMessage(EventId = 3114, Level = LogLevel.Warning, Message = "deleted {Path}: older than the checkpoint and not in it (dropped by retention, or a segment whose first write failed)")]
+        public static partial void DeletedUncheckpointed(ILogger logger, string path);
+    }
+}
