@@ -57,7 +57,6 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                     }
                 }
                 w.Write(flows.Count);
-                Span<byte> uuid = stackalloc byte[16];
                 foreach (var (flow, jobs) in flows)
                 {
                     w.Write(flow);
@@ -68,8 +67,6 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                         w.Write(job.Key.Offset);
                         w.Write(job.Key.Flow);
                         w.Write(job.Length);
-                        job.EventUuid.TryWriteBytes(uuid, bigEndian: true, out _);
-                        w.Write(uuid);
                     }
                 }
             }
@@ -138,7 +135,7 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                 {
                     var key = new JobKey(r.ReadInt64(), r.ReadInt32(), r.ReadInt32());
                     var length = r.ReadInt32();
-                    jobs.Add(new CheckpointJob(key, length, new Guid(r.ReadBytes(16), bigEndian: true)));
+                    jobs.Add(new CheckpointJob(key, length));
                 }
                 flows[f] = (flow, jobs);
             }

@@ -8,6 +8,9 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// </summary>
 public sealed partial class LogEventStore
 {
+    /// <summary>The checkpoint's file in <see cref="Location"/>: without it, the next start reads the whole log.</summary>
+    public const string CheckpointFileName = Checkpoint.FileName;
+
     private Task _checkpointing = Task.CompletedTask;
     private long _logged;
     private long _loggedAtCheckpoint;

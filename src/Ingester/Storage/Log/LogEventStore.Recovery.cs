@@ -66,7 +66,7 @@ public sealed partial class LogEventStore
             {
                 if (bySeq.TryGetValue(job.Key.Segment, out var segment))
                 {
-                    _jobs.Add(new OpenJob(job.Key, segment, job.Length, job.EventUuid, flow));
+                    _jobs.Add(new OpenJob(job.Key, segment, job.Length, flow));
                 }
             }
         }
@@ -116,7 +116,7 @@ public sealed partial class LogEventStore
                         {
                             flowNames[name] = shared = name;
                         }
-                        _jobs.Add(new OpenJob(new JobKey(segment.Seq, offset, flow), segment, record.Length, e.Uuid, shared));
+                        _jobs.Add(new OpenJob(new JobKey(segment.Seq, offset, flow), segment, record.Length, shared));
                     }
                 }
                 if (offset + record.Length > covered && !new DedupEntry(default, e.Uuid).ExpiredAt(now, Options.DedupWindow))

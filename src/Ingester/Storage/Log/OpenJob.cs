@@ -4,7 +4,7 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// A delivery job not yet acknowledged: where its event's record is (to read it when leased) and
 /// which flow it is for. Nothing of the payload is held in memory.
 /// </summary>
-internal sealed class OpenJob(JobKey key, Segment segment, int length, Guid eventUuid, string flow)
+internal sealed class OpenJob(JobKey key, Segment segment, int length, string flow)
 {
     public JobKey Key { get; } = key;
 
@@ -12,8 +12,6 @@ internal sealed class OpenJob(JobKey key, Segment segment, int length, Guid even
 
     /// <summary>The length of the event's record.</summary>
     public int Length { get; } = length;
-
-    public Guid EventUuid { get; } = eventUuid;
 
     public string Flow { get; } = flow;
 
