@@ -21,7 +21,7 @@ using ZenMesh.Metrics;
 // median pair: on a shared virtual machine one 10 s window can be 20% off the next.
 // --store-only measures the embedded store alone (no HTTP, no wrk): see StoreOnly.
 // --store sqlite|log picks the embedded store (the ingester's --store; default sqlite).
-var storeKind = StringArg("--store", "sqlite");
+var storeKind = StringArg("--store", "log");
 var seconds = Arg("--seconds", 10);
 var repeat = Arg("--repeat", 1);
 var warmup = Arg("--warmup", 5);

@@ -55,7 +55,7 @@ public static class IngesterApp
         {
             builder.Services.AddSingleton<IEventStore, PostgresEventStore>();
         }
-        else if (options.Store == "log")
+        else if (StoreKinds.Resolve(options.DataDir, options.Store) == "log")
         {
             builder.Services.AddSingleton<IEventStore, LogEventStore>();
         }
@@ -112,9 +112,9 @@ public static class IngesterApp
         {
             problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");
         }
-        if (o.Store is not ("sqlite" or "log"))
+        if (o.Store is not (null or "sqlite" or "log"))
         {
-            problems.Add($"Ingester:Store (--store) '{o.Store}' is not a store; use 'sqlite' (the default) or 'log'.");
+            problems.Add($"Ingester:Store (--store) '{o.Store}' is not a store; use 'log' or 'sqlite', or leave it unset for the store the data directory already holds ('log' for a new one).");
         }
         if (o.LogSegmentBytes is < 1 << 20 or > 1L << 30)
         {

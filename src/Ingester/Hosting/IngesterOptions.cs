@@ -20,10 +20,11 @@ public sealed record IngesterOptions
     public string? Postgres { get; init; }
 
     /// <summary>
-    /// The embedded store's kind (--store): "sqlite" (events.db in DataDir) or "log" (an append-only
-    /// log of its own in DataDir/log: one write and one fdatasync per group commit). Ignored with --postgres.
+    /// The embedded store's kind (--store): "log" (an append-only log of its own in DataDir/log: one
+    /// write and one fdatasync per group commit) or "sqlite" (events.db in DataDir). Unset: the store
+    /// the data directory already holds, and the log for a new one. Ignored with --postgres.
     /// </summary>
-    public string Store { get; init; } = "sqlite";
+    public string? Store { get; init; }
 
     /// <summary>The log store's segment size: zero-filled ahead of use, and the unit retention deletes.</summary>
     public long LogSegmentBytes { get; init; } = 64L << 20;

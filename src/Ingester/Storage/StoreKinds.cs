@@ -7,6 +7,13 @@ namespace ZenMesh.Ingester.Storage;
 /// </summary>
 public static class StoreKinds
 {
+    /// <summary>
+    /// The store to open: the one asked for, else the one whose events the data directory holds (an
+    /// ingester upgraded in place keeps its SQLite store), else the log.
+    /// </summary>
+    public static string Resolve(string dataDir, string? asked) =>
+        asked ?? (File.Exists(Path.Combine(dataDir, "events.db")) ? "sqlite" : "log");
+
     public static void RefuseSwitch(string dataDir, string to)
     {
         var sqlite = Path.Combine(dataDir, "events.db");
