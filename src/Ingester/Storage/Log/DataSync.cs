@@ -33,8 +33,9 @@ internal static partial class DataSync
     }
 
     /// <summary>
-    /// Writes a range out and waits for it, without flushing the disk's cache: used while zero-filling,
-    /// so the disk never holds more than one range of zeroes ahead of a commit's flush. Elsewhere, a no-op.
+    /// Writes a range out and waits for it, without flushing the disk's cache: used while zero-filling
+    /// and writing checkpoints, so the disk never holds more than one range of them ahead of a commit's
+    /// flush. Elsewhere, a no-op.
     /// </summary>
     public static void WriteOut(SafeFileHandle file, long offset, long length)
     {
@@ -49,7 +50,7 @@ internal static partial class DataSync
             // SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
             if (SyncFileRange((int)file.DangerousGetHandle(), offset, length, 1 | 2 | 4) != 0)
             {
-                throw new IOException($"could not write a zero-filled log segment out (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"could not write part of a log file out (errno {Marshal.GetLastPInvokeError()})");
             }
         }
         finally
