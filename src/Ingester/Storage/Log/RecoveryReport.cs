@@ -8,6 +8,8 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// </summary>
 public sealed record RecoveryReport(bool FromCheckpoint, int Segments, int SegmentsRead, long RecordsRead, long OpenJobs, TimeSpan Took)
 {
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{(FromCheckpoint ? "from its checkpoint" : "without a checkpoint")}, {SegmentsRead} of {Segments} segments read ({RecordsRead} records), {OpenJobs} open jobs, in {Took.TotalMilliseconds:F0} ms");
+    public override string ToString() => !FromCheckpoint && Segments == 0
+        ? "a new log"
+        : string.Create(CultureInfo.InvariantCulture,
+            $"{(FromCheckpoint ? "from its checkpoint" : "without a checkpoint")}, {SegmentsRead} of {Segments} segments read ({RecordsRead} records), {OpenJobs} open jobs, in {Took.TotalMilliseconds:F0} ms");
 }
