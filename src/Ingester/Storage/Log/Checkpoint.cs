@@ -28,8 +28,13 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
     /// <summary>What a job takes in the file: its key and its record's length.</summary>
     public const int JobBytes = 8 + 4 + 4 + 4;
 
-    public static void Write(string directory, long seq, int end, IReadOnlyList<SegmentState> segments, IReadOnlyList<(string Flow, OpenJob[] Jobs)> flows)
+    /// <summary>
+    /// Writes the checkpoint at (<paramref name="seq"/>, <paramref name="end"/>) with each flow's jobs
+    /// in the first <c>Length</c> of its array that are not done when read; returns how many were written.
+    /// </summary>
+    public static long Write(string directory, long seq, int end, IReadOnlyList<SegmentState> segments, IReadOnlyList<(string Flow, OpenJob[] Items, int Length)> flows)
     {
+        long written = 0;
         var path = Path.Combine(directory, FileName);
         var temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
@@ -62,10 +67,14 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                 w.Write(flows.Count);
                 // A million jobs are 20 MB: laid out a chunk at a time, not four calls each.
                 var chunk = new byte[JobBytes * 4096];
-                foreach (var (flow, jobs) in flows)
+                var jobs = new List<OpenJob>();
+                foreach (var (flow, items, length) in flows)
                 {
+                    jobs.Clear();
+                    jobs.AddRange(items.Take(length).Where(j => !j.Done));
+                    written += jobs.Count;
                     w.Write(flow);
-                    w.Write(jobs.Length);
+                    w.Write(jobs.Count);
                     var used = 0;
                     foreach (var job in jobs)
                     {
@@ -91,6 +100,7 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
         }
         File.Move(temporary, path, overwrite: true);
         DirectorySync.Flush(directory);
+        return written;
     }
 
     /// <summary>The directory's checkpoint; null when there is none, or when it is not whole (<paramref name="problem"/> says why).</summary>

@@ -6,6 +6,8 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// walked by the leases of the others. Done jobs (acknowledged, or dropped by retention) stay in
 /// place, skipped, until they are half of their list. An acknowledged job is skipped by leases at
 /// once, and done once its acknowledgement is in the log. Not thread-safe: the store's lock guards it.
+/// Each list is an array of its own that is only ever appended to: a compaction makes a new one. So
+/// a checkpoint takes each array and its length, and reads that prefix later, off the writer.
 /// </summary>
 internal sealed class OpenJobs
 {
@@ -13,7 +15,9 @@ internal sealed class OpenJobs
 
     private sealed class FlowJobs
     {
-        public List<OpenJob> Jobs { get; } = [];
+        public OpenJob[] Items { get; set; } = new OpenJob[16];
+
+        public int Length { get; set; }
 
         public int Done { get; set; }
     }
@@ -28,27 +32,38 @@ internal sealed class OpenJobs
         {
             _flows[job.Flow] = flow = new FlowJobs();
         }
-        flow.Jobs.Add(job);
+        if (flow.Length == flow.Items.Length)
+        {
+            // A new array, the old one left as it was: a checkpoint may be reading it.
+            var grown = new OpenJob[flow.Items.Length * 2];
+            Array.Copy(flow.Items, grown, flow.Length);
+            flow.Items = grown;
+        }
+        flow.Items[flow.Length++] = job;
         Count++;
     }
+
+    /// <summary>
+    /// Each flow's jobs as they stand: an array and how much of it is theirs, neither to be changed
+    /// again. A job in it that is not <see cref="OpenJob.Done"/> when read was open here, as far as the
+    /// log goes (done means its acknowledgement is in the log, or its segment is gone).
+    /// </summary>
+    public List<(string Flow, OpenJob[] Items, int Length)> Open() =>
+        [.. _flows.Where(f => f.Value.Length > f.Value.Done).Select(f => (f.Key, f.Value.Items, f.Value.Length))];
 
     /// <summary>Ends the job at <paramref name="key"/>, of whichever flow; false if there is none open.</summary>
     public bool End(JobKey key)
     {
         foreach (var (_, flow) in _flows)
         {
-            var at = IndexOf(flow.Jobs, key, inclusive: true);
-            if (at < flow.Jobs.Count && flow.Jobs[at].Key == key)
+            var at = IndexOf(flow, key, inclusive: true);
+            if (at < flow.Length && flow.Items[at].Key == key)
             {
-                return End(flow.Jobs[at]);
+                return End(flow.Items[at]);
             }
         }
         return false;
     }
-
-    /// <summary>Each flow's jobs not done, in log order: what a checkpoint keeps (acknowledged ones included until their record is written).</summary>
-    public List<(string Flow, OpenJob[] Jobs)> Open() =>
-        [.. _flows.Where(f => f.Value.Jobs.Count > f.Value.Done).Select(f => (f.Key, f.Value.Jobs.Where(j => !j.Done).ToArray()))];
 
     /// <summary>Ends a job; false if it was done already.</summary>
     public bool End(OpenJob job)
@@ -61,9 +76,19 @@ internal sealed class OpenJobs
         Count--;
         var flow = _flows[job.Flow];
         flow.Done++;
-        if (flow.Done * 2 >= flow.Jobs.Count)
+        if (flow.Done * 2 >= flow.Length)
         {
-            flow.Jobs.RemoveAll(j => j.Done);
+            var kept = new OpenJob[Math.Max(16, (flow.Length - flow.Done) * 2)];
+            var length = 0;
+            for (var i = 0; i < flow.Length; i++)
+            {
+                if (!flow.Items[i].Done)
+                {
+                    kept[length++] = flow.Items[i];
+                }
+            }
+            flow.Items = kept;
+            flow.Length = length;
             flow.Done = 0;
         }
         return true;
@@ -72,7 +97,7 @@ internal sealed class OpenJobs
     /// <summary>Ends every open job that matches; returns how many.</summary>
     public long EndWhere(Func<OpenJob, bool> match)
     {
-        var ended = _flows.Values.SelectMany(f => f.Jobs).Where(j => !j.Done && match(j)).ToList();
+        var ended = _flows.Values.SelectMany(f => f.Items.Take(f.Length)).Where(j => !j.Done && match(j)).ToList();
         foreach (var job in ended)
         {
             End(job);
@@ -83,12 +108,12 @@ internal sealed class OpenJobs
     /// <summary>Up to <paramref name="limit"/> open jobs of <paramref name="flows"/> (null: all) after <paramref name="after"/>, in log order.</summary>
     public List<OpenJob> Page(IReadOnlySet<string>? flows, JobKey after, int limit)
     {
-        var heads = new List<(List<OpenJob> Jobs, int At)>();
+        var heads = new List<(FlowJobs Flow, int At)>();
         foreach (var (name, flow) in _flows)
         {
             if (flows is null || flows.Contains(name))
             {
-                heads.Add((flow.Jobs, IndexOf(flow.Jobs, after, inclusive: false)));
+                heads.Add((flow, IndexOf(flow, after, inclusive: false)));
             }
         }
         var page = new List<OpenJob>(Math.Min(limit, 1024));
@@ -97,13 +122,13 @@ internal sealed class OpenJobs
             var next = -1;
             for (var h = 0; h < heads.Count; h++)
             {
-                var (jobs, at) = heads[h];
-                while (at < jobs.Count && (jobs[at].Done || jobs[at].Acked))
+                var (flow, at) = heads[h];
+                while (at < flow.Length && (flow.Items[at].Done || flow.Items[at].Acked))
                 {
                     at++;
                 }
-                heads[h] = (jobs, at);
-                if (at < jobs.Count && (next < 0 || jobs[at].Key < heads[next].Jobs[heads[next].At].Key))
+                heads[h] = (flow, at);
+                if (at < flow.Length && (next < 0 || flow.Items[at].Key < heads[next].Flow.Items[heads[next].At].Key))
                 {
                     next = h;
                 }
@@ -113,20 +138,20 @@ internal sealed class OpenJobs
                 break;
             }
             var (from, index) = heads[next];
-            page.Add(from[index]);
+            page.Add(from.Items[index]);
             heads[next] = (from, index + 1);
         }
         return page;
     }
 
     /// <summary>The index of the first job at (inclusive) or after <paramref name="key"/>.</summary>
-    private static int IndexOf(List<OpenJob> jobs, JobKey key, bool inclusive)
+    private static int IndexOf(FlowJobs flow, JobKey key, bool inclusive)
     {
-        int low = 0, high = jobs.Count;
+        int low = 0, high = flow.Length;
         while (low < high)
         {
             var mid = (low + high) >>> 1;
-            var c = jobs[mid].Key.CompareTo(key);
+            var c = flow.Items[mid].Key.CompareTo(key);
             if (c < 0 || (c == 0 && !inclusive))
             {
                 low = mid + 1;
