@@ -5,12 +5,13 @@ using ZenMesh.Ingester.Storage.Dedup;
 namespace ZenMesh.Ingester.Storage.Log;
 
 /// <summary>
-/// The embedded store as an append-only log of its own (--store log): each group commit is one
-/// write of its records into a segment zero-filled ahead of time, then one fdatasync. No b-tree, no
-/// checkpoint copy, no journal commit under the sync. Events, their delivery jobs and the jobs'
-/// acknowledgements are records; what leases and status need (open jobs, events per endpoint) is
-/// rebuilt from the records when the store opens, and kept in memory without the payloads. Dedup keys
-/// go to the same <see cref="DedupIndex"/> as the SQLite store's, covered by (segment, where the record ends).
+/// The embedded store as an append-only log of its own (--store log; the default for a new data
+/// directory): each group commit is one write of its records into a segment zero-filled ahead of
+/// time, then one fdatasync. No b-tree, no page copy, no journal commit under the sync. Events,
+/// their delivery jobs and the jobs' acknowledgements are records; what leases and status need
+/// (open jobs, events per endpoint) is kept in memory without the payloads, and rebuilt when the
+/// store opens from its last checkpoint and the records after it. Dedup keys go to the same
+/// <see cref="DedupIndex"/> as the SQLite store's, covered by (segment, where the record ends).
 /// Retention deletes whole segment files, each of which holds one UTC day.
 /// One process per directory: a lock file says so at once, instead of two writers corrupting one log.
 /// </summary>
