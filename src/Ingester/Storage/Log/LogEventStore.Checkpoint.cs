@@ -3,7 +3,7 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// <summary>
 /// Checkpoints bound a restart: one is taken on the writer, between two batches (so it matches the
 /// log exactly), once a segment's worth of records, and four times what the last checkpoint took,
-/// have gone into the log since the last (so a backlog of a million open jobs costs a fifth more
+/// have gone into the log since the last (so a backlog of a million open jobs costs a quarter more
 /// writing at most, not a 20 MB file per segment), and once more at shutdown. Taking it copies
 /// nothing but each flow's array of jobs and its length (see <see cref="OpenJobs"/>); the jobs are
 /// read and written on a thread of its own, so a big backlog never holds up a commit: copying a
