@@ -28,13 +28,14 @@ public sealed class XdsServerMetricsTests : ServerTest
         await client.RequestAsync(TypeUrls.Cluster);
         var good = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(good);
-        await TestTimeouts.Eventually(async () => (await ScrapeAsync()).GetValueOrDefault("zenmesh_xds_push_ack_seconds_count") == 1, "the ACK counted");
+        // The counter and the client's state are recorded one after the other: a scrape may fall between them.
+        await TestTimeouts.Eventually(async () => await ScrapeAsync() is var m && m.GetValueOrDefault("zenmesh_xds_push_ack_seconds_count") == 1 && m.GetValueOrDefault("zenmesh_xds_client_types{state=\"synced\"}") == 1, "the ACK counted");
         var synced = await ScrapeAsync();
 
         Server.Publish(Mesh(clusters: [("c1", 9001), ("bad", 9003)]));
         var rejected = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.NackAsync(rejected, good.VersionInfo, "cluster 'bad': unknown field");
-        await TestTimeouts.Eventually(async () => (await ScrapeAsync()).GetValueOrDefault("zenmesh_xds_nacks_total{type=\"CDS\"}") == 1, "the NACK counted");
+        await TestTimeouts.Eventually(async () => await ScrapeAsync() is var m && m.GetValueOrDefault("zenmesh_xds_nacks_total{type=\"CDS\"}") == 1 && m.GetValueOrDefault("zenmesh_xds_client_types{state=\"nacked\"}") == 1, "the NACK counted");
         var nacked = await ScrapeAsync();
 
         Assert.Equal(0, before["zenmesh_xds_connected_clients"]);
