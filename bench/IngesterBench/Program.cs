@@ -20,7 +20,7 @@ using ZenMesh.Metrics;
 // --repeat N measures the no-op and the ingester N times each, back to back, and reports the
 // median pair: on a shared virtual machine one 10 s window can be 20% off the next.
 // --store-only measures the embedded store alone (no HTTP, no wrk): see StoreOnly.
-// --store sqlite|log picks the embedded store (the ingester's --store; default sqlite).
+// --store sqlite|log picks the embedded store (the ingester's --store; default log, as for a new data directory).
 var storeKind = StringArg("--store", "log");
 var seconds = Arg("--seconds", 10);
 var repeat = Arg("--repeat", 1);
@@ -34,6 +34,13 @@ if (args.Contains("--store-only"))
     await ZenMesh.IngesterBench.StoreOnly.RunAsync(Path.Combine(root, "data"), storeKind, connections, seconds, warmup, repeat, DiskBytesWritten);
     Directory.Delete(root, recursive: true);
     return 0;
+}
+if (!OnPath("wrk"))
+{
+    // Without this, bash would report "wrk: command not found" into a pipe nobody reads and the
+    // benchmark would fail later, parsing an empty report.
+    Console.Error.WriteLine("wrk is not on PATH: the HTTP benchmark drives the ingester with it. Install it (Debian: apt-get install wrk), or run --store-only, which needs no wrk.");
+    return 2;
 }
 const string Secret = "bench-secret";
 var body = "{\"action\":\"opened\",\"padding\":\"" + new string('x', 1024 - 38) + "\"}";
@@ -253,3 +260,7 @@ int Arg(string name, int fallback)
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) && v > 0 ? v : fallback;
 }
+
+static bool OnPath(string program) =>
+    (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+        .Any(dir => File.Exists(Path.Combine(dir, program)));
