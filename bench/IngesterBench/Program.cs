@@ -168,6 +168,7 @@ string Paced(double rate)
     var runFor = duration ?? seconds;
     var self = Process.GetCurrentProcess();
     var cpu0 = self.TotalProcessorTime;
+    var kernel0 = self.PrivilegedProcessorTime;
     var gc0 = (Gen0: GC.CollectionCount(0), Gen1: GC.CollectionCount(1), Gen2: GC.CollectionCount(2), Pause: GC.GetTotalPauseDuration());
     var switches0 = ZenMesh.IngesterBench.ContextSwitches.Total();
     var written0 = DiskBytesWritten();
@@ -204,7 +205,7 @@ string Paced(double rate)
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;
-    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request, wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ZenMesh.IngesterBench.ContextSwitches.Total() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
+    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request ({(self.PrivilegedProcessorTime - kernel0).TotalMicroseconds / requests:0} in the kernel), wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ZenMesh.IngesterBench.ContextSwitches.Total() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
     return (rate, Millis("50"), Millis("99"), errors);
 
     // How the group commit batched this run: fewer, larger commits mean fewer syncs per event.
