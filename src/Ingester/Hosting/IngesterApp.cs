@@ -65,6 +65,7 @@ public static class IngesterApp
         }
         builder.Services.AddSingleton<IntakeCounters>();
         builder.Services.AddSingleton<IntakeLog>();
+        builder.Services.AddSingleton<HookEndpoint>();
         builder.Services.AddSingleton<ConfigStatus>();
         builder.Services.AddHostedService(s => new PolicySubscription(
             new PolicySource(options.Xds, options.Edge, options.DataDir),

@@ -17,66 +17,73 @@ namespace ZenMesh.Ingester.Intake;
 /// own, body over the endpoint's limit 413, store behind 503 with Retry-After (providers retry).
 /// A redelivery gets 200 with Idempotent-Replay: true and is not stored twice.
 /// </summary>
-public static class HookEndpoint
+/// <remarks>
+/// One instance serves every webhook, mapped as a plain request delegate: everything it uses is a
+/// singleton, so a request needs no service scope and no parameter binding, which were a visible part
+/// of what each webhook cost (bench/README, session 18).
+/// </remarks>
+public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, ServiceTracing tracing, IntakeLog log)
 {
+    public const string Route = "/hooks/{tenant}/{endpoint}";
     public const long DefaultMaxBodyBytes = 1024 * 1024;
     private static readonly string[] NotStored = ["Authorization", "Cookie", "Proxy-Authorization"];
     private const string TraceParentHeader = "traceparent";
+    private readonly int _maxPending = options.Value.MaxPending;
 
-    public static void MapHooks(this IEndpointRouteBuilder app) => app.MapPost("/hooks/{tenant}/{endpoint}", ReceiveAsync);
-
-    private static IResult Refuse(IntakeCounters counters, int status, string reason, string detail)
+    private IResult Refuse(int status, string reason, string detail)
     {
         counters.Count(reason);
         return Results.Json(new { reason, detail }, statusCode: status);
     }
 
-    private static async Task<IResult> ReceiveAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, ServiceTracing tracing, IntakeLog log)
+    public async Task ReceiveAsync(HttpContext http)
     {
+        var tenant = (string)http.Request.RouteValues["tenant"]!;
+        var endpoint = (string)http.Request.RouteValues["endpoint"]!;
         // A child of the request's span (itself a child of the sender's traceparent, when it sent one); recorded when OpenTelemetry listens.
         using var activity = tracing.Source.StartActivity("webhook ingest");
         activity?.SetTag("zenmesh.tenant", tenant).SetTag("zenmesh.endpoint", endpoint);
-        var result = await HandleAsync(tenant, endpoint, http, policies, secrets, store, counters, options, time, log).ConfigureAwait(false);
+        var result = await HandleAsync(tenant, endpoint, http).ConfigureAwait(false);
+        await result.ExecuteAsync(http).ConfigureAwait(false);
         activity?.SetTag("http.response.status_code", http.Response.StatusCode);
-        return result;
     }
 
-    private static async Task<IResult> HandleAsync(string tenant, string endpoint, HttpContext http, EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, IntakeLog log)
+    private async ValueTask<IResult> HandleAsync(string tenant, string endpoint, HttpContext http)
     {
         if (policies.Find(tenant, endpoint) is not { } active)
         {
-            return Refuse(counters, 404, "unknown_endpoint", policies.Count == 0
+            return Refuse(404, "unknown_endpoint", policies.Count == 0
                 ? $"no endpoint '{tenant}/{endpoint}': this ingester has received no endpoint config yet"
                 : $"no endpoint '{tenant}/{endpoint}' on this edge");
         }
         if (active.Unusable is { } problem)
         {
             http.Response.Headers.RetryAfter = "60";
-            return Refuse(counters, 503, "endpoint_unusable", $"this ingester cannot serve endpoint '{tenant}/{endpoint}': {problem} Upgrade the ingester; the provider's retries will succeed then.");
+            return Refuse(503, "endpoint_unusable", $"this ingester cannot serve endpoint '{tenant}/{endpoint}': {problem} Upgrade the ingester; the provider's retries will succeed then.");
         }
         var policy = active.Policy;
         var limit = policy.MaxBodyBytes > 0 ? (long)policy.MaxBodyBytes : DefaultMaxBodyBytes;
         if (http.Request.ContentLength > limit)
         {
-            return Refuse(counters, 413, "body_too_large", $"the body is {http.Request.ContentLength} bytes; this endpoint takes at most {limit}");
+            return Refuse(413, "body_too_large", $"the body is {http.Request.ContentLength} bytes; this endpoint takes at most {limit}");
         }
-        if (store.Pending >= options.Value.MaxPending)
+        if (store.Pending >= _maxPending)
         {
             http.Response.Headers.RetryAfter = "1";
-            return Refuse(counters, 503, "overloaded", "the ingester is at its limit of events waiting to be stored; retry shortly");
+            return Refuse(503, "overloaded", "the ingester is at its limit of events waiting to be stored; retry shortly");
         }
         byte[]? body;
         try
         {
-            body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, http.RequestAborted);
+            body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, http.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is EndOfStreamException or BadHttpRequestException)
         {
-            return Refuse(counters, 400, "malformed_request", $"the body ended before its Content-Length of {http.Request.ContentLength} bytes");
+            return Refuse(400, "malformed_request", $"the body ended before its Content-Length of {http.Request.ContentLength} bytes");
         }
         if (body is null)
         {
-            return Refuse(counters, 413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
+            return Refuse(413, "body_too_large", $"the body is over this endpoint's limit of {limit} bytes");
         }
         var request = new WebhookRequest(new RequestHeaders(http.Request.Headers), body);
         string? eventId = null;
@@ -85,12 +92,12 @@ public static class HookEndpoint
             if (secrets.Get(policy.SecretRef) is not { Count: > 0 } keys)
             {
                 http.Response.Headers.RetryAfter = "30";
-                return Refuse(counters, 503, "secret_missing", $"this edge lacks the secret this endpoint verifies with; the provider's retries will succeed once it is there");
+                return Refuse(503, "secret_missing", $"this edge lacks the secret this endpoint verifies with; the provider's retries will succeed once it is there");
             }
             var verdict = verifier.Verify(request, keys, time.GetUtcNow());
             if (!verdict.Verified)
             {
-                return Refuse(counters, 401, verdict.ReasonCode!, verdict.Detail);
+                return Refuse(401, verdict.ReasonCode!, verdict.Detail);
             }
             eventId = verdict.EventId;
         }
@@ -98,18 +105,18 @@ public static class HookEndpoint
         // The stored traceparent is this intake's: the egress continues the trace from here, as a proxy would.
         var headers = StoredHeaders(http.Request.Headers, Activity.Current is { IdFormat: ActivityIdFormat.W3C, Id: { } traceParent } ? traceParent : null);
         StoredEvent stored;
-        string[] flows;
+        IReadOnlyList<string> flows;
         var started = time.GetTimestamp();
         try
         {
             var eventType = EventTypes.Of(policy.Provider, request);
-            flows = [.. active.FlowsFor(eventType)];
-            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, flows));
+            flows = active.FlowsFor(eventType);
+            stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, flows)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
         {
             http.Response.Headers.RetryAfter = "5";
-            return Refuse(counters, 503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");
+            return Refuse(503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");
         }
         counters.StoreWait.Observe(time.GetElapsedTime(started));
         counters.Count(stored.Duplicate ? "duplicate" : "accepted");

@@ -23,16 +23,34 @@ public sealed record ActiveEndpoint(EndpointPolicy Policy, IWebhookVerifier? Ver
         }
     }
 
+    // What most events feed: every flow (an endpoint's flows usually all take "*"), made once.
+    private readonly string[] _allFlows = [.. Flows.Select(f => f.Flow)];
+
     /// <summary>The flows an event of this type feeds: one delivery job each.</summary>
-    public IEnumerable<string> FlowsFor(string? eventType)
+    public IReadOnlyList<string> FlowsFor(string? eventType)
     {
+        var matching = 0;
+        foreach (var (_, filter) in Flows)
+        {
+            if (filter.Matches(eventType))
+            {
+                matching++;
+            }
+        }
+        if (matching == _allFlows.Length)
+        {
+            return _allFlows;
+        }
+        var flows = new string[matching];
+        matching = 0;
         foreach (var (flow, filter) in Flows)
         {
             if (filter.Matches(eventType))
             {
-                yield return flow;
+                flows[matching++] = flow;
             }
         }
+        return flows;
     }
 
     private static HmacScheme? Scheme(HmacSignature? hmac) => hmac is null ? null : new HmacScheme(
