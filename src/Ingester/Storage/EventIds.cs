@@ -11,7 +11,11 @@ public static class EventIds
     public static string New(DateTimeOffset receivedAt) => Of(Guid.CreateVersion7(receivedAt));
 
     /// <summary>The id of the event whose UUID this is.</summary>
-    public static string Of(Guid uuid) => "ev_" + uuid.ToString("N");
+    public static string Of(Guid uuid) => string.Create(35, uuid, static (id, uuid) =>
+    {
+        "ev_".CopyTo(id);
+        uuid.TryFormat(id[3..], out _, "N");
+    });
 
     /// <summary>The UUID inside one of our ids, or null when it is not one of ours.</summary>
     public static Guid? UuidOf(string eventId) =>

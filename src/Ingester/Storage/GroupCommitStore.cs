@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Threading.Channels;
 using Microsoft.Extensions.Caching.Memory;
 using ZenMesh.Ingester.Hosting;
+using ZenMesh.Ingester.Storage.Dedup;
 using ZenMesh.Metrics;
 
 namespace ZenMesh.Ingester.Storage;
@@ -61,7 +62,8 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public Task<StoredEvent> AppendAsync(IncomingEvent incoming)
     {
-        var key = DedupKey(incoming);
+        // Hashed here, on the request's thread, not on the one writer every event waits for.
+        var key = DedupHash.Of(incoming.Tenant, incoming.Endpoint, incoming.DedupKey);
         if (_recent.TryGetValue(key, out string? known))
         {
             return Task.FromResult(new StoredEvent(known!, Duplicate: true));
@@ -184,8 +186,8 @@ public abstract partial class GroupCommitStore : IEventStore
         public abstract void Fail(Exception e);
     }
 
-    /// <summary>An event to store; <paramref name="Key"/> is its <see cref="DedupKey"/>, made once.</summary>
-    protected sealed record Append(IncomingEvent Event, string Key, TaskCompletionSource<StoredEvent> Stored) : Work
+    /// <summary>An event to store; <paramref name="Key"/> is its <see cref="DedupHash"/>, made once.</summary>
+    protected sealed record Append(IncomingEvent Event, UInt128 Key, TaskCompletionSource<StoredEvent> Stored) : Work
     {
         public override void Fail(Exception e) => Stored.TrySetException(e);
     }

@@ -90,8 +90,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         {
             switch (work)
             {
-                case Append { Event: var e }:
-                    var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
+                case Append { Event: var e, Key: var key }:
                     if (_dedup.DuplicateOf(key, inBatch) is { } duplicateOf)
                     {
                         outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));

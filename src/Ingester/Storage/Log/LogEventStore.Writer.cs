@@ -9,11 +9,15 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// </summary>
 public sealed partial class LogEventStore
 {
+    // The claims of the batch being committed; kept (and cleared) from one batch to the next, as only the writer uses it.
+    private readonly Dictionary<UInt128, string> _inBatch = [];
+
     protected override List<object?> Commit(List<Work> batch)
     {
         var now = Time.GetUtcNow();
         var outcomes = new List<object?>(batch.Count);
-        var inBatch = new Dictionary<UInt128, string>();
+        var inBatch = _inBatch;
+        inBatch.Clear();
         var placed = new List<Placed>(batch.Count);
         var acks = new List<(Segment Segment, int End, List<OpenJob> Jobs)>();
         var layout = new Layout(this);
@@ -23,8 +27,7 @@ public sealed partial class LogEventStore
             {
                 switch (work)
                 {
-                    case Append { Event: var e }:
-                        var key = DedupHash.Of(e.Tenant, e.Endpoint, e.DedupKey);
+                    case Append { Event: var e, Key: var key }:
                         if (_dedup.DuplicateOf(key, inBatch) is { } duplicateOf)
                         {
                             outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
