@@ -95,6 +95,11 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
         var replayed = await JsonAsync(again);
         Assert.Equal((id, true), (replayed.GetProperty("id").GetString(), replayed.GetProperty("duplicate").GetBoolean()));
         Assert.Equal("application/json; charset=utf-8", again.Content.Headers.ContentType?.ToString());
+
+        // Once answered as a replay, a redelivery is answered from memory: the same id again.
+        using var third = await GitHubAsync("""{"ref":"main"}""", "delivery-1");
+        Assert.Equal("true", third.Headers.GetValues("Idempotent-Replay").Single());
+        Assert.Equal(id, (await JsonAsync(third)).GetProperty("id").GetString());
         Assert.Equal(1, Store.Count("default", "gh"));
     }
 
