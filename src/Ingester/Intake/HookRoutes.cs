@@ -5,7 +5,9 @@ public static class HookRoutes
 {
     public static void MapHooks(this IEndpointRouteBuilder app)
     {
-        var hooks = app.ServiceProvider.GetRequiredService<HookEndpoint>();
-        app.MapPost(HookEndpoint.Route, (RequestDelegate)hooks.ReceiveAsync);
+        // Resolved at the first webhook, not here: building the app must not open the event store
+        // (a deployment check builds every service's app without starting it, and PostgreSQL may not be up).
+        var hooks = new Lazy<HookEndpoint>(app.ServiceProvider.GetRequiredService<HookEndpoint>);
+        app.MapPost(HookEndpoint.Route, (RequestDelegate)(http => hooks.Value.ReceiveAsync(http)));
     }
 }
