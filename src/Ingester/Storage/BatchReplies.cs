@@ -1,14 +1,16 @@
 namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// The answers to one committed batch, handed to the thread pool as a single work item: the waiting
-/// webhooks' continuations (their 2xx, or their 503) run inline there, one after another. One thread
-/// wakes per batch instead of one per webhook; on a small, virtualised machine those wake-ups and
-/// context switches cost more than the answers themselves (bench/IngesterBench prints both).
+/// The answers to one committed batch, run on the writer's own thread as soon as the commit returns:
+/// the waiting webhooks' continuations (their 2xx, or their 503) one after another, each as far as
+/// handing its response to Kestrel. The writer is running then; a thread-pool worker had to be woken
+/// for them, and under load that wait (90-290 us a batch) was longer than a webhook's place in line
+/// here (bench/README, session 19). Before that, each webhook had a work item of its own, and the
+/// wake-ups and context switches cost more than the answers themselves.
 /// The waiters' completion sources must not run continuations asynchronously, or each would still
 /// be queued on its own.
 /// </summary>
-internal sealed class BatchReplies : IThreadPoolWorkItem
+internal sealed class BatchReplies
 {
     private readonly List<(TaskCompletionSource<StoredEvent> Waiter, StoredEvent? Stored, Exception? Error)> _replies = [];
 
@@ -16,16 +18,8 @@ internal sealed class BatchReplies : IThreadPoolWorkItem
 
     public void Failed(TaskCompletionSource<StoredEvent> waiter, Exception error) => _replies.Add((waiter, null, error));
 
-    /// <summary>Queues the answers; the writer goes straight on to its next batch.</summary>
+    /// <summary>Runs the answers in the order their events were taken; the writer's next batch starts after them.</summary>
     public void Send()
-    {
-        if (_replies.Count > 0)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    void IThreadPoolWorkItem.Execute()
     {
         // A continuation's own failure ends in its own task (an async method's), never here, so one
         // request cannot leave the rest of its batch unanswered.

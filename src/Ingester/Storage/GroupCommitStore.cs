@@ -68,7 +68,7 @@ public abstract partial class GroupCommitStore : IEventStore
         {
             return Task.FromResult(new StoredEvent(known!, Duplicate: true));
         }
-        // Continuations run where the result is set: BatchReplies sets it off the writer, a batch at a time.
+        // Continuations run where the result is set: on the writer, right after the commit (BatchReplies).
         var append = new Append(incoming, key, new TaskCompletionSource<StoredEvent>());
         Interlocked.Increment(ref _pending);
         if (!_queue.Writer.TryWrite(append))
