@@ -168,11 +168,37 @@ public sealed partial class LogEventStore
             return into;
         }
 
+        /// <summary>
+        /// Each write runs on to the end of its last page, with the zeroes that are on disk there already:
+        /// a segment zeroed past the page cache (<see cref="SegmentPreparer"/>) would otherwise have that
+        /// page read from the disk before the write could change part of it. The commit's first page,
+        /// written by the commit before, is in the cache.
+        /// </summary>
         public void WriteAndSync()
         {
-            foreach (var (segment, fileOffset, start, end) in _chunks)
+            for (var i = 0; i < _chunks.Count; i++)
             {
-                RandomAccess.Write(segment.Handle, store._buffer.AsSpan(start, end - start), fileOffset);
+                var (segment, fileOffset, start, end) = _chunks[i];
+                var fileEnd = fileOffset + (end - start);
+                var pad = (int)Math.Min(segment.Size - fileEnd, (DirectIo.Alignment - fileEnd % DirectIo.Alignment) % DirectIo.Alignment);
+                if (i == _chunks.Count - 1)
+                {
+                    if (store._buffer.Length < end + pad)
+                    {
+                        Array.Resize(ref store._buffer, end + pad);
+                    }
+                    store._buffer.AsSpan(end, pad).Clear();
+                    RandomAccess.Write(segment.Handle, store._buffer.AsSpan(start, end - start + pad), fileOffset);
+                }
+                else
+                {
+                    // A segment's last write, once a batch moves on to the next: its page's tail apart.
+                    RandomAccess.Write(segment.Handle, store._buffer.AsSpan(start, end - start), fileOffset);
+                    if (pad > 0)
+                    {
+                        RandomAccess.Write(segment.Handle, new byte[pad], fileEnd);
+                    }
+                }
             }
             foreach (var (segment, _, _, _) in _chunks)
             {
