@@ -113,6 +113,40 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
         }
     }
 
+    /// <summary>An event whose record in the log is exactly <paramref name="recordBytes"/> long.</summary>
+    private IncomingEvent EventOfRecordSize(string key, int recordBytes)
+    {
+        var e = Event(key, recordBytes - LogRecord.EventSize(Event(key, 0)));
+        Assert.Equal(recordBytes, LogRecord.EventSize(e));
+        return e;
+    }
+
+    [Fact]
+    public async Task ASegmentSizeOfPartPages_IsKeptExactly_AndARecordEndingInTheLastPartPage_ReadsBack()
+    {
+        // Segments are zeroed a page at a time past the page cache, and each write runs on to the end
+        // of its page: neither may go past a segment that does not end on a page.
+        const long size = (1 << 20) + 1000;
+        var options = Options.Create(new IngesterOptions { DataDir = Path.Combine(DataDir, "own"), LogSegmentBytes = size });
+        var events = new List<(string Id, byte[] Body)>();
+        await using (var store = new LogEventStore(options, _clock, NullLogger<LogEventStore>.Instance))
+        {
+            // The first ends 500 bytes before its segment does, inside the segment's last, partial page.
+            foreach (var e in new[] { EventOfRecordSize("fills", (int)size - 500), Event("next", 3000), Event("then", 70_000) })
+            {
+                events.Add(((await store.AppendAsync(e).WaitAsync(TestTimeouts.Default)).Id, e.Body));
+            }
+        }
+        Assert.True(Segments().Length >= 2, $"expected at least 2 segments, found {Segments().Length}");
+        Assert.All(Segments(), f => Assert.Equal(size, new FileInfo(f).Length));
+
+        await using (var store = new LogEventStore(options, _clock, NullLogger<LogEventStore>.Instance))
+        {
+            Assert.All(events, e => Assert.Equal(e.Body, store.Body(e.Id)));
+            Assert.Equal(events.Select(e => e.Id), (await LeaseAll(store)).Select(j => j.EventId));
+        }
+    }
+
     [Fact]
     public async Task ASecondStoreOnTheSameDirectory_IsRefused_SayingWhy()
     {
