@@ -23,6 +23,8 @@ internal sealed partial class SegmentPreparer : IDisposable
     // flush held it for tens of milliseconds.
     private const int WriteOutEvery = 1 << 20;
     private const int PaceRest = 3;
+    // EINVAL, as .NET reports an errno it has no exception for.
+    private const int InvalidArgument = 22;
     private static readonly byte[] Zeroes = new byte[Page];
     private readonly string _directory;
     private readonly long _size;
@@ -159,9 +161,10 @@ internal sealed partial class SegmentPreparer : IDisposable
                 PaceAfter(Stopwatch.GetElapsedTime(started));
             }
         }
-        catch (IOException e)
+        catch (IOException e) when (e.HResult == InvalidArgument)
         {
-            // Some file systems take the flag and then refuse aligned writes: this one stays buffered.
+            // Some file systems take the flag and then refuse aligned writes (EINVAL): this one stays
+            // buffered. Any other failure (a full disk) is the segment's, and is retried as before.
             Log.DirectRefused(_logger, _directory, e.Message);
             _direct = false;
             DirectIo.TrySet(handle, direct: false);
