@@ -136,7 +136,9 @@ public sealed class DeliveryTests
     public async Task TargetDown_ForTheWholeHorizon_IsDeadLettered_WithEveryAttempt()
     {
         // Nothing listens on the target's port.
-        var down = new Uri($"http://127.0.0.1:{TestPorts.Free()}/hook");
+        var (held, port) = TestPorts.Refusing();
+        using var refusing = held;
+        var down = new Uri($"http://127.0.0.1:{port}/hook");
         await using var mesh = await Mesh.StartAsync(Mesh.ShortLived("to-nowhere", down, horizonMs: 450));
 
         var eventId = await mesh.SendAsync();

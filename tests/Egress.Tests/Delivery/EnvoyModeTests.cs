@@ -81,7 +81,9 @@ public sealed class EnvoyModeTests
         Assert.Equal((404, AttemptOutcomes.Failed, Faults.ZenMesh), (attempt!.Status, attempt.Outcome, attempt.Fault));
         Assert.Contains("no route for flow 'unrouted'", attempt.Detail);
 
-        var nothing = new Uri($"http://127.0.0.1:{TestPorts.Free()}/");
+        var (held, port) = TestPorts.Refusing();
+        using var refusing = held;
+        var nothing = new Uri($"http://127.0.0.1:{port}/");
         await using var without = await Mesh.StartAsync(nothing, Mesh.Flow("orders", new Uri("http://target.invalid/hook"), TimeSpan.FromMinutes(10)));
         var other = await without.SendAsync();
         await TestTimeouts.Eventually(async () => (attempt = (await without.Store.AttemptsAsync($"{other}/orders", CancellationToken.None)) is [var a, ..] ? a : null) is not null, "the first attempt is logged");
