@@ -8,8 +8,6 @@ namespace ZenMesh.Ingester.Storage;
 /// </summary>
 public static class EventIds
 {
-    public static string New(DateTimeOffset receivedAt) => Of(Guid.CreateVersion7(receivedAt));
-
     /// <summary>The id of the event whose UUID this is.</summary>
     public static string Of(Guid uuid) => string.Create(35, uuid, static (id, uuid) =>
     {

@@ -91,7 +91,7 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     public async Task AStoreFromBeforeTheDedupIndex_KeepsItsKeys_AndLosesItsDedupTable()
     {
         var path = Path.Combine(_dataDir, "events.db");
-        var id = EventIds.New(_time.GetUtcNow());
+        var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
         using (var old = new SqliteConnection($"Data Source={path}"))
         {
             old.Open();
