@@ -43,6 +43,9 @@ public abstract partial class GroupCommitStore : IEventStore
 
     protected JobSignal JobsReady { get; } = new();
 
+    /// <summary>Where the writer gets each new event's UUID.</summary>
+    protected EventUuids Uuids { get; } = new();
+
     public abstract string Location { get; }
 
     public int Pending => Volatile.Read(ref _pending);

@@ -19,7 +19,6 @@ public sealed partial class PostgresEventStore : GroupCommitStore
     // Serialises CREATE TABLE of a new day across instances (it is not safe to race).
     private const long SchemaLock = 0x7a656e6d657368;
     private readonly NpgsqlDataSource _source;
-    private readonly EventUuids _uuids = new();
     private volatile ImmutableHashSet<string> _partitions = ImmutableHashSet<string>.Empty;
     private NpgsqlConnection? _writer;
 
@@ -106,7 +105,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
                 outcomes[index] = new StoredEvent(sameBatch, Duplicate: true);
                 continue;
             }
-            var id = EventIds.Of(_uuids.New(e.ReceivedAt));
+            var id = EventIds.Of(Uuids.New(e.ReceivedAt));
             var claimed = connection.Command("""
                 INSERT INTO ingester_dedup (tenant, endpoint, dedup_key, event_id, expires_at) VALUES (@tenant, @endpoint, @key, @id, @expires)
                 ON CONFLICT (tenant, endpoint, dedup_key) DO UPDATE SET event_id = excluded.event_id, expires_at = excluded.expires_at WHERE ingester_dedup.expires_at <= @now

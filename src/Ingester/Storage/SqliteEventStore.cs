@@ -19,7 +19,6 @@ public sealed partial class SqliteEventStore : GroupCommitStore
     private readonly string _connectionString;
     private volatile ImmutableSortedSet<string> _partitions;
     private readonly DedupIndex _dedup;
-    private readonly EventUuids _uuids = new();
     private Statements? _statements;
 
     public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
@@ -97,7 +96,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                         outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
                         continue;
                     }
-                    var uuid = _uuids.New(e.ReceivedAt);
+                    var uuid = Uuids.New(e.ReceivedAt);
                     var id = EventIds.Of(uuid);
                     var partition = EventIds.PartitionOf(e.ReceivedAt);
                     if (!partitions.Contains(partition))

@@ -11,7 +11,6 @@ public sealed partial class LogEventStore
 {
     // The claims of the batch being committed; kept (and cleared) from one batch to the next, as only the writer uses it.
     private readonly Dictionary<UInt128, string> _inBatch = [];
-    private readonly EventUuids _uuids = new();
 
     protected override List<object?> Commit(List<Work> batch)
     {
@@ -34,7 +33,7 @@ public sealed partial class LogEventStore
                             outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
                             continue;
                         }
-                        var uuid = _uuids.New(e.ReceivedAt);
+                        var uuid = Uuids.New(e.ReceivedAt);
                         var size = LogRecord.EventSize(e);
                         LogRecord.WriteEvent(layout.Place(size, EventIds.PartitionOf(e.ReceivedAt), out var segment, out var offset), uuid, e);
                         placed.Add(new Placed(e, key, uuid, segment, offset, size));
