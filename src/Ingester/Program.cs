@@ -8,7 +8,9 @@ try
     var app = IngesterApp.Build(args);
     await app.StartAsync().ConfigureAwait(false);
     var options = app.Services.GetRequiredService<IOptions<IngesterOptions>>().Value;
-    Console.WriteLine($"ZenMesh ingester: webhooks on http://{options.BindAddress}:{options.Port}/hooks/<tenant>/<endpoint>, events in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
+    // The bound addresses, not the configured ones: with port 0 the OS chose them.
+    var endpoints = app.Services.GetRequiredService<IngesterEndpoints>();
+    Console.WriteLine($"ZenMesh ingester: webhooks on {endpoints.HooksUri}hooks/<tenant>/<endpoint>, the egress job stream on {endpoints.StreamUri}, events in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }

@@ -77,11 +77,17 @@ public static class IngesterApp
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddSingleton<HandoffCounters>();
         builder.Services.AddGrpc();
+        var endpoints = new IngesterEndpoints();
+        builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Parse(options.BindAddress), options.Port);
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks = l);
             // The egress's stream: HTTP/2 without TLS (h2c) on its own port.
-            k.Listen(IPAddress.Parse(options.BindAddress), options.StreamPort, l => l.Protocols = HttpProtocols.Http2);
+            k.Listen(IPAddress.Parse(options.BindAddress), options.StreamPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                endpoints.Stream = l;
+            });
         });
         configure?.Invoke(builder);
         var app = builder.Build();

@@ -1,12 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Egress.Hosting;
@@ -25,19 +22,19 @@ public sealed class CrashTests : IAsyncLifetime
     private const int Events = 400;
     private readonly string _egressDir = Directory.CreateTempSubdirectory("zenmesh-egress-crash-").FullName;
     private readonly string _ingesterDir = Directory.CreateTempSubdirectory("zenmesh-egress-crash-ingester-").FullName;
-    private readonly int _streamPort = TestPorts.Free();
-    private readonly int _egressPort = TestPorts.Free();
     private RunningServer _server = null!;
     private WebApplication _ingester = null!;
     private Uri _hooksUri = null!;
+    private Uri _streamUri = null!;
 
     public async Task InitializeAsync()
     {
         _server = await RunningServer.StartAsync();
-        _ingester = IngesterApp.Build(["--port", "0", "--stream-port", _streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", _ingesterDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local"],
+        _ingester = IngesterApp.Build(["--port", "0", "--stream-port", "0", "--data-dir", _ingesterDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await _ingester.StartAsync();
-        _hooksUri = new Uri(_ingester.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{_streamPort}", StringComparison.Ordinal)));
+        var endpoints = _ingester.Services.GetRequiredService<IngesterEndpoints>();
+        (_hooksUri, _streamUri) = (endpoints.HooksUri, endpoints.StreamUri);
     }
 
     public async Task DisposeAsync()
@@ -55,8 +52,9 @@ public sealed class CrashTests : IAsyncLifetime
         {
             ArgumentList =
             {
-                typeof(EgressApp).Assembly.Location, "--port", _egressPort.ToString(CultureInfo.InvariantCulture), "--direct", "--data-dir", _egressDir,
-                "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", _server.AdsUri.ToString(), "--edge", "default/local",
+                // Port 0: nothing here calls the egress's API, so the OS may pick it.
+                typeof(EgressApp).Assembly.Location, "--port", "0", "--direct", "--data-dir", _egressDir,
+                "--ingester", _streamUri.ToString(), "--xds", _server.AdsUri.ToString(), "--edge", "default/local",
             },
             Environment = { ["Logging__LogLevel__Default"] = "Warning" },
             RedirectStandardOutput = true,

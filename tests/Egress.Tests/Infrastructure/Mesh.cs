@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -30,9 +29,9 @@ internal sealed record MeshTelemetry(string[] Args, TextWriter IngesterLog, Text
 
 internal sealed class Mesh : IAsyncDisposable
 {
-    private readonly int _streamPort = TestPorts.Free();
     private readonly List<FlowPolicy> _flows;
     private WebApplication _ingester = null!;
+    private Uri _stream = null!;
     private WebApplication? _egress;
     private HttpClient _hooks = null!;
 
@@ -93,15 +92,16 @@ internal sealed class Mesh : IAsyncDisposable
     private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, params FlowPolicy[] flows)
     {
         var mesh = new Mesh(flows, envoy, postgres) { _telemetry = telemetry };
-        mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", mesh._streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9", .. telemetry?.Args ?? []],
+        mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", "0", "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9", .. telemetry?.Args ?? []],
             b => Quiet(b, telemetry?.IngesterLog));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
         endpoint.Flows.AddRange(flows.Select(f => new FlowRoute { Flow = f.Flow, EventTypes = { "*" }, Enabled = true }));
         mesh._ingester.Services.GetRequiredService<EndpointPolicies>().Replace([endpoint]);
         await mesh._ingester.StartAsync();
-        var hooks = mesh._ingester.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{mesh._streamPort}", StringComparison.Ordinal));
+        var endpoints = mesh._ingester.Services.GetRequiredService<IngesterEndpoints>();
+        mesh._stream = endpoints.StreamUri;
         // Like a provider's client, it sends the traceparent it is given: this process's OpenTelemetry (the services') must not replace it.
-        mesh._hooks = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = new Uri(hooks) };
+        mesh._hooks = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = endpoints.HooksUri };
         await mesh.StartEgressAsync();
         return mesh;
     }
@@ -125,7 +125,7 @@ internal sealed class Mesh : IAsyncDisposable
     {
         string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
         string[] store = _postgres is null ? [] : ["--postgres", _postgres];
-        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", $"http://127.0.0.1:{_streamPort}", "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
+        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", _stream.ToString(), "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
             b => Quiet(b, _telemetry?.EgressLog));
         egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
         await egress.StartAsync();

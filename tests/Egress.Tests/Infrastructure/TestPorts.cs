@@ -5,14 +5,6 @@ namespace ZenMesh.Egress.Tests.Infrastructure;
 
 internal static class TestPorts
 {
-    /// <summary>A loopback port nothing listens on right now.</summary>
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>
     /// A loopback port that refuses connections for as long as the returned socket is held: bound and
     /// never listening, so no other test can take it meanwhile. A port that was only free when asked

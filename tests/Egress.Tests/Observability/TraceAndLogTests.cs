@@ -2,8 +2,11 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Egress.Tests.Infrastructure;
 
@@ -36,10 +39,9 @@ public sealed class TraceAndLogTests
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            var port = TestPorts.Free();
-            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
             var app = builder.Build();
-            var collector = new Collector(app) { Url = new Uri($"http://127.0.0.1:{port}") };
+            var collector = new Collector(app);
             app.MapPost("/v1/traces", async (HttpContext http) =>
             {
                 using var body = new MemoryStream();
@@ -48,6 +50,7 @@ public sealed class TraceAndLogTests
                 return Results.Ok();
             });
             await app.StartAsync();
+            collector.Url = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
             return collector;
         }
 

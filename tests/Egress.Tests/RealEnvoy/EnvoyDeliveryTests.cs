@@ -1,10 +1,7 @@
-using System.Globalization;
 using System.Text;
 using DotNet.Testcontainers.Builders;
 using DotNet.Testcontainers.Configurations;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Egress.Hosting;
@@ -48,14 +45,14 @@ public sealed class EnvoyDeliveryTests
 
         var ingesterDir = Directory.CreateTempSubdirectory("zenmesh-envoy-ingester-").FullName;
         var egressDir = Directory.CreateTempSubdirectory("zenmesh-envoy-egress-").FullName;
-        var streamPort = TestPorts.Free();
-        await using var ingester = IngesterApp.Build(["--port", "0", "--stream-port", streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", ingesterDir, "--xds", server.AdsUri.ToString(), "--edge", "default/local"],
+        await using var ingester = IngesterApp.Build(["--port", "0", "--stream-port", "0", "--data-dir", ingesterDir, "--xds", server.AdsUri.ToString(), "--edge", "default/local"],
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await ingester.StartAsync();
-        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", $"http://127.0.0.1:{streamPort}", "--xds", server.AdsUri.ToString(), "--edge", "default/local",
+        var ingesterEndpoints = ingester.Services.GetRequiredService<IngesterEndpoints>();
+        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", ingesterEndpoints.StreamUri.ToString(), "--xds", server.AdsUri.ToString(), "--edge", "default/local",
             "--envoy", $"http://{envoy.Hostname}:{envoy.GetMappedPublicPort(10001)}"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await egress.StartAsync();
-        using var hooks = new HttpClient { BaseAddress = new Uri(ingester.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{streamPort}", StringComparison.Ordinal))) };
+        using var hooks = new HttpClient { BaseAddress = ingesterEndpoints.HooksUri };
 
         string? eventId = null;
         await TestTimeouts.Eventually(async () =>

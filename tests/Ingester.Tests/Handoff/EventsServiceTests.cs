@@ -22,7 +22,6 @@ namespace ZenMesh.Ingester.Tests.Handoff;
 /// </summary>
 public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
 {
-    private readonly IngesterPorts _ports = new();
     private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-handoff-").FullName;
     private WebApplication _app = null!;
     private HttpClient _http = null!;
@@ -30,7 +29,7 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
 
     public async Task InitializeAsync()
     {
-        _app = IngesterApp.Build([.. _ports.Args, "--data-dir", _dataDir, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", _dataDir, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         _app.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy
         {
             Tenant = "default", Endpoint = "orders", Provider = "none",
@@ -42,8 +41,8 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
             },
         }]);
         await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = _ports.Hooks(_app) };
-        _channel = GrpcChannel.ForAddress(_ports.StreamAddress);
+        _http = new HttpClient { BaseAddress = IngesterPorts.Hooks(_app) };
+        _channel = GrpcChannel.ForAddress(IngesterPorts.Stream(_app));
     }
 
     public async Task DisposeAsync()

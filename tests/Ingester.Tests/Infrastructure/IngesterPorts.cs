@@ -1,28 +1,28 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using ZenMesh.Ingester.Hosting;
 
 namespace ZenMesh.Ingester.Tests.Infrastructure;
 
 /// <summary>
-/// An ingester under test listens twice: webhooks on a port the OS picks, the egress stream on a
-/// free port chosen here, so the two addresses can be told apart once it runs.
+/// An ingester under test listens twice, webhooks and the egress stream, both on ports the OS picks
+/// when it binds; <see cref="IngesterEndpoints"/> says which is which once it runs. Nothing is
+/// reserved in advance, so no parallel test can take a port between choosing and binding it.
 /// </summary>
-internal sealed class IngesterPorts
+internal static class IngesterPorts
 {
-    public int Stream { get; } = FreePort();
+    public static string[] Args => ["--port", "0", "--stream-port", "0"];
 
-    public string[] Args => ["--port", "0", "--stream-port", Stream.ToString(CultureInfo.InvariantCulture)];
+    public static Uri Hooks(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().HooksUri;
 
-    public Uri StreamAddress => new($"http://127.0.0.1:{Stream}");
+    public static Uri Stream(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().StreamUri;
 
-    public Uri Hooks(WebApplication app) =>
-        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => !a.EndsWith($":{Stream}", StringComparison.Ordinal)));
-
+    /// <summary>
+    /// A port free when asked, for an ingester in a child process: it is killed and started again on
+    /// the same address, as a provider's retries would find it.
+    /// </summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

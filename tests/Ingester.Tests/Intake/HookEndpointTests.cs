@@ -3,8 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Contracts.V1;
@@ -23,7 +21,6 @@ namespace ZenMesh.Ingester.Tests.Intake;
 public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
 {
     private const string Secret = "It's a Secret to Everybody";
-    private readonly IngesterPorts _ports = new();
     private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-ingester-").FullName;
     private readonly string _secretsDir = Directory.CreateTempSubdirectory("zenmesh-ingester-secrets-").FullName;
     private WebApplication _app = null!;
@@ -48,14 +45,14 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     private async Task StartAsync(params string[] extra)
     {
         // No xDS here: these tests set the endpoint config themselves.
-        _app = IngesterApp.Build([.. _ports.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", "http://127.0.0.1:9", .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", "http://127.0.0.1:9", .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         _app.Services.GetRequiredService<EndpointPolicies>().Replace([
             new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", MaxBodyBytes = 4096 },
             new EndpointPolicy { Tenant = "default", Endpoint = "unsigned", Provider = "none" },
             new EndpointPolicy { Tenant = "default", Endpoint = "lost-secret", Provider = "github", SecretRef = "not-on-this-edge" },
         ]);
         await _app.StartAsync();
-        var address = _ports.Hooks(_app).ToString();
+        var address = IngesterPorts.Hooks(_app).ToString();
         _http = new HttpClient { BaseAddress = new Uri(address) };
     }
 

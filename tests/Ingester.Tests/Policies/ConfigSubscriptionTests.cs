@@ -3,8 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Ingester.Hosting;
@@ -16,7 +14,6 @@ namespace ZenMesh.Ingester.Tests.Policies;
 public sealed class ConfigSubscriptionTests : IAsyncLifetime
 {
     private const string Secret = "gh-verification-secret";
-    private readonly IngesterPorts _ports = new();
     private readonly string _dataDir = Directory.CreateTempSubdirectory("zenmesh-ingester-xds-").FullName;
     private readonly string _secretsDir = Directory.CreateTempSubdirectory("zenmesh-ingester-xds-secrets-").FullName;
     private RunningServer _server = null!;
@@ -39,9 +36,9 @@ public sealed class ConfigSubscriptionTests : IAsyncLifetime
 
     private async Task<(WebApplication App, HttpClient Http)> StartIngesterAsync(string xds)
     {
-        var app = IngesterApp.Build([.. _ports.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", xds, "--edge", "default/local"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        var app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", xds, "--edge", "default/local"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync().WithTimeout("the ingester to start");
-        var address = _ports.Hooks(app).ToString();
+        var address = IngesterPorts.Hooks(app).ToString();
         return (app, new HttpClient { BaseAddress = new Uri(address) });
     }
 

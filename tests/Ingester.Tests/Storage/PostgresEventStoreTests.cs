@@ -114,12 +114,11 @@ public sealed class PostgresEventStoreTests(PostgresServerFixture postgres) : IA
             var clients = new List<HttpClient>();
             for (var i = 0; i < 2; i++)
             {
-                var ports = new IngesterPorts();
-                var app = IngesterApp.Build([.. ports.Args, "--postgres", database, "--data-dir", Directory.CreateTempSubdirectory("zenmesh-pg-ingester-").FullName, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+                var app = IngesterApp.Build([.. IngesterPorts.Args, "--postgres", database, "--data-dir", Directory.CreateTempSubdirectory("zenmesh-pg-ingester-").FullName, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
                 app.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" }]);
                 await app.StartAsync();
                 apps.Add(app);
-                clients.Add(new HttpClient { BaseAddress = ports.Hooks(app) });
+                clients.Add(new HttpClient { BaseAddress = IngesterPorts.Hooks(app) });
             }
 
             using var first = await clients[0].PostAsync("/hooks/default/orders", new StringContent("""{"type":"order.paid"}""", Encoding.UTF8, "application/json"));
