@@ -25,7 +25,7 @@ Console.WriteLine($"agent start benchmark: one edge with {flows} flows (10 endpo
 var server = XdsServerApp.Build(["--ads-port", "0", "--http-port", "0", "--data-dir", Path.Combine(root, "data"), "--Xds:AdminToken", "bench"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
 await server.StartAsync();
 var bound = server.Services.GetRequiredService<BoundEndpoints>();
-using (var http = new HttpClient { BaseAddress = bound.HttpUri })
+using (var http = new HttpClient { BaseAddress = bound.Http.Uri })
 {
     http.DefaultRequestHeaders.Authorization = new("Bearer", "bench");
     var bundle = new Dictionary<string, object>
@@ -41,9 +41,9 @@ using (var http = new HttpClient { BaseAddress = bound.HttpUri })
         throw new InvalidOperationException(await applied.Content.ReadAsStringAsync());
     }
 }
-var first = AgentApp.Build(Args(bound.AdsUri.ToString()), b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+var first = AgentApp.Build(Args(bound.Ads.Uri.ToString()), b => b.Logging.SetMinimumLevel(LogLevel.Warning));
 await first.StartAsync();
-var expected = await HoldFullConfigAsync(first.Services.GetRequiredService<AgentEndpoints>().XdsUri, waitForTypes: 5);
+var expected = await HoldFullConfigAsync(first.Services.GetRequiredService<AgentEndpoints>().Xds.Uri, waitForTypes: 5);
 await first.StopAsync();
 await first.DisposeAsync();
 await server.StopAsync();
@@ -58,7 +58,7 @@ for (var i = 0; i < runs; i++)
     var clock = Stopwatch.StartNew();
     var agent = AgentApp.Build(Args("http://127.0.0.1:9"), b => b.Logging.SetMinimumLevel(LogLevel.Error));
     await agent.StartAsync();
-    var held = await HoldFullConfigAsync(agent.Services.GetRequiredService<AgentEndpoints>().XdsUri, expected.Types);
+    var held = await HoldFullConfigAsync(agent.Services.GetRequiredService<AgentEndpoints>().Xds.Uri, expected.Types);
     times.Add(clock.Elapsed.TotalMilliseconds);
     if (held.Resources != expected.Resources)
     {

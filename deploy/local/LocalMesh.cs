@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.Identity;
 using ZenMesh.Egress.Flows;
@@ -98,9 +96,6 @@ public sealed class LocalMesh : IAsyncDisposable
         }
     }
 
-    private static IEnumerable<Uri> Addresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
-
     private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 
     private async Task RunAsync(TextWriter output, CancellationToken cancellationToken)
@@ -112,7 +107,7 @@ public sealed class LocalMesh : IAsyncDisposable
         // 1. The control plane: desired state and the edge CA in its data directory, mutual TLS on xDS.
         var server = _server = await StartAppAsync(XdsServerApp.Build(["--data-dir", o.ControlPlaneDir, "--ads-port", Port(o.AdsPort), "--http-port", Port(o.ApiPort), "--tls"], Embedded), cancellationToken).ConfigureAwait(false);
         var bound = server.Services.GetRequiredService<BoundEndpoints>();
-        (Api, Ads) = (bound.HttpUri, bound.AdsUri);
+        (Api, Ads) = (bound.Http.Uri, bound.Ads.Uri);
 
         // 2. The demo flow's target, then the demo's desired state pointing at it.
         Echo = await EchoReceiver.StartAsync(o.EchoPort, o.SecretsDir, output, cancellationToken).ConfigureAwait(false);
@@ -159,7 +154,7 @@ public sealed class LocalMesh : IAsyncDisposable
         var o = Options;
         _agent = await StartAppAsync(AgentApp.Build(["--state-dir", o.AgentStateDir, "--control-plane", Ads.ToString(), "--xds-port", Port(AgentXds?.Port ?? o.AgentXdsPort), "--status-port", Port(AgentStatus?.Port ?? o.AgentStatusPort), "--secrets-dir", o.SecretsDir], Embedded), cancellationToken).ConfigureAwait(false);
         var agentEndpoints = _agent.Services.GetRequiredService<AgentEndpoints>();
-        (AgentXds, AgentStatus) = (agentEndpoints.XdsUri, agentEndpoints.StatusUri);
+        (AgentXds, AgentStatus) = (agentEndpoints.Xds.Uri, agentEndpoints.Status.Uri);
     }
 
     private async Task StartIngesterAndEgressAsync(CancellationToken cancellationToken)
@@ -167,8 +162,8 @@ public sealed class LocalMesh : IAsyncDisposable
         var o = Options;
         _ingester = await StartAppAsync(IngesterApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.IngesterDir, "--secrets-dir", o.SecretsDir,
             "--port", Port(_hookPort), "--stream-port", Port(_streamPort)], Embedded), cancellationToken).ConfigureAwait(false);
-        Hooks = Addresses(_ingester).Single(a => a.Port != _streamPort);
-        IngesterStream = new Uri($"http://127.0.0.1:{_streamPort}");
+        var ingester = _ingester.Services.GetRequiredService<IngesterEndpoints>();
+        (Hooks, IngesterStream) = (ingester.Hooks.Uri, ingester.Stream.Uri);
         string[] mode = (o.ExternalEnvoyEgress, Envoy) switch
         {
             ({ } external, _) => ["--envoy", external.ToString()],
@@ -177,7 +172,7 @@ public sealed class LocalMesh : IAsyncDisposable
         };
         _egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
             "--ingester", IngesterStream.ToString(), "--port", Port(EgressApi?.Port ?? o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
-        EgressApi = Addresses(_egress).Single();
+        EgressApi = _egress.Services.GetRequiredService<EgressEndpoints>().Api.Uri;
 
         // Ready when the demo's config (as applied now, or the last-known-good when the control plane is down) has come through the agent to both.
         var endpoints = _ingester.Services.GetRequiredService<EndpointPolicies>();

@@ -43,7 +43,7 @@ try
     await app.StartAsync().ConfigureAwait(false);
     var endpoints = app.Services.GetRequiredService<AgentEndpoints>();
     var options = app.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
-    Console.WriteLine($"ZenMesh agent for edge {options.Edge}: control plane {options.ControlPlane}; local xDS on {endpoints.XdsUri}, status on {endpoints.StatusUri}status. State in {Path.GetFullPath(options.StateDir)}. Ctrl-C stops.");
+    Console.WriteLine($"ZenMesh agent for edge {options.Edge}: control plane {options.ControlPlane}; local xDS on {endpoints.Xds.Uri}, status on {endpoints.Status.Uri}status. State in {Path.GetFullPath(options.StateDir)}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }

@@ -9,7 +9,7 @@ try
     var app = EgressApp.Build(args);
     await app.StartAsync().ConfigureAwait(false);
     var options = app.Services.GetRequiredService<IOptions<EgressOptions>>().Value;
-    Console.WriteLine($"ZenMesh egress: jobs from {options.Ingester}, delivering {(options.Direct ? "directly" : $"through Envoy at {options.Envoy}")}; delivery log on http://{options.BindAddress}:{options.Port}/deliveries, store in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
+    Console.WriteLine($"ZenMesh egress: jobs from {options.Ingester}, delivering {(options.Direct ? "directly" : $"through Envoy at {options.Envoy}")}; delivery log on {app.Services.GetRequiredService<EgressEndpoints>().Api.Uri}deliveries, store in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }

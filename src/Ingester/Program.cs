@@ -10,7 +10,7 @@ try
     var options = app.Services.GetRequiredService<IOptions<IngesterOptions>>().Value;
     // The bound addresses, not the configured ones: with port 0 the OS chose them.
     var endpoints = app.Services.GetRequiredService<IngesterEndpoints>();
-    Console.WriteLine($"ZenMesh ingester: webhooks on {endpoints.HooksUri}hooks/<tenant>/<endpoint>, the egress job stream on {endpoints.StreamUri}, events in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
+    Console.WriteLine($"ZenMesh ingester: webhooks on {endpoints.Hooks.Uri}hooks/<tenant>/<endpoint>, the egress job stream on {endpoints.Stream.Uri}, events in {Path.GetFullPath(options.DataDir)}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }

@@ -12,7 +12,7 @@ try
     var store = app.Services.GetRequiredService<DesiredStateStore>();
     await app.StartAsync().ConfigureAwait(false);
     var bound = app.Services.GetRequiredService<BoundEndpoints>();
-    Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.AdsUri}, admin and Flow API on {bound.HttpUri} (try {bound.HttpUri}admin/xds/clients). Desired state: {store.Current.Edges.Count} edges, stored in {app.Services.GetRequiredService<IDesiredStatePersistence>().Describe()}. Ctrl-C stops.");
+    Console.WriteLine($"ZenMesh xDS server: ADS (gRPC) on {bound.Ads.Uri}, admin and Flow API on {bound.Http.Uri} (try {bound.Http.Uri}admin/xds/clients). Desired state: {store.Current.Edges.Count} edges, stored in {app.Services.GetRequiredService<IDesiredStatePersistence>().Describe()}. Ctrl-C stops.");
     await app.WaitForShutdownAsync().ConfigureAwait(false);
     return 0;
 }

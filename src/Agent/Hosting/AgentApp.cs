@@ -91,12 +91,12 @@ public static class AgentApp
             kestrel.Listen(IPAddress.Loopback, options.XdsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;
-                endpoints.Xds = listen;
+                endpoints.Xds.Capture(listen);
             });
             kestrel.Listen(IPAddress.Parse(options.StatusBindAddress), options.StatusPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
-                endpoints.Status = listen;
+                endpoints.Status.Capture(listen);
             });
         });
         configure?.Invoke(builder);

@@ -1,16 +1,13 @@
-using System.Net;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using ZenMesh.Hosting;
 
 namespace ZenMesh.Agent.Hosting;
 
-/// <summary>Where the agent actually listens (a configured port 0 becomes a real one once started).</summary>
+/// <summary>Where the agent actually listens, once started: its ports may have been 0 (the OS's choice) in its options.</summary>
 public sealed class AgentEndpoints
 {
-    internal ListenOptions? Xds { get; set; }
-    internal ListenOptions? Status { get; set; }
+    /// <summary>The local xDS relay (h2c, loopback only) that Envoy and the edge's services subscribe to.</summary>
+    public BoundListener Xds { get; } = new("agent");
 
-    public IPEndPoint XdsEndPoint => Xds?.IPEndPoint ?? throw new InvalidOperationException("The agent has not started.");
-    public IPEndPoint StatusEndPoint => Status?.IPEndPoint ?? throw new InvalidOperationException("The agent has not started.");
-    public Uri XdsUri => new($"http://{XdsEndPoint}");
-    public Uri StatusUri => new($"http://{StatusEndPoint}");
+    /// <summary>Status, health and metrics over HTTP/1.1.</summary>
+    public BoundListener Status { get; } = new("agent");
 }

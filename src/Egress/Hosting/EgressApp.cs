@@ -81,7 +81,9 @@ public static class EgressApp
         builder.Services.AddHostedService<JobReceiver>();
         builder.Services.AddSingleton<ReplayRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ReplayRunner>());
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port));
+        var endpoints = new EgressEndpoints();
+        builder.Services.AddSingleton(endpoints);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Api.Capture(l)));
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapDeliveryApi();

@@ -81,12 +81,12 @@ public static class IngesterApp
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks = l);
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks.Capture(l));
             // The egress's stream: HTTP/2 without TLS (h2c) on its own port.
             k.Listen(IPAddress.Parse(options.BindAddress), options.StreamPort, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
-                endpoints.Stream = l;
+                endpoints.Stream.Capture(l);
             });
         });
         configure?.Invoke(builder);

@@ -1,17 +1,13 @@
-using System.Net;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using ZenMesh.Hosting;
 
 namespace ZenMesh.XdsServer.Hosting;
 
-/// <summary>Where the server actually listens (a configured port 0 becomes a real one once started).</summary>
+/// <summary>Where the control plane actually listens, once started: its ports may have been 0 (the OS's choice) in its options.</summary>
 public sealed class BoundEndpoints
 {
-    internal ListenOptions? Ads { get; set; }
-    internal ListenOptions? Http { get; set; }
+    /// <summary>ADS and enrollment (gRPC over HTTP/2; https when TLS is on).</summary>
+    public BoundListener Ads { get; } = new("server");
 
-    public IPEndPoint AdsEndPoint => Ads?.IPEndPoint ?? throw new InvalidOperationException("The server has not started.");
-    public IPEndPoint HttpEndPoint => Http?.IPEndPoint ?? throw new InvalidOperationException("The server has not started.");
-    public Uri AdsUri => new($"{(AdsUsesTls ? "https" : "http")}://{AdsEndPoint}");
-    public Uri HttpUri => new($"http://{HttpEndPoint}");
-    public bool AdsUsesTls { get; internal set; }
+    /// <summary>The Flow API, admin pages and metrics over HTTP/1.1.</summary>
+    public BoundListener Http { get; } = new("server");
 }

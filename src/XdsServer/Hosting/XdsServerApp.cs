@@ -101,14 +101,13 @@ public static class XdsServerApp
                         ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate,
                         ClientCertificateValidation = (_, _, _) => true,
                     });
-                    bound.AdsUsesTls = true;
                 }
-                bound.Ads = listen;
+                bound.Ads.Capture(listen, tls: options.TlsEnabled);
             });
             kestrel.Listen(address, options.HttpPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
-                bound.Http = listen;
+                bound.Http.Capture(listen);
             });
         });
         configure?.Invoke(builder);

@@ -119,8 +119,8 @@ public sealed class EnrollmentContext(
         {
             return configured;
         }
-        var endpoint = bound.AdsEndPoint;
+        var endpoint = bound.Ads.EndPoint;
         var host = endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any) ? http.Request.Host.Host : endpoint.Address.ToString();
-        return $"{(bound.AdsUsesTls ? "https" : "http")}://{host}:{endpoint.Port}";
+        return $"{(bound.Ads.UsesTls ? "https" : "http")}://{host}:{endpoint.Port}";
     }
 }

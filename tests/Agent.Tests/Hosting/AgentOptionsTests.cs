@@ -19,7 +19,7 @@ public sealed class AgentOptionsTests : IDisposable
     {
         await using var agent = await RunningAgent.StartAsync(RunningAgent.Unreachable, _stateDir, null, "--status-bind", "0.0.0.0");
 
-        Assert.Equal("0.0.0.0", agent.Services.GetRequiredService<AgentEndpoints>().StatusUri.Host);
+        Assert.Equal("0.0.0.0", agent.Services.GetRequiredService<AgentEndpoints>().Status.Uri.Host);
         Assert.True(System.Net.IPAddress.IsLoopback(System.Net.IPAddress.Parse(agent.XdsUri.Host)));
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{agent.Http.BaseAddress!.Port}") };
         Assert.Equal("ok", (await http.GetFromJsonAsync<JsonElement>("/healthz")).GetProperty("status").GetString());

@@ -19,8 +19,8 @@ internal sealed class RunningAgent : IAsyncDisposable
         _app = app;
         StateDir = stateDir;
         var endpoints = app.Services.GetRequiredService<AgentEndpoints>();
-        XdsUri = endpoints.XdsUri;
-        Http = new HttpClient { BaseAddress = endpoints.StatusUri, Timeout = TestTimeouts.Default };
+        XdsUri = endpoints.Xds.Uri;
+        Http = new HttpClient { BaseAddress = endpoints.Status.Uri, Timeout = TestTimeouts.Default };
     }
 
     public string StateDir { get; }

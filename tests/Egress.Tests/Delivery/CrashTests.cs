@@ -34,7 +34,7 @@ public sealed class CrashTests : IAsyncLifetime
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await _ingester.StartAsync();
         var endpoints = _ingester.Services.GetRequiredService<IngesterEndpoints>();
-        (_hooksUri, _streamUri) = (endpoints.HooksUri, endpoints.StreamUri);
+        (_hooksUri, _streamUri) = (endpoints.Hooks.Uri, endpoints.Stream.Uri);
     }
 
     public async Task DisposeAsync()

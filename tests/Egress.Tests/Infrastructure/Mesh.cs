@@ -5,8 +5,6 @@ using System.Text;
 using System.Text.Json;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Contracts.V1;
@@ -99,9 +97,9 @@ internal sealed class Mesh : IAsyncDisposable
         mesh._ingester.Services.GetRequiredService<EndpointPolicies>().Replace([endpoint]);
         await mesh._ingester.StartAsync();
         var endpoints = mesh._ingester.Services.GetRequiredService<IngesterEndpoints>();
-        mesh._stream = endpoints.StreamUri;
+        mesh._stream = endpoints.Stream.Uri;
         // Like a provider's client, it sends the traceparent it is given: this process's OpenTelemetry (the services') must not replace it.
-        mesh._hooks = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = endpoints.HooksUri };
+        mesh._hooks = new HttpClient(new SocketsHttpHandler { ActivityHeadersPropagator = null }) { BaseAddress = endpoints.Hooks.Uri };
         await mesh.StartEgressAsync();
         return mesh;
     }
@@ -141,7 +139,7 @@ internal sealed class Mesh : IAsyncDisposable
         }
     }
 
-    public static Uri ApiOf(WebApplication egress) => new(egress.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+    public static Uri ApiOf(WebApplication egress) => egress.Services.GetRequiredService<EgressEndpoints>().Api.Uri;
 
     public async Task StopEgressAsync()
     {

@@ -49,10 +49,10 @@ public sealed class EnvoyDeliveryTests
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await ingester.StartAsync();
         var ingesterEndpoints = ingester.Services.GetRequiredService<IngesterEndpoints>();
-        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", ingesterEndpoints.StreamUri.ToString(), "--xds", server.AdsUri.ToString(), "--edge", "default/local",
+        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", ingesterEndpoints.Stream.Uri.ToString(), "--xds", server.AdsUri.ToString(), "--edge", "default/local",
             "--envoy", $"http://{envoy.Hostname}:{envoy.GetMappedPublicPort(10001)}"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await egress.StartAsync();
-        using var hooks = new HttpClient { BaseAddress = ingesterEndpoints.HooksUri };
+        using var hooks = new HttpClient { BaseAddress = ingesterEndpoints.Hooks.Uri };
 
         string? eventId = null;
         await TestTimeouts.Eventually(async () =>

@@ -29,9 +29,9 @@ public sealed class IngesterEndpointsTests : IAsyncLifetime
     {
         var endpoints = _app.Services.GetRequiredService<IngesterEndpoints>();
 
-        var e = Assert.Throws<InvalidOperationException>(() => endpoints.HooksUri);
+        var e = Assert.Throws<InvalidOperationException>(() => endpoints.Hooks.Uri);
         Assert.Equal("The ingester has not started.", e.Message);
-        Assert.Throws<InvalidOperationException>(() => endpoints.StreamUri);
+        Assert.Throws<InvalidOperationException>(() => endpoints.Stream.Uri);
     }
 
     [Fact]
@@ -40,18 +40,18 @@ public sealed class IngesterEndpointsTests : IAsyncLifetime
         await _app.StartAsync();
         var endpoints = _app.Services.GetRequiredService<IngesterEndpoints>();
 
-        Assert.NotEqual(0, endpoints.HooksEndPoint.Port);
-        Assert.NotEqual(0, endpoints.StreamEndPoint.Port);
-        Assert.NotEqual(endpoints.HooksEndPoint.Port, endpoints.StreamEndPoint.Port);
+        Assert.NotEqual(0, endpoints.Hooks.EndPoint.Port);
+        Assert.NotEqual(0, endpoints.Stream.EndPoint.Port);
+        Assert.NotEqual(endpoints.Hooks.EndPoint.Port, endpoints.Stream.EndPoint.Port);
         using var http1 = new HttpClient();
-        using var hooks = await http1.GetAsync(new Uri(endpoints.HooksUri, "/healthz"));
+        using var hooks = await http1.GetAsync(new Uri(endpoints.Hooks.Uri, "/healthz"));
         Assert.Equal(HttpStatusCode.OK, hooks.StatusCode);
         Assert.Equal(HttpVersion.Version11, hooks.Version);
         using var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        using var stream = await h2c.GetAsync(new Uri(endpoints.StreamUri, "/healthz"));
+        using var stream = await h2c.GetAsync(new Uri(endpoints.Stream.Uri, "/healthz"));
         Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
         Assert.Equal(HttpVersion.Version20, stream.Version);
-        using var wrong = await http1.GetAsync(new Uri(endpoints.StreamUri, "/healthz"));
+        using var wrong = await http1.GetAsync(new Uri(endpoints.Stream.Uri, "/healthz"));
         Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
         Assert.Equal("An HTTP/1.x request was sent to an HTTP/2 only endpoint.", await wrong.Content.ReadAsStringAsync());
     }

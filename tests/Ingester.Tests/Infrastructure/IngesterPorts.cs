@@ -15,9 +15,9 @@ internal static class IngesterPorts
 {
     public static string[] Args => ["--port", "0", "--stream-port", "0"];
 
-    public static Uri Hooks(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().HooksUri;
+    public static Uri Hooks(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().Hooks.Uri;
 
-    public static Uri Stream(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().StreamUri;
+    public static Uri Stream(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().Stream.Uri;
 
     /// <summary>
     /// A port free when asked, for an ingester in a child process: it is killed and started again on

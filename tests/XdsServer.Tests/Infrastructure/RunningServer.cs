@@ -19,8 +19,8 @@ internal sealed class RunningServer : IAsyncDisposable
     {
         _app = app;
         var bound = app.Services.GetRequiredService<BoundEndpoints>();
-        AdsUri = bound.AdsUri;
-        HttpUri = bound.HttpUri;
+        AdsUri = bound.Ads.Uri;
+        HttpUri = bound.Http.Uri;
         Http = new HttpClient { BaseAddress = HttpUri, Timeout = TestTimeouts.Default };
         Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken);
     }
