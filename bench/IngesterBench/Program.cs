@@ -63,6 +63,7 @@ await File.WriteAllTextAsync(script, $$"""
     end
     """);
 
+using var gcPauses = new GcPauses();
 var noOp = WebApplication.CreateSlimBuilder();
 noOp.Logging.ClearProviders();
 noOp.WebHost.UseUrls("http://127.0.0.1:18381");
@@ -173,6 +174,8 @@ string Paced(double rate)
     var switches0 = ZenMesh.IngesterBench.ContextSwitches.Total();
     var written0 = DiskBytesWritten();
     var allocated0 = GC.GetTotalAllocatedBytes();
+    var pauses0 = gcPauses.Snapshot().Length;
+    var gen2s0 = gcPauses.Gen2Reasons().Length;
     // Through bash, whose `times` then prints wrk's CPU time (user and system) after it.
     // Every wrk run sends delivery ids of its own: wrk restarts its counters (and Lua its random
     // sequence) each run, so without a nonce a run would redeliver the previous run's webhooks,
@@ -205,7 +208,10 @@ string Paced(double rate)
     // Where each request's cost goes: CPU of this process (the endpoint under load) and of wrk, the GCs, and thread hand-offs.
     self.Refresh();
     var requests = rate * runFor;
-    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request ({(self.PrivilegedProcessorTime - kernel0).TotalMicroseconds / requests:0} in the kernel), wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms, {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ZenMesh.IngesterBench.ContextSwitches.Total() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
+    var pauses = gcPauses.Snapshot()[pauses0..];
+    var gen2s = string.Join(", ", gcPauses.Gen2Reasons()[gen2s0..].GroupBy(r => r).Select(g => $"{g.Count()} {g.Key}"));
+    var longest = pauses.Length == 0 ? (Length: TimeSpan.Zero, Kind: "none") : pauses.MaxBy(p => p.Length);
+    Console.WriteLine($"  {(duration is null ? "" : "(warm-up) ")}{url} {Path.GetFileName(luaScript)}: {rate:0}/s; server CPU {(self.TotalProcessorTime - cpu0).TotalMicroseconds / requests:0} us/request ({(self.PrivilegedProcessorTime - kernel0).TotalMicroseconds / requests:0} in the kernel), wrk CPU {WrkCpu(output).TotalMicroseconds / requests:0} us/request; GCs gen0/1/2 {GC.CollectionCount(0) - gc0.Gen0}/{GC.CollectionCount(1) - gc0.Gen1}/{GC.CollectionCount(2) - gc0.Gen2}{(gen2s.Length > 0 ? $" (gen2 for {gen2s})" : "")}, pauses {(GC.GetTotalPauseDuration() - gc0.Pause).TotalMilliseconds:0} ms (the longest {longest.Length.TotalMilliseconds:0.0}, {longest.Kind}; over 10 ms: {(pauses.Any(p => p.Length > TimeSpan.FromMilliseconds(10)) ? string.Join(", ", pauses.Where(p => p.Length > TimeSpan.FromMilliseconds(10)).GroupBy(p => p.Kind).Select(g => $"{g.Count()} {g.Key}")) : "none")}), {(GC.GetTotalAllocatedBytes() - allocated0) / requests / 1024:0.0} KiB allocated/request; context switches {(ZenMesh.IngesterBench.ContextSwitches.Total() - switches0) / requests:0.00}/request{(newEvents is { } stored ? $"; {stored} new events stored for {answered} 2xx{Commits(stored)}; {(stored == 0 ? 0 : written / 1024.0 / stored):0.0} KiB written to disk per event" : "")}");
     return (rate, Millis("50"), Millis("99"), errors);
 
     // How the group commit batched this run: fewer, larger commits mean fewer syncs per event.
