@@ -26,6 +26,12 @@ public sealed partial class DedupIndex : IDisposable
     private readonly Lock _viewLock = new();
     private readonly ConcurrentQueue<DedupRun> _retired = new();
     private Memtable _active;
+    // A memory table whose run is written and which no view holds any more, for the writer to clear
+    // and fill again: each new one was 3 MiB in the large object heap every flushAt claims, and with
+    // the flush's sort buffer, most of what started the background gen2 collections (bench/README, session 23).
+    private Memtable? _spare;
+    // The flush's sort buffer, kept: only one flush runs at a time.
+    private DedupEntry[] _sortBuffer = [];
     private volatile View _view;
     private Task _background = Task.CompletedTask;
     private long _nextSeq;
@@ -40,6 +46,14 @@ public sealed partial class DedupIndex : IDisposable
         public Dictionary<string, long> Coverage { get; } = new(StringComparer.Ordinal);
 
         public void Cover(string partition, long rowid) => Coverage[partition] = Math.Max(Coverage.GetValueOrDefault(partition), rowid);
+
+        /// <summary>Empty again, keeping its capacity.</summary>
+        public Memtable Cleared()
+        {
+            Claims.Clear();
+            Coverage.Clear();
+            return this;
+        }
     }
 
     /// <summary>What a lookup reads: the memory table being written out (if any) and the runs, newest first.</summary>
@@ -196,7 +210,8 @@ public sealed partial class DedupIndex : IDisposable
                 frozen.Cover(partition, rowid);
             }
         }
-        _active = new Memtable(_flushAt);
+        // Only the writer freezes and looks up, so no lookup is reading the spare while it is cleared here.
+        _active = Interlocked.Exchange(ref _spare, null)?.Cleared() ?? new Memtable(_flushAt);
         lock (_viewLock)
         {
             _view = _view with { Frozen = frozen };
@@ -209,14 +224,28 @@ public sealed partial class DedupIndex : IDisposable
         try
         {
             var now = _time.GetUtcNow();
-            var entries = frozen.Claims.Select(c => new DedupEntry(c.Key, c.Value)).Where(e => !e.ExpiredAt(now, _window)).ToArray();
-            Array.Sort(entries, static (a, b) => a.Key.CompareTo(b.Key));
-            var run = DedupRun.Write(_directory, Interlocked.Increment(ref _nextSeq) - 1, entries, entries.Length, frozen.Coverage);
+            if (_sortBuffer.Length < frozen.Claims.Count)
+            {
+                _sortBuffer = new DedupEntry[Math.Max(frozen.Claims.Count, _flushAt)];
+            }
+            var count = 0;
+            foreach (var (key, uuid) in frozen.Claims)
+            {
+                var entry = new DedupEntry(key, uuid);
+                if (!entry.ExpiredAt(now, _window))
+                {
+                    _sortBuffer[count++] = entry;
+                }
+            }
+            Array.Sort(_sortBuffer, 0, count, EntryOrder.Instance);
+            var run = DedupRun.Write(_directory, Interlocked.Increment(ref _nextSeq) - 1, new ArraySegment<DedupEntry>(_sortBuffer, 0, count), count, frozen.Coverage);
             lock (_viewLock)
             {
                 _view = new View(null, _view.Runs.Insert(0, run));
             }
-            Interlocked.Add(ref _forgotten, frozen.Claims.Count - entries.Length);
+            // No view holds it now; the writer clears it when it next needs an empty one.
+            Volatile.Write(ref _spare, frozen);
+            Interlocked.Add(ref _forgotten, frozen.Claims.Count - count);
             if (compact)
             {
                 Compact();
@@ -227,6 +256,13 @@ public sealed partial class DedupIndex : IDisposable
             // The claims stay in memory (frozen) and their rows in the events tables; the next flush retries.
             Log.FlushFailed(_logger, frozen.Claims.Count, e.Message);
         }
+    }
+
+    private sealed class EntryOrder : IComparer<DedupEntry>
+    {
+        public static readonly EntryOrder Instance = new();
+
+        public int Compare(DedupEntry x, DedupEntry y) => x.Key.CompareTo(y.Key);
     }
 
     /// <summary>Merges the newest run into the next while that one is no more than twice its size: run sizes fall off geometrically, so lookups search few.</summary>

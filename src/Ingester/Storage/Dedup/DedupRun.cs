@@ -162,7 +162,9 @@ public sealed class DedupRun : IDisposable
         var fence = new List<UInt128>((int)Math.Min(int.MaxValue, (capacity / Stride) + 1));
         var bloom = new ulong[Math.Max(1, ((capacity * BitsPerKey) + 63) / 64)];
         long count = 0, newest = 0;
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        // A buffer under the large object heap's 85,000 bytes: one of a MiB per run written or merged
+        // was a large-object allocation each time, and those start gen2 collections.
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024))
         {
             stream.Position = HeaderSize;
             Span<byte> entry = stackalloc byte[EntrySize];
