@@ -32,7 +32,7 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
     /// Writes the checkpoint at (<paramref name="seq"/>, <paramref name="end"/>) with each flow's jobs
     /// in the first <c>Length</c> of its array that are not done when read; returns how many were written.
     /// </summary>
-    public static long Write(string directory, long seq, int end, IReadOnlyList<SegmentState> segments, IReadOnlyList<(string Flow, OpenJob[] Items, int Length)> flows)
+    public static long Write(string directory, long seq, int end, IReadOnlyList<SegmentState> segments, IReadOnlyList<OpenJobs.FlowSnapshot> flows)
     {
         long written = 0;
         var path = Path.Combine(directory, FileName);
@@ -67,13 +67,13 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                 w.Write(flows.Count);
                 // A million jobs are 20 MB: laid out a chunk at a time, not four calls each.
                 var chunk = new byte[JobBytes * 4096];
-                var jobs = new List<OpenJob>();
-                foreach (var (flow, items, length) in flows)
+                var jobs = new List<CheckpointJob>();
+                foreach (var flow in flows)
                 {
                     jobs.Clear();
-                    jobs.AddRange(items.Take(length).Where(j => !j.Done));
+                    flow.CopyOpen(jobs);
                     written += jobs.Count;
-                    w.Write(flow);
+                    w.Write(flow.Flow);
                     w.Write(jobs.Count);
                     var used = 0;
                     foreach (var job in jobs)

@@ -35,7 +35,7 @@ public sealed partial class LogEventStore
         _checkpointing = Task.Factory.StartNew(() => WriteCheckpoint(snapshot), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    private (long Seq, int End, List<SegmentState> Segments, List<(string Flow, OpenJob[] Items, int Length)> Flows) TakeCheckpoint()
+    private (long Seq, int End, List<SegmentState> Segments, List<OpenJobs.FlowSnapshot> Flows) TakeCheckpoint()
     {
         lock (_gate)
         {
@@ -44,7 +44,7 @@ public sealed partial class LogEventStore
         }
     }
 
-    private void WriteCheckpoint((long Seq, int End, List<SegmentState> Segments, List<(string Flow, OpenJob[] Items, int Length)> Flows) snapshot)
+    private void WriteCheckpoint((long Seq, int End, List<SegmentState> Segments, List<OpenJobs.FlowSnapshot> Flows) snapshot)
     {
         var started = Time.GetTimestamp();
         try

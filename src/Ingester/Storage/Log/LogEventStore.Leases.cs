@@ -36,9 +36,14 @@ public sealed partial class LogEventStore
         }
     }
 
-    private static LeasedJob? Load(OpenJob job, int handedOut, DateTimeOffset until)
+    private LeasedJob? Load(OpenJob job, int handedOut, DateTimeOffset until)
     {
-        if (job.Done || job.Acked || ReadEvent(job) is not { } e)
+        Segment? segment;
+        lock (_gate)
+        {
+            segment = _jobs.IsOpen(job) ? _segments.GetValueOrDefault(job.Key.Segment) : null;
+        }
+        if (segment is null || ReadEvent(job, segment) is not { } e)
         {
             // Acknowledged meanwhile, or its segment was dropped by retention: nothing left to deliver.
             return null;
@@ -48,9 +53,9 @@ public sealed partial class LogEventStore
             Encoding.UTF8.GetString(e.HeadersJson!), e.Body!, handedOut, until);
     }
 
-    private static LoggedEvent? ReadEvent(OpenJob job)
+    private static LoggedEvent? ReadEvent(OpenJob job, Segment segment)
     {
-        if (job.Segment.Dropped)
+        if (segment.Dropped)
         {
             return null;
         }
@@ -60,7 +65,7 @@ public sealed partial class LogEventStore
             var read = 0;
             while (read < record.Length)
             {
-                var n = RandomAccess.Read(job.Segment.Handle, record.AsSpan(read), job.Key.Offset + (long)read);
+                var n = RandomAccess.Read(segment.Handle, record.AsSpan(read), job.Key.Offset + (long)read);
                 if (n == 0)
                 {
                     return null;
@@ -91,7 +96,7 @@ public sealed partial class LogEventStore
             lock (_gate)
             {
                 // Done only once the acknowledgement is in the log: until then a checkpoint counts them open.
-                keys.AddRange(acked.Where(j => j.TryAck()));
+                keys.AddRange(acked.Where(_jobs.TryAck).Cast<object>());
             }
         }
         finally

@@ -64,9 +64,9 @@ public sealed partial class LogEventStore
             flowNames[flow] = flow;
             foreach (var job in jobs)
             {
-                if (bySeq.TryGetValue(job.Key.Segment, out var segment))
+                if (bySeq.ContainsKey(job.Key.Segment))
                 {
-                    _jobs.Add(new OpenJob(job.Key, segment, job.Length, flow));
+                    _jobs.Add(flow, job.Key, job.Length);
                 }
             }
         }
@@ -116,7 +116,7 @@ public sealed partial class LogEventStore
                         {
                             flowNames[name] = shared = name;
                         }
-                        _jobs.Add(new OpenJob(new JobKey(segment.Seq, offset, flow), segment, record.Length, shared));
+                        _jobs.Add(shared, new JobKey(segment.Seq, offset, flow), record.Length);
                     }
                 }
                 if (offset + record.Length > covered && !new DedupEntry(default, e.Uuid).ExpiredAt(now, Options.DedupWindow))

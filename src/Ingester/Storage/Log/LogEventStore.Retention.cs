@@ -29,7 +29,7 @@ public sealed partial class LogEventStore
         lock (_gate)
         {
             var gone = dropped.Select(s => s.Seq).ToHashSet();
-            jobs = _jobs.EndWhere(job => gone.Contains(job.Segment.Seq));
+            jobs = _jobs.EndWhere(key => gone.Contains(key.Segment));
             foreach (var segment in dropped)
             {
                 segment.Dropped = true;
@@ -55,7 +55,10 @@ public sealed partial class LogEventStore
         await _leases.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _leases.Forget(job => job.Segment.Dropped);
+            lock (_gate)
+            {
+                _leases.Forget(job => !_segments.ContainsKey(job.Key.Segment));
+            }
         }
         finally
         {

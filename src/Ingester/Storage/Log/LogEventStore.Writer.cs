@@ -98,7 +98,7 @@ public sealed partial class LogEventStore
                 p.Segment.Counted(p.Event.Tenant, p.Event.Endpoint, p.Event.ReceivedAt);
                 for (var flow = 0; flow < p.Event.Flows.Count; flow++)
                 {
-                    _jobs.Add(new OpenJob(new JobKey(p.Segment.Seq, p.Offset, flow), p.Segment, p.Length, p.Event.Flows[flow]));
+                    _jobs.Add(p.Event.Flows[flow], new JobKey(p.Segment.Seq, p.Offset, flow), p.Length);
                     newJobs++;
                 }
             }
