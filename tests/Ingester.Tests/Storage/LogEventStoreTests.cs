@@ -214,6 +214,63 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
     }
 
     [Fact]
+    public async Task ACheckpointOfMoreJobsThanABlockHolds_ReadsBackEveryOpenJob_InLogOrder()
+    {
+        // 4,096 jobs to a block in the file: these take three blocks, the last one part full.
+        List<string> ids;
+        await using (var store = OpenLog())
+        {
+            var stored = await Task.WhenAll(Enumerable.Range(0, 10_000).Select(i => store.AppendAsync(Event($"k{i}")))).WaitAsync(TestTimeouts.Default);
+            ids = [.. stored.Select(s => s.Id)];
+            var jobs = await LeaseAll(store);
+            Assert.Equal(1_000, await store.AckAsync([.. jobs.Where((_, i) => i % 10 == 0).Select(j => j.JobId)], CancellationToken.None));
+        }
+
+        await using var reopened = OpenLog();
+
+        Assert.True(reopened.Recovered.FromCheckpoint);
+        Assert.Equal(0, reopened.Recovered.RecordsRead);
+        Assert.Equal(9_000, reopened.OpenJobs);
+        Assert.Equal(ids.Where((_, i) => i % 10 != 0), (await LeaseAll(reopened)).Select(j => j.EventId));
+    }
+
+    [Fact]
+    public void ACheckpointOfTheFirstVersion_OneCountPerFlow_IsStillRead()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(DataDir, "v1")).FullName;
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(0x50434D5A);
+            w.Write(1);
+            w.Write(7L);
+            w.Write(4096);
+            w.Write(0);
+            w.Write(1);
+            w.Write("to-ci");
+            w.Write(2);
+            foreach (var (offset, length) in new[] { (0, 100), (100, 120) })
+            {
+                w.Write(7L);
+                w.Write(offset);
+                w.Write(0);
+                w.Write(length);
+            }
+        }
+        var bytes = body.ToArray();
+        File.WriteAllBytes(Path.Combine(dir, Checkpoint.FileName), [.. bytes, .. BitConverter.GetBytes(Crc32C.Of(bytes))]);
+
+        var checkpoint = Checkpoint.Read(dir, out var problem);
+
+        Assert.Null(problem);
+        Assert.NotNull(checkpoint);
+        Assert.Equal((7L, 4096), (checkpoint.Seq, checkpoint.End));
+        var (flow, jobs) = Assert.Single(checkpoint.Flows);
+        Assert.Equal("to-ci", flow);
+        Assert.Equal([new CheckpointJob(new JobKey(7, 0, 0), 100), new CheckpointJob(new JobKey(7, 100, 0), 120)], jobs);
+    }
+
+    [Fact]
     public async Task ACrashAfterACheckpoint_ReadsOnlyTheLogAfterIt_AndFindsWhatTheWholeLogSays()
     {
         var ids = new List<string>();

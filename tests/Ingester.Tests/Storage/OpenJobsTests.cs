@@ -161,10 +161,5 @@ public sealed class OpenJobsTests
         Assert.Empty(jobs.Open());
     }
 
-    private static List<CheckpointJob> CopyOpen(OpenJobs.FlowSnapshot snapshot)
-    {
-        var into = new List<CheckpointJob>();
-        snapshot.CopyOpen(into);
-        return into;
-    }
+    private static List<CheckpointJob> CopyOpen(OpenJobs.FlowSnapshot snapshot) => [.. snapshot.OpenJobs()];
 }

@@ -11,7 +11,10 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// but whose acknowledgement was not yet in the log counts as open: the checkpoint says nothing the
 /// log does not.
 /// The file: "ZMCP", a version, the position, the segments, each flow's jobs in log order, then the
-/// CRC-32C of all before it. Written beside the last one and written out a MiB at a time (a big one
+/// CRC-32C of all before it. Since version 2 a flow's jobs are in blocks of up to 4,096, each after
+/// its count, ended by an empty one: the writer reads each job's state once, as it writes it, and
+/// holds no list of a million jobs (24 MB on the large object heap, every checkpoint). Version 1
+/// (one count, then every job) is still read. Written beside the last one and written out a MiB at a time (a big one
 /// written out in one go would hold up the commits' syncs behind it), synced, then renamed over it: a
 /// crash leaves one or the other, whole.
 /// </summary>
@@ -21,7 +24,11 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
 
     private const uint Magic = 0x50434D5A; // "ZMCP"
 
-    private const int Version = 1;
+    private const int Version = 2;
+
+    private const int OldestReadable = 1;
+
+    private const int JobsPerBlock = 4096;
 
     private const int WriteOutEvery = 1 << 20;
 
@@ -65,32 +72,34 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                     }
                 }
                 w.Write(flows.Count);
-                // A million jobs are 20 MB: laid out a chunk at a time, not four calls each.
-                var chunk = new byte[JobBytes * 4096];
-                var jobs = new List<CheckpointJob>();
+                // A million jobs are 20 MB: laid out a block at a time (80 KiB, under the large object heap's threshold), not four calls each.
+                var block = new byte[JobBytes * JobsPerBlock];
                 foreach (var flow in flows)
                 {
-                    jobs.Clear();
-                    flow.CopyOpen(jobs);
-                    written += jobs.Count;
                     w.Write(flow.Flow);
-                    w.Write(jobs.Count);
                     var used = 0;
-                    foreach (var job in jobs)
+                    foreach (var job in flow.OpenJobs())
                     {
-                        var into = chunk.AsSpan(used, JobBytes);
+                        var into = block.AsSpan(used, JobBytes);
                         BinaryPrimitives.WriteInt64LittleEndian(into, job.Key.Segment);
                         BinaryPrimitives.WriteInt32LittleEndian(into[8..], job.Key.Offset);
                         BinaryPrimitives.WriteInt32LittleEndian(into[12..], job.Key.Flow);
                         BinaryPrimitives.WriteInt32LittleEndian(into[16..], job.Length);
                         used += JobBytes;
-                        if (used == chunk.Length)
+                        written++;
+                        if (used == block.Length)
                         {
-                            w.Write(chunk);
+                            w.Write(JobsPerBlock);
+                            w.Write(block);
                             used = 0;
                         }
                     }
-                    w.Write(chunk.AsSpan(0, used));
+                    if (used > 0)
+                    {
+                        w.Write(used / JobBytes);
+                        w.Write(block.AsSpan(0, used));
+                    }
+                    w.Write(0);
                 }
             }
             Span<byte> trailer = stackalloc byte[4];
@@ -118,9 +127,10 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
             problem = $"{path} is not a checkpoint";
             return null;
         }
-        if (BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4)) != Version)
+        var version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4));
+        if (version is < OldestReadable or > Version)
         {
-            problem = $"{path} is a checkpoint of version {BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4))}, this ingester reads version {Version}";
+            problem = $"{path} is a checkpoint of version {version}, this ingester reads versions {OldestReadable} to {Version}";
             return null;
         }
         if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4)) != Crc32C.Of(bytes.AsSpan(0, bytes.Length - 4)))
@@ -155,21 +165,26 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
             for (var f = 0; f < flows.Length; f++)
             {
                 var flow = r.ReadString();
-                var count = r.ReadInt32();
-                var at = (int)body.Position;
-                if (count < 0 || (long)count * JobBytes > body.Length - at)
+                var jobs = new List<CheckpointJob>();
+                int count;
+                do
                 {
-                    throw new FormatException($"flow {flow} has {count} jobs, more than the file holds");
+                    count = r.ReadInt32();
+                    var at = (int)body.Position;
+                    if (count < 0 || (long)count * JobBytes > body.Length - at)
+                    {
+                        throw new FormatException($"flow {flow} has a block of {count} jobs, more than the file holds");
+                    }
+                    for (var j = 0; j < count; j++, at += JobBytes)
+                    {
+                        var from = bytes.AsSpan(at, JobBytes);
+                        jobs.Add(new CheckpointJob(
+                            new JobKey(BinaryPrimitives.ReadInt64LittleEndian(from), BinaryPrimitives.ReadInt32LittleEndian(from[8..]), BinaryPrimitives.ReadInt32LittleEndian(from[12..])),
+                            BinaryPrimitives.ReadInt32LittleEndian(from[16..])));
+                    }
+                    body.Position = at;
                 }
-                var jobs = new List<CheckpointJob>(count);
-                for (var j = 0; j < count; j++, at += JobBytes)
-                {
-                    var from = bytes.AsSpan(at, JobBytes);
-                    jobs.Add(new CheckpointJob(
-                        new JobKey(BinaryPrimitives.ReadInt64LittleEndian(from), BinaryPrimitives.ReadInt32LittleEndian(from[8..]), BinaryPrimitives.ReadInt32LittleEndian(from[12..])),
-                        BinaryPrimitives.ReadInt32LittleEndian(from[16..])));
-                }
-                body.Position = at;
+                while (version >= 2 && count > 0);
                 flows[f] = (flow, jobs);
             }
             return new Checkpoint(seq, end, segments, flows);

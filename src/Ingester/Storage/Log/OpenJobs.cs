@@ -113,15 +113,15 @@ internal sealed class OpenJobs
 
         public int Length { get; } = length;
 
-        /// <summary>Adds the jobs not done, in log order.</summary>
-        public void CopyOpen(List<CheckpointJob> into)
+        /// <summary>The jobs not done as each is read, in log order.</summary>
+        public IEnumerable<CheckpointJob> OpenJobs()
         {
             for (var i = 0; i < Length; i++)
             {
                 var slot = chunks[i >> ChunkBits][i & ChunkMask];
                 if (slot.State != JobState.Done)
                 {
-                    into.Add(new CheckpointJob(slot.Key, slot.Length));
+                    yield return new CheckpointJob(slot.Key, slot.Length);
                 }
             }
         }
