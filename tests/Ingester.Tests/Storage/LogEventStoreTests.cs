@@ -234,6 +234,63 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
         Assert.Equal(ids.Where((_, i) => i % 10 != 0), (await LeaseAll(reopened)).Select(j => j.EventId));
     }
 
+    /// <summary>A version-2 checkpoint of one flow whose jobs come in the given blocks (each a list of offsets in segment 7), ended by an empty block unless <paramref name="ended"/> is false.</summary>
+    private string WriteSecondVersion(string name, int[][] blocks, bool ended = true)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(DataDir, name)).FullName;
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(0x50434D5A);
+            w.Write(2);
+            w.Write(7L);
+            w.Write(4096);
+            w.Write(0);
+            w.Write(1);
+            w.Write("to-ci");
+            foreach (var block in blocks.Concat(ended ? [[]] : Array.Empty<int[]>()))
+            {
+                w.Write(block.Length);
+                foreach (var offset in block)
+                {
+                    w.Write(7L);
+                    w.Write(offset);
+                    w.Write(0);
+                    w.Write(10);
+                }
+            }
+        }
+        var bytes = body.ToArray();
+        File.WriteAllBytes(Path.Combine(dir, Checkpoint.FileName), [.. bytes, .. BitConverter.GetBytes(Crc32C.Of(bytes))]);
+        return dir;
+    }
+
+    [Fact]
+    public void ACheckpointOfTheSecondVersion_ReadsEveryBlockOfAFlow_InOrder()
+    {
+        var dir = WriteSecondVersion("v2", [[0, 10, 20], [30], [40, 50]]);
+
+        var checkpoint = Checkpoint.Read(dir, out var problem);
+
+        Assert.Null(problem);
+        var (flow, jobs) = Assert.Single(checkpoint!.Flows);
+        Assert.Equal("to-ci", flow);
+        Assert.Equal(6, jobs.Count);
+        Assert.Equal([0, 10, 20, 30, 40, 50], jobs.Select(j => j.Key.Offset));
+        Assert.All(jobs, j => Assert.Equal((7L, 10), (j.Key.Segment, j.Length)));
+    }
+
+    [Fact]
+    public void ACheckpointWhoseBlocksDoNotEnd_IsNotUsed_AndSaysWhichFlow()
+    {
+        var dir = WriteSecondVersion("v2-unended", [[0, 10]], ended: false);
+
+        var checkpoint = Checkpoint.Read(dir, out var problem);
+
+        Assert.Null(checkpoint);
+        Assert.Contains("flow to-ci", problem);
+    }
+
     [Fact]
     public void ACheckpointOfTheFirstVersion_OneCountPerFlow_IsStillRead()
     {

@@ -18,7 +18,7 @@ namespace ZenMesh.Ingester.Storage.Log;
 /// written out in one go would hold up the commits' syncs behind it), synced, then renamed over it: a
 /// crash leaves one or the other, whole.
 /// </summary>
-internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState> Segments, IReadOnlyList<(string Flow, List<CheckpointJob> Jobs)> Flows)
+internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState> Segments, IReadOnlyList<(string Flow, CheckpointJobs Jobs)> Flows)
 {
     public const string FileName = "checkpoint";
 
@@ -161,30 +161,12 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
                 }
                 segments[i] = new SegmentState(segmentSeq, segmentEnd, hasDay ? day : null, oldest, newest, latest, counts);
             }
-            var flows = new (string, List<CheckpointJob>)[r.ReadInt32()];
+            var flows = new (string, CheckpointJobs)[r.ReadInt32()];
             for (var f = 0; f < flows.Length; f++)
             {
                 var flow = r.ReadString();
-                var jobs = new List<CheckpointJob>();
-                int count;
-                do
-                {
-                    count = r.ReadInt32();
-                    var at = (int)body.Position;
-                    if (count < 0 || (long)count * JobBytes > body.Length - at)
-                    {
-                        throw new FormatException($"flow {flow} has a block of {count} jobs, more than the file holds");
-                    }
-                    for (var j = 0; j < count; j++, at += JobBytes)
-                    {
-                        var from = bytes.AsSpan(at, JobBytes);
-                        jobs.Add(new CheckpointJob(
-                            new JobKey(BinaryPrimitives.ReadInt64LittleEndian(from), BinaryPrimitives.ReadInt32LittleEndian(from[8..]), BinaryPrimitives.ReadInt32LittleEndian(from[12..])),
-                            BinaryPrimitives.ReadInt32LittleEndian(from[16..])));
-                    }
-                    body.Position = at;
-                }
-                while (version >= 2 && count > 0);
+                var jobs = ReadJobs(flow, bytes, (int)body.Length, version, (int)body.Position, out var at);
+                body.Position = at;
                 flows[f] = (flow, jobs);
             }
             return new Checkpoint(seq, end, segments, flows);
@@ -195,6 +177,31 @@ internal sealed record Checkpoint(long Seq, int End, IReadOnlyList<SegmentState>
             problem = $"{path} could not be read: {e.Message}";
             return null;
         }
+    }
+
+    /// <summary>A flow's jobs, from its first block at <paramref name="at"/> to its last (the one block of version 1), each block's count checked against the file; <paramref name="next"/> is where what follows starts.</summary>
+    private static CheckpointJobs ReadJobs(string flow, byte[] file, int length, int version, int at, out int next)
+    {
+        long total = 0;
+        int count;
+        next = at;
+        do
+        {
+            if (length - next < 4)
+            {
+                throw new FormatException($"flow {flow}'s jobs end before their last block");
+            }
+            count = BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(next));
+            next += 4;
+            if (count < 0 || (long)count * JobBytes > length - next)
+            {
+                throw new FormatException($"flow {flow} has a block of {count} jobs, more than the file holds");
+            }
+            total += count;
+            next += count * JobBytes;
+        }
+        while (version >= 2 && count > 0);
+        return new CheckpointJobs(file, at, next, (int)total);
     }
 
     /// <summary>Passes writes on, folding them into a CRC, and writes the file out a MiB at a time.</summary>
