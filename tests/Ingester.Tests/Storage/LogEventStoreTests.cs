@@ -234,36 +234,50 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
         Assert.Equal(ids.Where((_, i) => i % 10 != 0), (await LeaseAll(reopened)).Select(j => j.EventId));
     }
 
-    /// <summary>A version-2 checkpoint of one flow whose jobs come in the given blocks (each a list of offsets in segment 7), ended by an empty block unless <paramref name="ended"/> is false.</summary>
-    private string WriteSecondVersion(string name, int[][] blocks, bool ended = true)
+    /// <summary>
+    /// A hand-made checkpoint of <paramref name="version"/> at segment 7, offset 4096, with no segments
+    /// and one flow, "to-ci", whose jobs <paramref name="jobs"/> writes; returns its directory.
+    /// </summary>
+    private string WriteCheckpoint(string name, int version, Action<BinaryWriter> jobs)
     {
         var dir = Directory.CreateDirectory(Path.Combine(DataDir, name)).FullName;
         using var body = new MemoryStream();
         using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             w.Write(0x50434D5A);
-            w.Write(2);
+            w.Write(version);
             w.Write(7L);
             w.Write(4096);
             w.Write(0);
             w.Write(1);
             w.Write("to-ci");
-            foreach (var block in blocks.Concat(ended ? [[]] : Array.Empty<int[]>()))
-            {
-                w.Write(block.Length);
-                foreach (var offset in block)
-                {
-                    w.Write(7L);
-                    w.Write(offset);
-                    w.Write(0);
-                    w.Write(10);
-                }
-            }
+            jobs(w);
         }
         var bytes = body.ToArray();
         File.WriteAllBytes(Path.Combine(dir, Checkpoint.FileName), [.. bytes, .. BitConverter.GetBytes(Crc32C.Of(bytes))]);
         return dir;
     }
+
+    private static void WriteJob(BinaryWriter w, int offset, int length)
+    {
+        w.Write(7L);
+        w.Write(offset);
+        w.Write(0);
+        w.Write(length);
+    }
+
+    /// <summary>A version-2 checkpoint whose jobs come in the given blocks (offsets in segment 7, each 10 bytes long), ended by an empty block unless <paramref name="ended"/> is false.</summary>
+    private string WriteSecondVersion(string name, int[][] blocks, bool ended = true) => WriteCheckpoint(name, 2, w =>
+    {
+        foreach (var block in blocks.Concat(ended ? [[]] : Array.Empty<int[]>()))
+        {
+            w.Write(block.Length);
+            foreach (var offset in block)
+            {
+                WriteJob(w, offset, 10);
+            }
+        }
+    });
 
     [Fact]
     public void ACheckpointOfTheSecondVersion_ReadsEveryBlockOfAFlow_InOrder()
@@ -294,28 +308,12 @@ public sealed class LogEventStoreTests : EmbeddedStoreContract
     [Fact]
     public void ACheckpointOfTheFirstVersion_OneCountPerFlow_IsStillRead()
     {
-        var dir = Directory.CreateDirectory(Path.Combine(DataDir, "v1")).FullName;
-        using var body = new MemoryStream();
-        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        var dir = WriteCheckpoint("v1", 1, w =>
         {
-            w.Write(0x50434D5A);
-            w.Write(1);
-            w.Write(7L);
-            w.Write(4096);
-            w.Write(0);
-            w.Write(1);
-            w.Write("to-ci");
             w.Write(2);
-            foreach (var (offset, length) in new[] { (0, 100), (100, 120) })
-            {
-                w.Write(7L);
-                w.Write(offset);
-                w.Write(0);
-                w.Write(length);
-            }
-        }
-        var bytes = body.ToArray();
-        File.WriteAllBytes(Path.Combine(dir, Checkpoint.FileName), [.. bytes, .. BitConverter.GetBytes(Crc32C.Of(bytes))]);
+            WriteJob(w, 0, 100);
+            WriteJob(w, 100, 120);
+        });
 
         var checkpoint = Checkpoint.Read(dir, out var problem);
 
