@@ -3,6 +3,7 @@ namespace ZenMesh.Ingester.Verification;
 /// <summary>GitHub: "X-Hub-Signature-256: sha256=&lt;hex&gt;" of the raw body. Event id: X-GitHub-Delivery.</summary>
 public sealed class GitHubVerifier : IWebhookVerifier
 {
+    private readonly KeyedHmacs _hmacs = new();
     public const string Header = "X-Hub-Signature-256";
     public const string DeliveryHeader = "X-GitHub-Delivery";
 
@@ -18,7 +19,7 @@ public sealed class GitHubVerifier : IWebhookVerifier
         }
         foreach (var secret in secrets)
         {
-            if (Signatures.Equal(Signatures.HmacSha256(Signatures.Utf8(secret), request.Body.Span), presented))
+            if (_hmacs.Matches(secret, [], request.Body.Span, presented))
             {
                 return Verdict.Accept(request.Header(DeliveryHeader));
             }

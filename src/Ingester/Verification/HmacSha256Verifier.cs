@@ -13,6 +13,7 @@ public enum HmacEncoding
 public sealed class HmacSha256Verifier(HmacScheme? scheme = null) : IWebhookVerifier
 {
     private readonly HmacScheme _scheme = scheme ?? new HmacScheme();
+    private readonly KeyedHmacs _hmacs = new();
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
     {
@@ -28,7 +29,7 @@ public sealed class HmacSha256Verifier(HmacScheme? scheme = null) : IWebhookVeri
         }
         foreach (var secret in secrets)
         {
-            if (Signatures.Equal(Signatures.HmacSha256(Signatures.Utf8(secret), request.Body.Span), presented))
+            if (_hmacs.Matches(secret, [], request.Body.Span, presented))
             {
                 return Verdict.Accept(null);
             }

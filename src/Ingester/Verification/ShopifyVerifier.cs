@@ -3,6 +3,7 @@ namespace ZenMesh.Ingester.Verification;
 /// <summary>Shopify: "X-Shopify-Hmac-SHA256: &lt;base64&gt;" of the raw body. Event id: X-Shopify-Webhook-Id.</summary>
 public sealed class ShopifyVerifier : IWebhookVerifier
 {
+    private readonly KeyedHmacs _hmacs = new();
     public const string Header = "X-Shopify-Hmac-SHA256";
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
@@ -17,7 +18,7 @@ public sealed class ShopifyVerifier : IWebhookVerifier
         }
         foreach (var secret in secrets)
         {
-            if (Signatures.Equal(Signatures.HmacSha256(Signatures.Utf8(secret), request.Body.Span), presented))
+            if (_hmacs.Matches(secret, [], request.Body.Span, presented))
             {
                 return Verdict.Accept(request.Header("X-Shopify-Webhook-Id") ?? request.Header("X-Shopify-Event-Id"));
             }

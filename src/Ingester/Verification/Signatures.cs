@@ -1,26 +1,11 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace ZenMesh.Ingester.Verification;
 
-/// <summary>HMAC-SHA256 over a signed payload, compared in constant time.</summary>
+/// <summary>What the verifiers share: the signatures and timestamps webhooks carry, read (the HMACs themselves: <see cref="KeyedHmacs"/>).</summary>
 internal static class Signatures
 {
-    public static byte[] HmacSha256(ReadOnlySpan<byte> key, ReadOnlySpan<byte> payload) => HMACSHA256.HashData(key, payload);
-
     public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
-
-    /// <summary>"{prefix}{body}" as bytes, without copying the body twice.</summary>
-    public static byte[] Concat(string prefix, ReadOnlySpan<byte> body)
-    {
-        var head = Encoding.UTF8.GetBytes(prefix);
-        var all = new byte[head.Length + body.Length];
-        head.CopyTo(all, 0);
-        body.CopyTo(all.AsSpan(head.Length));
-        return all;
-    }
-
-    public static bool Equal(ReadOnlySpan<byte> expected, ReadOnlySpan<byte> presented) => CryptographicOperations.FixedTimeEquals(expected, presented);
 
     public static byte[]? FromHex(string text)
     {

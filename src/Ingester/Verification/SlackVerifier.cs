@@ -6,6 +6,7 @@ public sealed class SlackVerifier(TimeSpan? tolerance = null) : IWebhookVerifier
     public const string Header = "X-Slack-Signature";
     public const string TimestampHeader = "X-Slack-Request-Timestamp";
     private readonly TimeSpan _tolerance = tolerance ?? TimeSpan.FromSeconds(300);
+    private readonly KeyedHmacs _hmacs = new();
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
     {
@@ -22,10 +23,10 @@ public sealed class SlackVerifier(TimeSpan? tolerance = null) : IWebhookVerifier
         {
             return stale;
         }
-        var payload = Signatures.Concat($"v0:{timestamp}:", request.Body.Span);
+        var prefix = Signatures.Utf8($"v0:{timestamp}:");
         foreach (var secret in secrets)
         {
-            if (Signatures.Equal(Signatures.HmacSha256(Signatures.Utf8(secret), payload), presented))
+            if (_hmacs.Matches(secret, prefix, request.Body.Span, presented))
             {
                 return Verdict.Accept(null);
             }

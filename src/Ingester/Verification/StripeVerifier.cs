@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace ZenMesh.Ingester.Verification;
@@ -11,6 +10,7 @@ public sealed class StripeVerifier(TimeSpan? tolerance = null) : IWebhookVerifie
 {
     public const string Header = "Stripe-Signature";
     private readonly TimeSpan _tolerance = tolerance ?? TimeSpan.FromSeconds(300);
+    private readonly KeyedHmacs _hmacs = new();
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
     {
@@ -40,11 +40,10 @@ public sealed class StripeVerifier(TimeSpan? tolerance = null) : IWebhookVerifie
         {
             return stale;
         }
-        var payload = Signatures.Concat($"{timestamp}.", request.Body.Span);
+        var prefix = Signatures.Utf8($"{timestamp}.");
         foreach (var secret in secrets)
         {
-            var expected = Signatures.HmacSha256(Encoding.UTF8.GetBytes(secret), payload);
-            if (candidates.Any(c => Signatures.Equal(expected, c)))
+            if (_hmacs.MatchesAny(secret, prefix, request.Body.Span, candidates))
             {
                 return Verdict.Accept(EventIdOf(request.Body.Span));
             }
