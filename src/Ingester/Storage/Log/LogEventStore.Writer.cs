@@ -12,6 +12,9 @@ public sealed partial class LogEventStore
     // The claims of the batch being committed; kept (and cleared) from one batch to the next, as only the writer uses it.
     private readonly Dictionary<UInt128, string> _inBatch = [];
 
+    // The partition name of the last event's day: formatting it for every event was the writer's work, and every event waits for the writer.
+    private (long Day, string? Name) _lastDay;
+
     protected override List<object?> Commit(List<Work> batch)
     {
         var now = Time.GetUtcNow();
@@ -35,7 +38,7 @@ public sealed partial class LogEventStore
                         }
                         var uuid = Uuids.New(e.ReceivedAt);
                         var size = LogRecord.EventSize(e);
-                        LogRecord.WriteEvent(layout.Place(size, EventIds.PartitionOf(e.ReceivedAt), out var segment, out var offset), uuid, e);
+                        LogRecord.WriteEvent(layout.Place(size, DayOf(e.ReceivedAt), out var segment, out var offset), uuid, e);
                         placed.Add(new Placed(e, key, uuid, segment, offset, size));
                         var id = EventIds.Of(uuid);
                         inBatch[key] = id;
@@ -81,6 +84,16 @@ public sealed partial class LogEventStore
             }
         }
         return outcomes;
+    }
+
+    private string DayOf(DateTimeOffset receivedAt)
+    {
+        var day = receivedAt.UtcTicks / TimeSpan.TicksPerDay;
+        if (_lastDay.Name is null || _lastDay.Day != day)
+        {
+            _lastDay = (day, EventIds.PartitionOf(receivedAt));
+        }
+        return _lastDay.Name!;
     }
 
     private void Publish(List<Placed> placed, List<(Segment Segment, int End, List<OpenJob> Jobs)> acks, Layout layout, DateTimeOffset now)

@@ -41,8 +41,8 @@ internal sealed class Segment(long seq, string path, SafeFileHandle handle, long
 
     public Dictionary<(string Tenant, string Endpoint), long> Events { get; } = [];
 
-    /// <summary>What the dedup index's coverage calls it: its seq in the 8 characters a run keeps per partition.</summary>
-    public string Name => Seq.ToString("D8", CultureInfo.InvariantCulture);
+    /// <summary>What the dedup index's coverage calls it: its seq in the 8 characters a run keeps per partition. Made once: every stored event names it.</summary>
+    public string Name { get; } = seq.ToString("D8", CultureInfo.InvariantCulture);
 
     public long Left => Size - End;
 
