@@ -3,9 +3,9 @@ namespace ZenMesh.Ingester.Verification;
 /// <summary>GitHub: "X-Hub-Signature-256: sha256=&lt;hex&gt;" of the raw body. Event id: X-GitHub-Delivery.</summary>
 public sealed class GitHubVerifier : IWebhookVerifier
 {
-    private readonly KeyedHmacs _hmacs = new();
     public const string Header = "X-Hub-Signature-256";
     public const string DeliveryHeader = "X-GitHub-Delivery";
+    private readonly KeyedHmacs _hmacs = new();
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
     {

@@ -3,8 +3,8 @@ namespace ZenMesh.Ingester.Verification;
 /// <summary>Shopify: "X-Shopify-Hmac-SHA256: &lt;base64&gt;" of the raw body. Event id: X-Shopify-Webhook-Id.</summary>
 public sealed class ShopifyVerifier : IWebhookVerifier
 {
-    private readonly KeyedHmacs _hmacs = new();
     public const string Header = "X-Shopify-Hmac-SHA256";
+    private readonly KeyedHmacs _hmacs = new();
 
     public Verdict Verify(WebhookRequest request, IReadOnlyList<string> secrets, DateTimeOffset now)
     {
