@@ -44,12 +44,26 @@ public sealed class ApiClient(HttpClient http, TextWriter error) : IDisposable
         return ExitCodes.Refused;
     }
 
-    public static HttpClient Create(Uri server, string? token)
+    /// <summary>
+    /// A client for <paramref name="server"/> sending <paramref name="token"/>, acting in
+    /// <paramref name="tenant"/> when given (the operator's ZenMesh-Tenant header), and, when
+    /// <paramref name="caFile"/> is given, trusting only that CA (the control plane's, for --http-tls).
+    /// </summary>
+    public static HttpClient Create(Uri server, string? token, string? tenant = null, string? caFile = null)
     {
-        var http = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        var handler = new SocketsHttpHandler();
+        if (caFile is not null)
+        {
+            handler.SslOptions.RemoteCertificateValidationCallback = ZenMesh.Secrets.ServerTrust.Pinned(File.ReadAllText(caFile));
+        }
+        var http = new HttpClient(handler) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         if (!string.IsNullOrEmpty(token))
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        if (!string.IsNullOrEmpty(tenant))
+        {
+            http.DefaultRequestHeaders.Add("ZenMesh-Tenant", tenant);
         }
         return http;
     }

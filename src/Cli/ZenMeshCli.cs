@@ -19,12 +19,14 @@ public static class ZenMeshCli
         string? Env(string name) => environment is null ? Environment.GetEnvironmentVariable(name) : environment.GetValueOrDefault(name);
         var server = new Option<string>("--server") { Description = "Control plane admin/API address (env ZENMESH_SERVER).", Recursive = true, DefaultValueFactory = _ => Env("ZENMESH_SERVER") ?? "http://127.0.0.1:8080" };
         var token = new Option<string?>("--token") { Description = "API token (env ZENMESH_TOKEN; default: ./data/admin-token if present).", Recursive = true };
-        var root = new RootCommand("zenmesh: declare webhook flows and see them delivered through Envoy.") { server, token };
+        var tenant = new Option<string?>("--tenant") { Description = "With the operator's token: the tenant to act in (env ZENMESH_TENANT; default: default).", Recursive = true };
+        var ca = new Option<string?>("--ca") { Description = "PEM file of the CA that signed the server's certificate, for --http-tls (env ZENMESH_CA; e.g. <data-dir>/ca/ca.crt).", Recursive = true };
+        var root = new RootCommand("zenmesh: declare webhook flows and see them delivered through Envoy.") { server, token, tenant, ca };
 
         ApiClient Client(ParseResult parse)
         {
             var value = parse.GetValue(token) ?? Env("ZENMESH_TOKEN") ?? (File.Exists("data/admin-token") ? File.ReadAllText("data/admin-token").Trim() : null);
-            return new ApiClient(ApiClient.Create(new Uri(parse.GetValue(server)!), value), error);
+            return new ApiClient(ApiClient.Create(new Uri(parse.GetValue(server)!), value, parse.GetValue(tenant) ?? Env("ZENMESH_TENANT"), parse.GetValue(ca) ?? Env("ZENMESH_CA")), error);
         }
 
         var file = new Option<string>("--file", "-f") { Description = "YAML or JSON bundle: {edges: {name: spec}, endpoints: ..., targets: ..., flows: ...}.", Required = true };
@@ -72,6 +74,7 @@ public static class ZenMeshCli
         root.Subcommands.Add(status);
 
         root.Subcommands.Add(TokenCommand(Client, output));
+        root.Subcommands.Add(TenantCommand(Client, output));
         root.Subcommands.Add(EnrollCommand(Client, output));
 
         var parsed = root.Parse(args);
@@ -205,6 +208,71 @@ public static class ZenMeshCli
             return ExitCodes.Ok;
         });
         return enroll;
+    }
+
+    private static Command TenantCommand(Func<ParseResult, ApiClient> client, TextWriter output)
+    {
+        var tenant = new Command("tenant", "Manage tenants (the operator's token).");
+        var createName = new Argument<string>("name") { Description = "The new tenant's name." };
+        var create = new Command("create", "Create a tenant; its first admin token is printed once.") { createName };
+        create.SetAction(async (parse, ct) =>
+        {
+            using var c = client(parse);
+            var answer = await c.SendAsync(HttpMethod.Post, "/api/v1/tenants", JsonSerializer.Serialize(new { name = parse.GetValue(createName) }), cancellationToken: ct);
+            if (answer is not { } a)
+            {
+                return ExitCodes.Unreachable;
+            }
+            if (a.Status != HttpStatusCode.Created)
+            {
+                return await c.RefusedAsync(a);
+            }
+            await output.WriteLineAsync($"created tenant {a.Body.GetProperty("name").GetString()}; its first admin token (shown once):");
+            await output.WriteLineAsync(a.Body.GetProperty("token").GetString());
+            return ExitCodes.Ok;
+        });
+        var list = new Command("list", "List tenants and how many edges each has.");
+        list.SetAction(async (parse, ct) =>
+        {
+            using var c = client(parse);
+            var answer = await c.SendAsync(HttpMethod.Get, "/api/v1/tenants", cancellationToken: ct);
+            if (answer is not { } a)
+            {
+                return ExitCodes.Unreachable;
+            }
+            if (a.Status != HttpStatusCode.OK)
+            {
+                return await c.RefusedAsync(a);
+            }
+            Table.Write(output, ["NAME", "EDGES", "CREATED"], a.Body.GetProperty("items").EnumerateArray().Select(t => (IReadOnlyList<string>)
+            [
+                t.GetProperty("name").GetString()!,
+                t.GetProperty("edges").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                t.GetProperty("createdAt").ValueKind == JsonValueKind.String ? t.GetProperty("createdAt").GetDateTimeOffset().ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "-",
+            ]));
+            return ExitCodes.Ok;
+        });
+        var deleteName = new Argument<string>("name") { Description = "The tenant to delete (it must have no edges)." };
+        var delete = new Command("delete", "Delete a tenant with no edges; its tokens are revoked.") { deleteName };
+        delete.SetAction(async (parse, ct) =>
+        {
+            using var c = client(parse);
+            var answer = await c.SendAsync(HttpMethod.Delete, $"/api/v1/tenants/{parse.GetValue(deleteName)}", cancellationToken: ct);
+            if (answer is not { } a)
+            {
+                return ExitCodes.Unreachable;
+            }
+            if (a.Status != HttpStatusCode.NoContent)
+            {
+                return await c.RefusedAsync(a);
+            }
+            await output.WriteLineAsync($"deleted tenant {parse.GetValue(deleteName)}");
+            return ExitCodes.Ok;
+        });
+        tenant.Subcommands.Add(create);
+        tenant.Subcommands.Add(list);
+        tenant.Subcommands.Add(delete);
+        return tenant;
     }
 
     private static Command TokenCommand(Func<ParseResult, ApiClient> client, TextWriter output)

@@ -33,16 +33,26 @@ public static class XdsProtocolHosting
         return services;
     }
 
-    /// <summary>ADS, the per-type services, CSDS, and the HTTP admin views under /admin/xds and /healthz.</summary>
-    public static void MapXdsProtocol(this IEndpointRouteBuilder app)
-    {
-        app.MapGrpcService<AggregatedDiscoveryService>();
-        app.MapGrpcService<ClusterDiscoveryService>();
-        app.MapGrpcService<EndpointDiscoveryService>();
-        app.MapGrpcService<ListenerDiscoveryService>();
-        app.MapGrpcService<RouteDiscoveryService>();
-        app.MapGrpcService<SecretDiscoveryService>();
-        app.MapGrpcService<ClientStatusService>();
-        app.MapXdsAdmin();
-    }
+    /// <summary>
+    /// ADS, the per-type services and CSDS. The host declares where they are served and who may
+    /// call them on what this returns; the admin views are mapped apart (<see cref="MapXdsAdminViews"/>),
+    /// since they belong on another listener.
+    /// </summary>
+    public static IEndpointConventionBuilder MapXdsProtocol(this IEndpointRouteBuilder app) => new ZenMesh.Hosting.EndpointConventions(
+    [
+        app.MapGrpcService<AggregatedDiscoveryService>(),
+        app.MapGrpcService<ClusterDiscoveryService>(),
+        app.MapGrpcService<EndpointDiscoveryService>(),
+        app.MapGrpcService<ListenerDiscoveryService>(),
+        app.MapGrpcService<RouteDiscoveryService>(),
+        app.MapGrpcService<SecretDiscoveryService>(),
+        app.MapGrpcService<ClientStatusService>(),
+    ]);
+
+    /// <summary>The HTTP admin views under /admin/xds: every connected node, its subscriptions and NACKs.</summary>
+    public static IEndpointConventionBuilder MapXdsAdminViews(this IEndpointRouteBuilder app) => app.MapXdsAdmin();
+
+    /// <summary>GET /healthz: the process is up and how many xDS streams it holds; for probes, so it names nothing.</summary>
+    public static IEndpointConventionBuilder MapXdsHealth(this IEndpointRouteBuilder app) =>
+        app.MapGet("/healthz", (StreamAdmission admission) => Results.Json(new { status = "ok", streams = admission.Open }));
 }

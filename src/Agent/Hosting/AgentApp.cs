@@ -6,6 +6,7 @@ using ZenMesh.Agent.LastKnownGood;
 using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Agent.Status;
 using ZenMesh.Agent.Upstream;
+using ZenMesh.Hosting;
 
 namespace ZenMesh.Agent.Hosting;
 
@@ -101,8 +102,15 @@ public static class AgentApp
         });
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapXdsProtocol();
-        app.MapAgentStatus();
+        app.UseRouting();
+        app.UseMiddleware<ZenMesh.Hosting.ListenerGate>();
+        // The relay: loopback only, node ids trusted (the processes of this edge).
+        var xds = app.MapGroup("").ServedOn(endpoints.Xds);
+        xds.MapXdsProtocol();
+        var status = app.MapGroup("").ServedOn(endpoints.Status);
+        status.MapXdsAdminViews();
+        status.MapXdsHealth();
+        status.MapAgentStatus();
         return app;
     }
 

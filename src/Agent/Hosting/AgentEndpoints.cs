@@ -6,8 +6,8 @@ namespace ZenMesh.Agent.Hosting;
 public sealed class AgentEndpoints
 {
     /// <summary>The local xDS relay (h2c, loopback only) that Envoy and the edge's services subscribe to.</summary>
-    public BoundListener Xds { get; } = new("agent");
+    public BoundListener Xds { get; } = new("agent", "xds");
 
     /// <summary>Status, health and metrics over HTTP/1.1.</summary>
-    public BoundListener Status { get; } = new("agent");
+    public BoundListener Status { get; } = new("agent", "status");
 }

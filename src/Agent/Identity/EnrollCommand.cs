@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Grpc.Net.Client;
 using ZenMesh.Contracts.V1;
+using ZenMesh.Secrets;
 
 namespace ZenMesh.Agent.Identity;
 

@@ -2,6 +2,7 @@ using Grpc.Net.Client;
 using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.Identity;
+using ZenMesh.Secrets;
 
 namespace ZenMesh.Agent.Upstream;
 

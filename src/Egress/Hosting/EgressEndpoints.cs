@@ -6,5 +6,5 @@ namespace ZenMesh.Egress.Hosting;
 public sealed class EgressEndpoints
 {
     /// <summary>The delivery log, replay, status and metrics over HTTP/1.1.</summary>
-    public BoundListener Api { get; } = new("egress");
+    public BoundListener Api { get; } = new("egress", "api");
 }

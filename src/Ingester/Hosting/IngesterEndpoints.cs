@@ -6,8 +6,8 @@ namespace ZenMesh.Ingester.Hosting;
 public sealed class IngesterEndpoints
 {
     /// <summary>Where webhooks go: POST {Hooks.Uri}hooks/{tenant}/{endpoint}.</summary>
-    public BoundListener Hooks { get; } = new("ingester");
+    public BoundListener Hooks { get; } = new("ingester", "hooks");
 
     /// <summary>Where an egress opens its job stream (h2c).</summary>
-    public BoundListener Stream { get; } = new("ingester");
+    public BoundListener Stream { get; } = new("ingester", "stream");
 }

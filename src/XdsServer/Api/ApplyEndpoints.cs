@@ -18,7 +18,7 @@ public static class ApplyEndpoints
 {
     public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/apply", ApplyAsync);
+        app.MapPost("/api/v1/apply", ApplyAsync).RequireAuthorization(AccessPolicies.Editor);
         app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, ISnapshotCache cache, Edges.EdgeReportStore reports, TimeProvider time, HttpContext http) =>
         {
             var tenant = Caller.Of(http).Tenant;
@@ -48,7 +48,7 @@ public static class ApplyEndpoints
                     };
                 }),
             });
-        });
+        }).RequireAuthorization(AccessPolicies.Viewer);
     }
 
     private static async Task<IResult> ApplyAsync(bool? prune, bool? dryRun, DesiredStateStore store, HttpContext http)

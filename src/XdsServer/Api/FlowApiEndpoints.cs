@@ -20,7 +20,7 @@ public static class FlowApiEndpoints
             Kind(kind, out var k) is { } bad ? bad : Results.Json(new
             {
                 items = store.Current.List(k, Caller.Of(http).Tenant).Select(e => new { name = e.Name, etag = FlowApiJson.ETag(k, e.Spec), spec = Spec(k, e.Spec) }),
-            }));
+            })).RequireAuthorization(AccessPolicies.Viewer);
         api.MapGet("/{kind}/{name}", (string kind, string name, DesiredStateStore store, HttpContext http) =>
         {
             if (Kind(kind, out var k) is { } bad)
@@ -33,8 +33,8 @@ public static class FlowApiEndpoints
             }
             http.Response.Headers.ETag = FlowApiJson.ETag(k, spec);
             return Results.Json(Spec(k, spec));
-        });
-        api.MapPut("/{kind}/{name}", PutAsync);
+        }).RequireAuthorization(AccessPolicies.Viewer);
+        api.MapPut("/{kind}/{name}", PutAsync).RequireAuthorization(AccessPolicies.Editor);
         api.MapDelete("/{kind}/{name}", async (string kind, string name, DesiredStateStore store, HttpContext http) =>
         {
             if (Kind(kind, out var k) is { } bad)
@@ -59,7 +59,7 @@ public static class FlowApiEndpoints
             return problems.Count == 0
                 ? Results.NoContent()
                 : Problems.Of(409, "Still in use", $"{k.Plural()}/{name} cannot be deleted while other resources refer to it; change or delete them first.", problems);
-        });
+        }).RequireAuthorization(AccessPolicies.Editor);
         api.MapGet("/flows/{name}/envoy", (string name, DesiredStateStore store, HttpContext http) =>
         {
             var state = store.Current;
@@ -77,7 +77,7 @@ public static class FlowApiEndpoints
                 cluster = cluster is null ? null : Envoy(cluster.Body),
                 route = routes is null ? null : Envoy(routes.Body)!["virtual_hosts"]![0]!["routes"]!.AsArray().FirstOrDefault(r => r?["name"]?.GetValue<string>() == $"flow-{name}")?.DeepClone(),
             });
-        });
+        }).RequireAuthorization(AccessPolicies.Viewer);
     }
 
     private static async Task<IResult> PutAsync(string kind, string name, bool? dryRun, DesiredStateStore store, HttpContext http)
@@ -126,7 +126,8 @@ public static class FlowApiEndpoints
                 dryRun = true,
                 valid = problems.Count == 0,
                 errors = problems.Select(p => p.ToString()),
-                envoy = problems.Count > 0 ? null : FlowCompiler.Compile(state).ToDictionary(
+                // The caller's own edges only: another tenant's targets, paths and secret names are not theirs to see.
+                envoy = problems.Count > 0 ? null : FlowCompiler.CompileTenant(state, Caller.Of(http).Tenant).ToDictionary(
                     e => e.Key,
                     e => e.Value.Types.OrderBy(t => TypeUrls.Rank(t.Key)).SelectMany(t => t.Value.Resources.Values).Select(r => Envoy(r.Body)).ToList()),
             });

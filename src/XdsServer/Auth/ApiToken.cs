@@ -8,6 +8,12 @@ public sealed record ApiToken(string Id, string Tenant, Role Role, string Name, 
 {
     public const string Prefix = "zm_";
 
+    /// <summary>The tenant column of operator tokens: no tenant's admin can list or revoke them.</summary>
+    public const string PlatformTenant = "*";
+
+    /// <summary>The tenant every installation has, where the operator acts unless a request names another.</summary>
+    public const string DefaultTenant = "default";
+
     /// <summary>A new token value: 256 random bits, shown once.</summary>
     public static string NewValue() => Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
 

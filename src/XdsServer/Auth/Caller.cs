@@ -1,7 +1,10 @@
 namespace ZenMesh.XdsServer.Auth;
 
-/// <summary>Who is calling the API: the tenant and role of their token.</summary>
-public sealed record Caller(string Tenant, Role Role, string TokenId)
+/// <summary>
+/// Who is calling the API and in which tenant: the token's own, or for the operator the tenant the
+/// request names (default when it names none). Attached once authorization allowed the call.
+/// </summary>
+public sealed record Caller(string Tenant, Role Role, string TokenId, string TokenName)
 {
     private const string Key = "zenmesh.caller";
 

@@ -12,7 +12,8 @@ public static class TokenEndpoints
     public static void MapTokens(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/tokens", (HttpContext http, TokenStore tokens) =>
-            Results.Json(new { items = tokens.List(Caller.Of(http).Tenant).Select(t => new { id = t.Id, name = t.Name, role = t.Role.ToString().ToLowerInvariant(), createdAt = t.CreatedAt }) }));
+            Results.Json(new { items = tokens.List(Caller.Of(http).Tenant).Select(t => new { id = t.Id, name = t.Name, role = t.Role.ToString().ToLowerInvariant(), createdAt = t.CreatedAt }) }))
+            .RequireAuthorization(AccessPolicies.Admin);
         app.MapPost("/api/v1/tokens", async (HttpContext http, TokenStore tokens, TimeProvider time) =>
         {
             CreateTokenRequest? request;
@@ -29,7 +30,7 @@ public static class TokenEndpoints
             {
                 problems.Add(new Problem("tokens", "name", "is missing; say what the token is for, e.g. \"ci\"."));
             }
-            if (!Enum.TryParse<Role>(request?.Role, ignoreCase: true, out var role) || !Enum.IsDefined(role))
+            if (!Enum.TryParse<Role>(request?.Role, ignoreCase: true, out var role) || !Enum.IsDefined(role) || role == Role.Operator || int.TryParse(request?.Role, out _))
             {
                 problems.Add(new Problem("tokens", "role", $"is '{request?.Role}'; use viewer, editor or admin."));
             }
@@ -39,8 +40,9 @@ public static class TokenEndpoints
             }
             var (token, value) = tokens.Create(Caller.Of(http).Tenant, role, request!.Name!, time.GetUtcNow());
             return Results.Json(new { id = token.Id, name = token.Name, role = token.Role.ToString().ToLowerInvariant(), tenant = token.Tenant, token = value, note = "Store this value now; it is not shown again." }, statusCode: 201);
-        });
+        }).RequireAuthorization(AccessPolicies.Admin);
         app.MapDelete("/api/v1/tokens/{id}", (string id, HttpContext http, TokenStore tokens) =>
-            tokens.Revoke(Caller.Of(http).Tenant, id) ? Results.NoContent() : Problems.Of(404, "Not found", $"No token '{id}' in tenant '{Caller.Of(http).Tenant}'."));
+            tokens.Revoke(Caller.Of(http).Tenant, id) ? Results.NoContent() : Problems.Of(404, "Not found", $"No token '{id}' in tenant '{Caller.Of(http).Tenant}'."))
+            .RequireAuthorization(AccessPolicies.Admin);
     }
 }

@@ -21,7 +21,8 @@ public sealed class TokenStore
         Reload();
     }
 
-    public bool IsEmpty => _byHash.IsEmpty;
+    /// <summary>True once an operator token exists (first start writes one).</summary>
+    public bool HasOperator => _byHash.Values.Any(t => t.Role == Role.Operator);
 
     public ApiToken? Find(string value) => _byHash.GetValueOrDefault(ApiToken.Hash(value));
 
@@ -64,6 +65,66 @@ public sealed class TokenStore
         transaction.Commit();
         _byHash[hash] = token;
         return (token, value);
+    }
+
+    /// <summary>
+    /// Databases from before the operator role: the token made on first start (or from
+    /// ZENMESH_ADMIN_TOKEN) was tenant default's admin. It becomes the operator's, so the same
+    /// admin-token file keeps working and no tenant's admin can revoke it.
+    /// </summary>
+    public int PromoteFirstAdmins()
+    {
+        using var connection = _database.Open();
+        using var transaction = connection.BeginTransaction();
+        int promoted;
+        using (var update = connection.Command("UPDATE tokens SET tenant = @platform, role = @operator, name = REPLACE(name, 'admin (', 'operator (') WHERE tenant = @default AND role = @admin AND name IN ('admin (first start)', 'admin (from configuration)')", transaction)
+            .With("platform", ApiToken.PlatformTenant).With("operator", Role.Operator.ToString()).With("default", ApiToken.DefaultTenant).With("admin", Role.Admin.ToString()))
+        {
+            promoted = update.ExecuteNonQuery();
+        }
+        if (promoted > 0)
+        {
+            _database.Notify(transaction, ControlPlaneDatabase.TokensTopic);
+        }
+        transaction.Commit();
+        Reload();
+        return promoted;
+    }
+
+    /// <summary>Revokes the operator tokens that came from configuration, but <paramref name="keep"/>: a changed ZENMESH_ADMIN_TOKEN ends the old one.</summary>
+    public int RevokeConfiguredOperatorsExcept(string keep, string configuredName)
+    {
+        using var connection = _database.Open();
+        using var transaction = connection.BeginTransaction();
+        int revoked;
+        using (var delete = connection.Command("DELETE FROM tokens WHERE tenant = @platform AND name = @name AND hash <> @keep", transaction)
+            .With("platform", ApiToken.PlatformTenant).With("name", configuredName).With("keep", ApiToken.Hash(keep)))
+        {
+            revoked = delete.ExecuteNonQuery();
+        }
+        if (revoked > 0)
+        {
+            _database.Notify(transaction, ControlPlaneDatabase.TokensTopic);
+        }
+        transaction.Commit();
+        Reload();
+        return revoked;
+    }
+
+    /// <summary>Revokes every token of a tenant (the tenant is being deleted).</summary>
+    public int RevokeTenant(string tenant)
+    {
+        using var connection = _database.Open();
+        using var transaction = connection.BeginTransaction();
+        int revoked;
+        using (var delete = connection.Command("DELETE FROM tokens WHERE tenant = @tenant", transaction).With("tenant", tenant))
+        {
+            revoked = delete.ExecuteNonQuery();
+        }
+        _database.Notify(transaction, ControlPlaneDatabase.TokensTopic);
+        transaction.Commit();
+        Reload();
+        return revoked;
     }
 
     public bool Revoke(string tenant, string id)

@@ -45,6 +45,10 @@ public static class FlowCompiler
             return CompileEdge(state, tenant, edge);
         }, StringComparer.Ordinal);
 
+    /// <summary>The edges of one tenant, keyed by node id.</summary>
+    public static IReadOnlyDictionary<string, Snapshot> CompileTenant(DesiredState state, string tenant) =>
+        state.List(ResourceKind.Edge, tenant).ToDictionary(e => DesiredState.Key(tenant, e.Name), e => CompileEdge(state, tenant, e.Name), StringComparer.Ordinal);
+
     public static Snapshot CompileEdge(DesiredState state, string tenant, string edgeName)
     {
         var edge = state.Edges[DesiredState.Key(tenant, edgeName)];

@@ -20,11 +20,11 @@ public static class EvidenceEndpoints
             }
             var entries = ledger.Read(Caller.Of(http).Tenant, kind, subject, after, limit ?? 1000);
             return Results.Json(new { items = entries, next = entries.Count == 0 ? (long?)null : entries[^1].Seq });
-        });
-        app.MapGet("/api/v1/evidence/verify", (EvidenceLedger ledger) =>
+        }).RequireAuthorization(AccessPolicies.Viewer);
+        app.MapGet("/api/v1/evidence/verify", (EvidenceLedger ledger, HttpContext http) =>
         {
-            var (valid, count, problem) = ledger.Verify();
+            var (valid, count, problem) = ledger.Verify(Caller.Of(http).Tenant);
             return Results.Json(new { valid, entries = count, problem }, statusCode: valid ? 200 : 409);
-        });
+        }).RequireAuthorization(AccessPolicies.Viewer);
     }
 }

@@ -54,7 +54,14 @@ public sealed class EvidenceLedger : IAsyncDisposable
     }
 
     /// <summary>Recomputes every link of the chain; the first entry that does not match is reported.</summary>
-    public (bool Valid, long Entries, string? Problem) Verify()
+    public (bool Valid, long Entries, string? Problem) Verify() => Verify(tenant: null);
+
+    /// <summary>
+    /// Recomputes every link of the chain, which all tenants share (so nothing can be cut out of
+    /// it unseen), but counts and describes only <paramref name="tenant"/>'s entries: a break in
+    /// another tenant's entry is reported by its sequence number alone, never its hashes or content.
+    /// </summary>
+    public (bool Valid, long Entries, string? Problem) Verify(string? tenant)
     {
         using var connection = _database.Open();
         using var command = connection.Command("SELECT seq, at, tenant, kind, actor, subject, detail, prev_hash, hash FROM evidence ORDER BY seq");
@@ -62,15 +69,20 @@ public sealed class EvidenceLedger : IAsyncDisposable
         long count = 0;
         foreach (var entry in ReadAll(command))
         {
-            count++;
+            var own = tenant is null || entry.Tenant == tenant;
+            count += own ? 1 : 0;
             if (entry.PreviousHash != previous)
             {
-                return (false, count, $"entry {entry.Seq} says the previous hash is {entry.PreviousHash}, but entry {entry.Seq - 1} hashes to {previous}: an entry before it was changed, removed or inserted.");
+                return (false, count, own
+                    ? $"entry {entry.Seq} says the previous hash is {entry.PreviousHash}, but entry {entry.Seq - 1} hashes to {previous}: an entry before it was changed, removed or inserted."
+                    : $"the chain breaks at entry {entry.Seq} (not one of this tenant's): an entry before it was changed, removed or inserted. Tell the operator.");
             }
             var expected = HashOf(entry.Seq, entry.At, entry.Tenant, entry.Kind, entry.Actor, entry.Subject, entry.Detail, entry.PreviousHash);
             if (entry.Hash != expected)
             {
-                return (false, count, $"entry {entry.Seq} hashes to {expected}, not to the {entry.Hash} stored with it: its content was changed.");
+                return (false, count, own
+                    ? $"entry {entry.Seq} hashes to {expected}, not to the {entry.Hash} stored with it: its content was changed."
+                    : $"entry {entry.Seq} (not one of this tenant's) was changed. Tell the operator.");
             }
             previous = entry.Hash;
         }

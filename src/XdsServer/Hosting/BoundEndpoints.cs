@@ -6,8 +6,8 @@ namespace ZenMesh.XdsServer.Hosting;
 public sealed class BoundEndpoints
 {
     /// <summary>ADS and enrollment (gRPC over HTTP/2; https when TLS is on).</summary>
-    public BoundListener Ads { get; } = new("server");
+    public BoundListener Ads { get; } = new("server", "xds");
 
     /// <summary>The Flow API, admin pages and metrics over HTTP/1.1.</summary>
-    public BoundListener Http { get; } = new("server");
+    public BoundListener Http { get; } = new("server", "http");
 }

@@ -9,6 +9,8 @@ internal static class LogEventIds
     public const int ResourcesUnchanged = 1102;
     public const int Listening = 1200;
     public const int AdminTokenCreated = 1300;
+    public const int AdminTokenPromoted = 1301;
+    public const int AdminTokenReplaced = 1302;
     public const int ReplicaDisconnected = 1400;
     public const int ReplicaReconnected = 1401;
     public const int ReplicaRefreshFailed = 1402;

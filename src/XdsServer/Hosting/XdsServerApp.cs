@@ -3,7 +3,9 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using ZenMesh.Xds;
+using ZenMesh.Hosting;
 using ZenMesh.Xds.Client;
+using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Sources;
 
 namespace ZenMesh.XdsServer.Hosting;
@@ -20,13 +22,14 @@ public static class XdsServerApp
         ["--data-dir"] = "Xds:DataDir",
         ["--postgres"] = "Xds:PostgresConnectionString",
         ["--tls"] = "Xds:Tls",
+        ["--http-tls"] = "Xds:HttpTls",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         // appsettings.json ships beside the binary; relative paths on the command line stay relative to the caller.
-        // "--tls" alone means "--tls true", as a flag should.
-        args = [.. args.Select((a, i) => a == "--tls" && (i + 1 >= args.Length || !bool.TryParse(args[i + 1], out _)) ? "--Xds:Tls=true" : a)];
+        // "--tls" and "--http-tls" alone mean "true", as flags should.
+        args = [.. args.Select((a, i) => a is "--tls" or "--http-tls" && (i + 1 >= args.Length || !bool.TryParse(args[i + 1], out _)) ? (a == "--tls" ? "--Xds:Tls=true" : "--Xds:HttpTls=true") : a)];
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         if (Environment.GetEnvironmentVariable("ZENMESH_ADMIN_TOKEN") is { Length: > 0 } adminToken)
         {
@@ -69,6 +72,8 @@ public static class XdsServerApp
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.DesiredStateTopic, () => sp.GetRequiredService<Storage.DesiredStateStore>().Refresh()));
         services.AddHostedService<Storage.DesiredStateLoader>();
         services.AddSingleton<Auth.TokenStore>();
+        services.AddSingleton<Auth.TenantStore>();
+        services.AddAccessPolicies();
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.TokensTopic, sp.GetRequiredService<Auth.TokenStore>().Reload));
         services.AddHostedService<Storage.ReplicaSync>();
         services.AddHostedService<Auth.AdminTokenBootstrap>();
@@ -107,25 +112,45 @@ public static class XdsServerApp
             kestrel.Listen(address, options.HttpPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1;
-                bound.Http.Capture(listen);
+                if (options.HttpTlsEnabled)
+                {
+                    var now = DateTimeOffset.UtcNow;
+                    listen.UseHttps(options.HttpTlsCertificateFile is { Length: > 0 } cert
+                        ? X509Certificate2.CreateFromPemFile(cert, options.HttpTlsKeyFile)
+                        : authority.IssueServer(options.TlsServerNames, now.AddMinutes(-5), now.AddYears(1)));
+                }
+                bound.Http.Capture(listen, tls: options.HttpTlsEnabled);
             });
         });
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseMiddleware<Api.DatabaseUnavailableMiddleware>();
-        app.UseMiddleware<Auth.BearerAuthMiddleware>();
-        app.MapXdsProtocol();
-        app.MapGrpcService<Identity.EdgeEnrollmentService>();
-        app.MapGrpcService<Edges.EdgeReportService>();
-        Api.FlowApiEndpoints.MapFlowApi(app);
-        Api.ApplyEndpoints.MapApplyAndStatus(app);
-        Auth.TokenEndpoints.MapTokens(app);
-        Evidence.EvidenceEndpoints.MapEvidence(app);
-        Identity.EnrollmentEndpoints.MapEnrollment(app);
-        app.MapOpenApi("/api/v1/openapi.json");
-        app.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status));
-        app.MapXdsServerMetrics();
+        app.UseRouting();
+        app.UseMiddleware<ListenerGate>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        // The xDS port: gRPC only. Edges prove who they are on each call (mutual TLS, checked by
+        // XdsAuthorization against the node id they claim); enrollment proves it with its one-time token.
+        var xds = app.MapGroup("").ServedOn(bound.Ads).AllowAnonymous();
+        xds.MapXdsProtocol();
+        xds.MapGrpcService<Identity.EdgeEnrollmentService>();
+        xds.MapGrpcService<Edges.EdgeReportService>();
+
+        // The HTTP port: the Flow API, admin views and metrics; each route declares who may call it.
+        var http = app.MapGroup("").ServedOn(bound.Http);
+        Api.FlowApiEndpoints.MapFlowApi(http);
+        Api.ApplyEndpoints.MapApplyAndStatus(http);
+        Auth.TokenEndpoints.MapTokens(http);
+        Auth.TenantEndpoints.MapTenants(http);
+        Evidence.EvidenceEndpoints.MapEvidence(http);
+        Identity.EnrollmentEndpoints.MapEnrollment(http);
+        http.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();
+        http.MapXdsAdminViews().RequireAuthorization(Auth.AccessPolicies.Operator);
+        http.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status)).RequireAuthorization(Auth.AccessPolicies.Operator);
+        http.MapXdsServerMetrics().RequireAuthorization(Auth.AccessPolicies.Metrics);
+        http.MapXdsHealth().AllowAnonymous();
         return app;
     }
 
@@ -155,6 +180,18 @@ public static class XdsServerApp
         if (!o.TlsEnabled && !o.AllowInsecureRemote && IPAddress.TryParse(o.BindAddress, out var bind) && !IPAddress.IsLoopback(bind))
         {
             problems.Add($"Xds:BindAddress {o.BindAddress} would expose cleartext xDS, which trusts any node id, beyond this machine. Turn on mutual TLS (--tls), or set Xds:AllowInsecureRemote=true for a network you trust.");
+        }
+        if (string.IsNullOrEmpty(o.HttpTlsCertificateFile) != string.IsNullOrEmpty(o.HttpTlsKeyFile))
+        {
+            problems.Add("Set both Xds:HttpTlsCertificateFile and Xds:HttpTlsKeyFile (PEM) to serve the HTTP port over TLS, or neither (--http-tls alone uses a certificate from the control plane's CA).");
+        }
+        if (!o.HttpTlsEnabled && !o.AllowInsecureHttp && IPAddress.TryParse(o.BindAddress, out var httpBind) && !IPAddress.IsLoopback(httpBind))
+        {
+            problems.Add($"Xds:BindAddress {o.BindAddress} would expose the Flow API, whose bearer tokens grant control of the mesh, in cleartext beyond this machine. Serve it over TLS (--http-tls, or Xds:HttpTlsCertificateFile and Xds:HttpTlsKeyFile), or set Xds:AllowInsecureHttp=true behind a proxy that terminates TLS.");
+        }
+        if (o.AdminToken is { Length: > 0 } configured && (configured.Length < 32 || configured.Distinct().Count() < 10))
+        {
+            problems.Add($"Xds:AdminToken (ZENMESH_ADMIN_TOKEN) is {configured.Length} characters of {configured.Distinct().Count()} different ones; the operator's token must be long and random: at least 32 characters, e.g. $(openssl rand -hex 32). Or leave it unset, and the first start writes a random one to <data-dir>/admin-token.");
         }
         if (o.CredentialLifetime < TimeSpan.FromHours(1))
         {

@@ -7,12 +7,12 @@ namespace ZenMesh.XdsServer.Hosting;
 /// <summary>
 /// GET /metrics on the admin port (Prometheus text): connected xDS clients and how their config
 /// stands (synced, stale, NACKed), pushes and NACKs by type, the time from a push to its ACK, and
-/// per edge (from the agents' reports to this replica) how stale what it serves is. Like
-/// /admin/xds/*, it is on the admin port and needs no token: it names nodes, never config.
+/// per edge (from the agents' reports to this replica) how stale what it serves is. It names every
+/// tenant's nodes, so beyond loopback it needs the operator's token (<see cref="Auth.AccessPolicies.Metrics"/>).
 /// </summary>
 internal static class XdsServerMetrics
 {
-    public static void MapXdsServerMetrics(this IEndpointRouteBuilder app) =>
+    public static IEndpointConventionBuilder MapXdsServerMetrics(this IEndpointRouteBuilder app) =>
         app.MapGet("/metrics", (ClientRegistry registry, Edges.EdgeReportStore reports, TimeProvider time) =>
         {
             var clients = registry.Clients();

@@ -54,6 +54,23 @@ public sealed record XdsServerOptions
     /// <summary>Allow cleartext xDS (which trusts any node id) on a non-loopback address. Only for a network you trust.</summary>
     public bool AllowInsecureRemote { get; init; }
 
+    /// <summary>
+    /// Serve the Flow API, admin views and metrics over TLS (--http-tls): with
+    /// <see cref="HttpTlsCertificateFile"/> and <see cref="HttpTlsKeyFile"/>, or else a certificate
+    /// issued by the control plane's CA for <see cref="TlsServerNames"/> (the CLI trusts it with --ca).
+    /// </summary>
+    public bool HttpTls { get; init; }
+
+    /// <summary>PEM certificate and key for the HTTP port; setting them turns its TLS on.</summary>
+    public string? HttpTlsCertificateFile { get; init; }
+    public string? HttpTlsKeyFile { get; init; }
+
+    /// <summary>Allow the HTTP port (bearer tokens in cleartext) on a non-loopback address without TLS. Only behind a proxy that terminates TLS.</summary>
+    public bool AllowInsecureHttp { get; init; }
+
+    /// <summary>True when the HTTP port is served over TLS.</summary>
+    public bool HttpTlsEnabled => HttpTls || !string.IsNullOrEmpty(HttpTlsCertificateFile);
+
     /// <summary>True when xDS is served over TLS and edges must present credentials.</summary>
     public bool TlsEnabled => Tls || !string.IsNullOrEmpty(TlsCertificateFile);
 

@@ -22,8 +22,11 @@ public static class EnrollmentEndpoints
 
     public static void MapEnrollment(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/edges/{name}/enrollment", (string name, HttpContext http, EnrollmentContext context) => CreateAsync(name, http, context, rotate: false));
-        app.MapPost("/api/v1/edges/{name}/rotate", (string name, HttpContext http, EnrollmentContext context) => CreateAsync(name, http, context, rotate: true));
+        // Editors may create and delete edges, so they may also give them their identity.
+        app.MapPost("/api/v1/edges/{name}/enrollment", (string name, HttpContext http, EnrollmentContext context) => CreateAsync(name, http, context, rotate: false))
+            .RequireAuthorization(AccessPolicies.Editor);
+        app.MapPost("/api/v1/edges/{name}/rotate", (string name, HttpContext http, EnrollmentContext context) => CreateAsync(name, http, context, rotate: true))
+            .RequireAuthorization(AccessPolicies.Editor);
         app.MapGet("/api/v1/edges/{name}/credentials", (string name, HttpContext http, EdgeCredentialStore credentials, DesiredStateStore store) =>
         {
             var tenant = Caller.Of(http).Tenant;
@@ -32,7 +35,7 @@ public static class EnrollmentEndpoints
                 return Problems.Of(404, "Not found", $"edges/{name} does not exist in tenant '{tenant}'.");
             }
             return Results.Json(new { items = credentials.List(tenant, name) });
-        });
+        }).RequireAuthorization(AccessPolicies.Viewer);
     }
 
     private static async Task<IResult> CreateAsync(string name, HttpContext http, EnrollmentContext c, bool rotate)

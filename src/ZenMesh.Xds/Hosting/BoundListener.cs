@@ -10,8 +10,11 @@ namespace ZenMesh.Hosting;
 /// first. Asked before then, it throws: port 0 is not an address anyone can reach.
 /// </summary>
 /// <param name="service">The service's name as its "has not started" error says it, e.g. "ingester".</param>
-public sealed class BoundListener(string service)
+/// <param name="name">The listener's name among the service's, e.g. "http" or "xds": what routes declare they are served on.</param>
+public sealed class BoundListener(string service, string name)
 {
+    public string Name { get; } = name;
+
     private ListenOptions? _listen;
 
     /// <summary>

@@ -7,11 +7,12 @@ namespace ZenMesh.Xds.Status;
 /// <summary>The HTTP admin view of xDS: who is connected and what each holds.</summary>
 internal static class AdminEndpoints
 {
-    public static void MapXdsAdmin(this IEndpointRouteBuilder endpoints)
+    public static IEndpointConventionBuilder MapXdsAdmin(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/admin/xds/clients", (ClientRegistry registry) => Results.Json(registry.Clients().Select(ToJson)));
-        endpoints.MapGet("/admin/xds/nacks", (ClientRegistry registry) => Results.Json(registry.RecentNacks.Reverse().Select(ToJson)));
-        endpoints.MapGet("/admin/xds/snapshot", (ISnapshotCache cache, string? node) =>
+        var admin = endpoints.MapGroup("/admin/xds");
+        admin.MapGet("/clients", (ClientRegistry registry) => Results.Json(registry.Clients().Select(ToJson)));
+        admin.MapGet("/nacks", (ClientRegistry registry) => Results.Json(registry.RecentNacks.Reverse().Select(ToJson)));
+        admin.MapGet("/snapshot", (ISnapshotCache cache, string? node) =>
         {
             var snapshot = cache.Current(node ?? "");
             return Results.Json(new
@@ -26,7 +27,7 @@ internal static class AdminEndpoints
                 }),
             });
         });
-        endpoints.MapGet("/healthz", (StreamAdmission admission) => Results.Json(new { status = "ok", streams = admission.Open }));
+        return admin;
     }
 
     private static object ToJson(ClientView client) => new

@@ -155,6 +155,64 @@ public sealed class ZenMeshCliTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Tenant_CreateListDelete_AndTheOperatorActsInANamedTenant()
+    {
+        var (exit, created, _) = await RunAsync("tenant", "create", "acme");
+        Assert.Equal(ExitCodes.Ok, exit);
+        var lines = created.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("created tenant acme; its first admin token (shown once):", lines[0]);
+        var acmeAdmin = lines[1];
+
+        Assert.Equal(ExitCodes.Ok, (await RunAsync(acmeAdmin, ["apply", "-f", File("mesh.yaml", Bundle)])).Exit);
+        var (_, listed, _) = await RunAsync("tenant", "list");
+        Assert.Contains(listed.Split(Environment.NewLine), l => l.StartsWith("acme", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1] == "1");
+
+        // The operator sees acme's flows only when it names acme.
+        Assert.DoesNotContain("github-to-orders", (await RunAsync("get", "flows")).Out, StringComparison.Ordinal);
+        Assert.Contains("github-to-orders", (await RunAsync("get", "flows", "--tenant", "acme")).Out, StringComparison.Ordinal);
+
+        var refused = await RunAsync("tenant", "delete", "acme");
+        Assert.Equal(ExitCodes.Refused, refused.Exit);
+        Assert.StartsWith("error (409): Tenant 'acme' still has 1 edge(s); delete them (and what refers to them) first.", refused.Err, StringComparison.Ordinal);
+
+        Assert.Equal(ExitCodes.Ok, (await RunAsync(acmeAdmin, ["apply", "--prune", "-f", File("empty.yaml", "{}")])).Exit);
+        Assert.Equal(ExitCodes.Ok, (await RunAsync("tenant", "delete", "acme")).Exit);
+        var revoked = await RunAsync(acmeAdmin, ["get", "flows"]);
+        Assert.Equal($"error (401): The API token is not known (mistyped, or revoked). Ask an admin of your tenant for a new one.{Environment.NewLine}", revoked.Err);
+    }
+
+    [Fact]
+    public async Task Tenant_ATenantsAdmin_CannotManageTenants()
+    {
+        var (_, created, _) = await RunAsync("tenant", "create", "acme");
+        var acmeAdmin = created.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries)[1];
+
+        var refused = await RunAsync(acmeAdmin, ["tenant", "create", "evil"]);
+
+        Assert.Equal(ExitCodes.Refused, refused.Exit);
+        Assert.Equal($"error (403): This needs the operator role; the token 'first admin' is admin in tenant 'acme'.{Environment.NewLine}", refused.Err);
+    }
+
+    [Fact]
+    public async Task TheCli_TrustsTheControlPlanesCa_ForTheFlowApiOverTls()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("zenmesh-cli-tls-").FullName;
+        await using var server = await RunningServer.StartAsync("--http-tls", "--data-dir", dataDir);
+        var environment = new Dictionary<string, string?> { ["ZENMESH_SERVER"] = server.HttpUri.ToString(), ["ZENMESH_TOKEN"] = RunningServer.AdminToken };
+
+        using var untrustedOut = new StringWriter();
+        using var untrustedErr = new StringWriter();
+        var untrusted = await ZenMeshCli.RunAsync(["get", "edges"], untrustedOut, untrustedErr, environment).WithTimeout("zenmesh without --ca");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var trusted = await ZenMeshCli.RunAsync(["get", "edges", "--ca", Path.Combine(dataDir, "ca", "ca.crt")], output, error, environment).WithTimeout("zenmesh --ca");
+
+        Assert.Equal(ExitCodes.Unreachable, untrusted);
+        Assert.Equal(ExitCodes.Ok, trusted);
+        Assert.StartsWith("NAME", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UsageErrors_AreExit2_AndAnUnreachableServerIsExit4()
     {
         var badKind = await RunAsync("get", "widgets");

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
@@ -74,7 +75,53 @@ public sealed class AdmissionAndTlsTests
     public void Build_CleartextXdsBeyondLoopback_IsRefusedUnlessAllowed()
     {
         var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => XdsServerApp.Build(["--bind", "0.0.0.0", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bind-").FullName]));
-        Assert.Equal(["Xds:BindAddress 0.0.0.0 would expose cleartext xDS, which trusts any node id, beyond this machine. Turn on mutual TLS (--tls), or set Xds:AllowInsecureRemote=true for a network you trust."], error.Failures);
+        Assert.Equal(
+        [
+            "Xds:BindAddress 0.0.0.0 would expose cleartext xDS, which trusts any node id, beyond this machine. Turn on mutual TLS (--tls), or set Xds:AllowInsecureRemote=true for a network you trust.",
+            "Xds:BindAddress 0.0.0.0 would expose the Flow API, whose bearer tokens grant control of the mesh, in cleartext beyond this machine. Serve it over TLS (--http-tls, or Xds:HttpTlsCertificateFile and Xds:HttpTlsKeyFile), or set Xds:AllowInsecureHttp=true behind a proxy that terminates TLS.",
+        ], error.Failures);
+    }
+
+    [Fact]
+    public void Build_TlsOnBothPortsBeyondLoopback_IsAccepted()
+    {
+        using var app = XdsServerApp.Build(["--bind", "0.0.0.0", "--tls", "--http-tls", "--ads-port", "0", "--http-port", "0", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bind-").FullName]);
+        Assert.NotNull(app);
+    }
+
+    [Theory]
+    [InlineData("change-me-admin-token", "Xds:AdminToken (ZENMESH_ADMIN_TOKEN) is 21 characters of 13 different ones; the operator's token must be long and random: at least 32 characters, e.g. $(openssl rand -hex 32). Or leave it unset, and the first start writes a random one to <data-dir>/admin-token.")]
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "Xds:AdminToken (ZENMESH_ADMIN_TOKEN) is 40 characters of 1 different ones; the operator's token must be long and random: at least 32 characters, e.g. $(openssl rand -hex 32). Or leave it unset, and the first start writes a random one to <data-dir>/admin-token.")]
+    public void Build_AShortOrRepetitiveOperatorToken_IsRefused(string token, string expected)
+    {
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => XdsServerApp.Build(["--Xds:AdminToken", token, "--data-dir", Directory.CreateTempSubdirectory("zenmesh-token-").FullName]));
+        Assert.Equal([expected], error.Failures);
+    }
+
+    [Fact]
+    public async Task HttpTls_ServesTheFlowApiOverTls_WithACertificateTheCaSigned()
+    {
+        var dataDir = Directory.CreateTempSubdirectory("zenmesh-http-tls-").FullName;
+        await using var server = await RunningServer.StartAsync("--http-tls", "--data-dir", dataDir);
+        Assert.Equal("https", server.HttpUri.Scheme);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(dataDir, "ca", "ca.crt")));
+        using var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, presented, _, _) =>
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(ca);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return presented is not null && chain.Build(presented);
+            },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = server.HttpUri };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", RunningServer.AdminToken);
+
+        using var response = await client.GetAsync("/api/v1/edges").WithTimeout("the Flow API over TLS");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Fact]

@@ -19,14 +19,17 @@ internal sealed class RunningServer : IAsyncDisposable
     {
         _app = app;
         var bound = app.Services.GetRequiredService<BoundEndpoints>();
-        AdsUri = bound.Ads.Uri;
-        HttpUri = bound.Http.Uri;
+        AdsUri = Reachable(bound.Ads.Uri);
+        HttpUri = Reachable(bound.Http.Uri);
         Http = new HttpClient { BaseAddress = HttpUri, Timeout = TestTimeouts.Default };
         Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken);
     }
 
-    /// <summary>The admin token of tenant "default" every test server starts with; Http sends it.</summary>
-    public const string AdminToken = "zm_test_admin_token";
+    /// <summary>A server bound to every interface (0.0.0.0) is reached through loopback.</summary>
+    private static Uri Reachable(Uri bound) => bound.Host == "0.0.0.0" ? new UriBuilder(bound) { Host = "127.0.0.1" }.Uri : bound;
+
+    /// <summary>The operator token every test server starts with (Xds:AdminToken); Http sends it, acting in tenant "default".</summary>
+    public const string AdminToken = "zm_test_operator_token_7f3a9c2e5b1d8460";
 
     public IServiceProvider Services => _app.Services;
 
@@ -97,6 +100,40 @@ internal sealed class RunningServer : IAsyncDisposable
         {
             await PutOkAsync(path, json);
         }
+    }
+
+    /// <summary>A client that sends <paramref name="token"/> (none when null) and, when given, names <paramref name="tenant"/> in the ZenMesh-Tenant header.</summary>
+    public HttpClient Client(string? token, string? tenant = null)
+    {
+        var client = new HttpClient { BaseAddress = HttpUri, Timeout = TestTimeouts.Default };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+        if (tenant is not null)
+        {
+            client.DefaultRequestHeaders.Add("ZenMesh-Tenant", tenant);
+        }
+        return client;
+    }
+
+    /// <summary>Creates a token of <paramref name="role"/> in <paramref name="tenant"/> (default) as the operator and returns its value.</summary>
+    public async Task<string> CreateTokenAsync(string role, string name = "test", string tenant = "default")
+    {
+        using var operatorClient = Client(AdminToken, tenant);
+        using var created = await operatorClient.PostAsync("/api/v1/tokens", new StringContent($$"""{"name":"{{name}}","role":"{{role}}"}""", System.Text.Encoding.UTF8, "application/json")).WithTimeout("a new token");
+        var text = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == System.Net.HttpStatusCode.Created, $"creating a {role} token: {(int)created.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("token").GetString()!;
+    }
+
+    /// <summary>Creates tenant <paramref name="name"/> as the operator and returns its first admin token (named "first admin").</summary>
+    public async Task<string> CreateTenantAsync(string name)
+    {
+        using var created = await Http.PostAsync("/api/v1/tenants", new StringContent($$"""{"name":"{{name}}"}""", System.Text.Encoding.UTF8, "application/json")).WithTimeout($"tenant {name}");
+        var text = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == System.Net.HttpStatusCode.Created, $"creating tenant {name}: {(int)created.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("token").GetString()!;
     }
 
     public async Task<JsonElement> GetJsonAsync(string path) =>

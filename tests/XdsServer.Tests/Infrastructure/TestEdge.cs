@@ -26,9 +26,10 @@ internal sealed class TestEdge : IDisposable
     public X509Certificate2? Certificate { get; }
     public EdgeCredentialResponse? Credential { get; }
 
-    public static async Task<JsonElement> BundleAsync(RunningServer server, string edge, string? body = null, bool rotate = false)
+    /// <summary>An enrollment bundle for <paramref name="edge"/>, asked for with <paramref name="api"/> (default: the operator in tenant default).</summary>
+    public static async Task<JsonElement> BundleAsync(RunningServer server, string edge, string? body = null, bool rotate = false, HttpClient? api = null)
     {
-        using var response = await server.Http.PostAsync($"/api/v1/edges/{edge}/{(rotate ? "rotate" : "enrollment")}", body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")).WithTimeout($"an enrollment bundle for {edge}");
+        using var response = await (api ?? server.Http).PostAsync($"/api/v1/edges/{edge}/{(rotate ? "rotate" : "enrollment")}", body is null ? null : new StringContent(body, Encoding.UTF8, "application/json")).WithTimeout($"an enrollment bundle for {edge}");
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"enrollment of {edge}: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement;
@@ -41,9 +42,9 @@ internal sealed class TestEdge : IDisposable
     public static TestEdge Unenrolled(RunningServer server, string caPem) => new(server, caPem, ECDsa.Create(ECCurve.NamedCurves.nistP256), null, null);
 
     /// <summary>Gets a bundle for <paramref name="edge"/> and enrolls with it.</summary>
-    public static async Task<TestEdge> EnrollAsync(RunningServer server, string edge)
+    public static async Task<TestEdge> EnrollAsync(RunningServer server, string edge, HttpClient? api = null)
     {
-        var bundle = await BundleAsync(server, edge);
+        var bundle = await BundleAsync(server, edge, api: api);
         return await EnrollAsync(server, bundle.GetProperty("caCertificate").GetString()!, bundle.GetProperty("token").GetString()!);
     }
 

@@ -1,9 +1,12 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 
-namespace ZenMesh.Agent.Identity;
+namespace ZenMesh.Secrets;
 
-/// <summary>Verifies the control plane's certificate against the CA named in the bundle (not the machine's trust store).</summary>
+/// <summary>
+/// Verifies a server's certificate against one CA given as PEM (the control plane's, from an
+/// enrollment bundle or --ca), not the machine's trust store. Linked into the CLI as source.
+/// </summary>
 public static class ServerTrust
 {
     public static RemoteCertificateValidationCallback Pinned(string caPem)
