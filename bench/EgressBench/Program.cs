@@ -92,7 +92,7 @@ async Task<double> RunAsync(bool withSlow, int? count = null)
     var secrets = Path.Combine(root, "secrets");
     Directory.CreateDirectory(secrets);
     await File.WriteAllTextAsync(Path.Combine(secrets, "signing"), "whsec_" + Convert.ToBase64String(Encoding.UTF8.GetBytes("egress-bench-signing-key-32bytes")));
-    var egress = EgressApp.Build(["--port", "0", "--direct", "--data-dir", Path.Combine(root, "egress"), "--secrets-dir", secrets, "--ingester", $"http://127.0.0.1:{streamPort}", "--xds", "http://127.0.0.1:9"],
+    var egress = EgressApp.Build(["--port", "0", "--direct", "--data-dir", Path.Combine(root, "egress"), "--secrets-dir", secrets, "--ingester", $"http://127.0.0.1:{streamPort}", "--ingester-secret-file", Path.Combine(root, "ingester", "stream-secret"), "--xds", "http://127.0.0.1:9"],
         b => b.Logging.ClearProviders());
     egress.Services.GetRequiredService<FlowPolicies>().Replace(flows);
     var counters = egress.Services.GetRequiredService<DeliveryCounters>();

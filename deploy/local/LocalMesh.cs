@@ -44,6 +44,9 @@ public sealed class LocalMesh : IAsyncDisposable
     public EchoReceiver Echo { get; private set; } = null!;
     public string AdminTokenFile => Path.GetFullPath(Path.Combine(Options.ControlPlaneDir, "admin-token"));
 
+    /// <summary>The egress's API token (its delivery log and replays), created on its first start.</summary>
+    public string EgressTokenFile => Path.GetFullPath(Path.Combine(Options.EgressDir, ZenMesh.Hosting.ServiceToken.FileName));
+
     /// <summary>The Envoy running, or null when the egress delivers directly.</summary>
     public EnvoyProcess? Envoy { get; private set; }
 
@@ -171,7 +174,7 @@ public sealed class LocalMesh : IAsyncDisposable
             _ => ["--envoy", "http://127.0.0.1:10001"],
         };
         _egress = await StartAppAsync(EgressApp.Build(["--xds", AgentXds.ToString(), "--edge", DemoMesh.NodeId, "--data-dir", o.EgressDir, "--secrets-dir", o.SecretsDir,
-            "--ingester", IngesterStream.ToString(), "--port", Port(EgressApi?.Port ?? o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
+            "--ingester", IngesterStream.ToString(), "--ingester-secret-file", Path.Combine(o.IngesterDir, "stream-secret"), "--port", Port(EgressApi?.Port ?? o.EgressPort), .. mode], Embedded), cancellationToken).ConfigureAwait(false);
         EgressApi = _egress.Services.GetRequiredService<EgressEndpoints>().Api.Uri;
 
         // Ready when the demo's config (as applied now, or the last-known-good when the control plane is down) has come through the agent to both.
@@ -243,6 +246,7 @@ public sealed class LocalMesh : IAsyncDisposable
               agent           edge {DemoMesh.NodeId}, enrolled; xDS relay {AgentXds}  status {AgentStatus}status
               ingester        webhooks {Hooks}hooks/<tenant>/<endpoint>  status {Hooks}status  job stream {IngesterStream}
               egress          delivery log {EgressApi}deliveries  status {EgressApi}status
+                              API token in {EgressTokenFile}
               echo receiver   {Echo.Url} (the target of flow {DemoMesh.Flow}; GET it to see what arrived)
               envoy           {mode}
 
@@ -252,7 +256,7 @@ public sealed class LocalMesh : IAsyncDisposable
 
             The echo receiver prints the delivery with its signature verified. Send it again and the ingester
             answers 200 with Idempotent-Replay: true (deduplicated on X-GitHub-Delivery).
-            Then: curl -s '{EgressApi}deliveries?flow={DemoMesh.Flow}'
+            Then: curl -s '{EgressApi}deliveries?flow={DemoMesh.Flow}' -H "Authorization: Bearer $(cat '{EgressTokenFile}')"
             Ctrl-C stops everything.
 
             """;

@@ -83,6 +83,7 @@ public static class AgentApp
         services.AddHostedService<UpstreamSync>();
         services.AddHostedService<CredentialRenewer>();
         services.AddHostedService<Heartbeat>();
+        services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Agent:ApiToken", options.StateDir));
         var endpoints = new AgentEndpoints();
         services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -102,14 +103,13 @@ public static class AgentApp
         });
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.UseRouting();
-        app.UseMiddleware<ZenMesh.Hosting.ListenerGate>();
+        app.UseServiceAccess();
         // The relay: loopback only, node ids trusted (the processes of this edge).
-        var xds = app.MapGroup("").ServedOn(endpoints.Xds);
-        xds.MapXdsProtocol();
+        app.MapGroup("").ServedOn(endpoints.Xds).AllowAnonymous().MapXdsProtocol();
         var status = app.MapGroup("").ServedOn(endpoints.Status);
-        status.MapXdsAdminViews();
-        status.MapXdsHealth();
+        status.MapXdsHealth().AllowAnonymous();
+        // They name every local client, its subscriptions and NACK texts: a token beyond loopback.
+        status.MapXdsAdminViews().RequireAuthorization(ServiceAccess.LocalOrToken);
         status.MapAgentStatus();
         return app;
     }
@@ -136,6 +136,10 @@ public static class AgentApp
         if (o.XdsPort == o.StatusPort && o.XdsPort != 0)
         {
             problems.Add($"Agent:XdsPort and Agent:StatusPort are both {o.XdsPort}; they must differ.");
+        }
+        if (ServiceToken.Weakness(o.ApiToken, "Agent:ApiToken") is { } weak)
+        {
+            problems.Add(weak);
         }
         if (o.Generations < 2)
         {

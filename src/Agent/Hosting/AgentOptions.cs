@@ -19,6 +19,12 @@ public sealed record AgentOptions
     /// <summary>Credential and last-known-good generations (--state-dir).</summary>
     public string StateDir { get; init; } = "./agent-state";
 
+    /// <summary>
+    /// The bearer token of /status, /metrics and /admin/xds/* once the status port is bound beyond
+    /// loopback; when unset, one is created on first start in {StateDir}/api-token (mode 0600).
+    /// </summary>
+    public string? ApiToken { get; init; }
+
     /// <summary>The local xDS relay for Envoy and the ZenMesh services, on loopback (--xds-port). 0 picks a free port.</summary>
     public int XdsPort { get; init; } = 18001;
 

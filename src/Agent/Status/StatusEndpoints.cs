@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Metrics;
@@ -25,7 +26,7 @@ internal static class StatusEndpoints
                 .Gauge("zenmesh_agent_local_clients", "Local xDS streams (Envoy, Ingester, Egress).", clients.Clients().Count)
                 .Gauge("zenmesh_agent_missing_secrets", "Secrets the edge's config names that its secret store lacks.", SecretInventory.Missing(cache.Current(""), o.SecretsDir).Count);
             return Results.Text(text.ToString(), PrometheusText.ContentType);
-        });
+        }).RequireAuthorization(ServiceAccess.LocalOrToken);
 
         app.MapGet("/status", (AgentStatus status, ClientRegistry clients, ISnapshotCache cache, Identity.CredentialHolder credentials, IOptions<AgentOptions> options, TimeProvider time) =>
         {
@@ -58,6 +59,6 @@ internal static class StatusEndpoints
                     types = c.Types.Values.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), sent = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
                 }),
             });
-        });
+        }).RequireAuthorization(ServiceAccess.LocalOrToken);
     }
 }

@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using System.Globalization;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Scheduling;
@@ -26,7 +27,7 @@ public static class DeliveryApi
                 deliveries = rows.Select(r => Summary(r.Delivery)),
                 next = rows.Count == query.Limit ? rows[^1].Seq.ToString(CultureInfo.InvariantCulture) : null,
             });
-        });
+        }).RequireAuthorization(ServiceAccess.Token);
         app.MapGet("/deliveries/{eventId}/{flow}", async (string eventId, string flow, IDeliveryStore store, CancellationToken cancellationToken) =>
         {
             var jobId = $"{eventId}/{flow}";
@@ -36,11 +37,12 @@ public static class DeliveryApi
             }
             var attempts = await store.AttemptsAsync(jobId, cancellationToken).ConfigureAwait(false);
             return Results.Json(new { delivery = Summary(delivery), attempts });
-        });
+        }).RequireAuthorization(ServiceAccess.Token);
         app.MapPost("/flows/{tenant}/{flow}/resume", async (string tenant, string flow, DeliveryScheduler scheduler, CancellationToken cancellationToken) =>
             await scheduler.ResumeAsync(tenant, flow, cancellationToken).ConfigureAwait(false)
                 ? Results.Json(new { resumed = $"{tenant}/{flow}" })
-                : Results.Json(new { error = "not_held", detail = $"flow '{tenant}/{flow}' is not held at this egress; GET /status lists the held ones" }, statusCode: 404));
+                : Results.Json(new { error = "not_held", detail = $"flow '{tenant}/{flow}' is not held at this egress; GET /status lists the held ones" }, statusCode: 404))
+            .RequireAuthorization(ServiceAccess.Token);
     }
 
     internal static IResult Problem(string detail) => Results.Json(new { error = "bad_query", detail }, statusCode: 400);

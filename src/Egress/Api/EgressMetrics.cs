@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using Microsoft.Extensions.Options;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Hosting;
@@ -38,5 +39,5 @@ public static class EgressMetrics
                 .Gauge("zenmesh_egress_flows", "Flows in the config being served.", policies.Count)
                 .Gauge("zenmesh_egress_config_connected", "1 while the xDS stream for flow config is up.", config.Current.Connected ? 1 : 0);
             return Results.Text(text.ToString(), PrometheusText.ContentType);
-        });
+        }).RequireAuthorization(ServiceAccess.LocalOrToken);
 }

@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using Microsoft.Extensions.Options;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Hosting;
@@ -13,7 +14,7 @@ public static class EgressStatus
 {
     public static void MapEgressStatus(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }));
+        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
         app.MapGet("/status", async (FlowPolicies policies, DeliveryScheduler scheduler, IDeliveryStore store, IntakeStatus intake, ConfigStatus config, DeliveryCounters counters, IOptions<EgressOptions> options, CancellationToken cancellationToken) =>
         {
             var counts = await store.CountsAsync(cancellationToken).ConfigureAwait(false);
@@ -42,6 +43,6 @@ public static class EgressStatus
                 // Jobs of flows this edge no longer (or not yet) has config for: kept, not attempted.
                 unconfigured = counts.Where(c => !policies.All.ContainsKey(c.Key)).ToDictionary(c => c.Key, c => c.Value),
             });
-        });
+        }).RequireAuthorization(ServiceAccess.LocalOrToken);
     }
 }

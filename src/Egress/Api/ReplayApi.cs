@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Replays;
 using ZenMesh.Egress.Scheduling;
@@ -49,17 +50,20 @@ public static class ReplayApi
             }
             var replay = await runner.BeginAsync(filter, cancellationToken).ConfigureAwait(false);
             return Results.Json(await ViewAsync(replay, store, cancellationToken).ConfigureAwait(false), statusCode: 202);
-        });
+        }).RequireAuthorization(ServiceAccess.Token);
         app.MapGet("/replays", async (IDeliveryStore store, CancellationToken cancellationToken) =>
-            Results.Json(new { replays = (await store.ReplaysAsync(cancellationToken).ConfigureAwait(false)).Select(r => Summary(r, progress: null)) }));
+            Results.Json(new { replays = (await store.ReplaysAsync(cancellationToken).ConfigureAwait(false)).Select(r => Summary(r, progress: null)) }))
+            .RequireAuthorization(ServiceAccess.Token);
         app.MapGet("/replays/{id}", async (string id, IDeliveryStore store, CancellationToken cancellationToken) =>
             await store.GetReplayAsync(id, cancellationToken).ConfigureAwait(false) is { } replay
                 ? Results.Json(await ViewAsync(replay, store, cancellationToken).ConfigureAwait(false))
-                : NotFound(id));
+                : NotFound(id))
+            .RequireAuthorization(ServiceAccess.Token);
         app.MapDelete("/replays/{id}", async (string id, IDeliveryStore store, ReplayRunner runner, CancellationToken cancellationToken) =>
             await runner.CancelAsync(id, cancellationToken).ConfigureAwait(false) is { } replay
                 ? Results.Json(await ViewAsync(replay, store, cancellationToken).ConfigureAwait(false))
-                : NotFound(id));
+                : NotFound(id))
+            .RequireAuthorization(ServiceAccess.Token);
     }
 
     private static IResult NotFound(string id) => Results.Json(new { error = "not_found", detail = $"no replay '{id}' at this egress; GET /replays lists them" }, statusCode: 404);

@@ -8,6 +8,7 @@ using ZenMesh.Egress.Intake;
 using ZenMesh.Egress.Replays;
 using ZenMesh.Egress.Scheduling;
 using ZenMesh.Egress.Storage;
+using ZenMesh.Hosting;
 using ZenMesh.Secrets;
 using ZenMesh.Observability;
 using ZenMesh.Xds.Client;
@@ -27,6 +28,7 @@ public static class EgressApp
         ["--xds"] = "Egress:Xds",
         ["--edge"] = "Egress:Edge",
         ["--ingester"] = "Egress:Ingester",
+        ["--ingester-secret-file"] = "Egress:IngesterSecretFile",
         ["--envoy"] = "Egress:Envoy",
         ["--postgres"] = "Egress:Postgres",
     };
@@ -81,15 +83,18 @@ public static class EgressApp
         builder.Services.AddHostedService<JobReceiver>();
         builder.Services.AddSingleton<ReplayRunner>();
         builder.Services.AddHostedService(s => s.GetRequiredService<ReplayRunner>());
+        builder.Services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Egress:ApiToken", options.DataDir));
         var endpoints = new EgressEndpoints();
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Api.Capture(l)));
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapDeliveryApi();
-        app.MapReplayApi();
-        app.MapEgressStatus();
-        app.MapEgressMetrics();
+        app.UseServiceAccess();
+        var api = app.MapGroup("").ServedOn(endpoints.Api);
+        api.MapDeliveryApi();
+        api.MapReplayApi();
+        api.MapEgressStatus();
+        api.MapEgressMetrics();
         return app;
     }
 
@@ -103,6 +108,13 @@ public static class EgressApp
         ServiceOptionChecks.HttpUrl(problems, "Egress:Ingester", "--ingester", o.Ingester, "the ingester's stream port, e.g. http://127.0.0.1:8091");
         ServiceOptionChecks.HttpUrl(problems, "Egress:Envoy", "--envoy", o.Envoy, "the local Envoy's egress listener, e.g. http://127.0.0.1:10001 (or --direct)");
         ServiceOptionChecks.Postgres(problems, "Egress:Postgres", o.Postgres);
+        foreach (var (value, key, file) in new[] { (o.ApiToken, "Egress:ApiToken", ServiceToken.FileName), (o.IngesterSecret, "Egress:IngesterSecret", "stream-secret") })
+        {
+            if (ServiceToken.Weakness(value, key, file) is { } weak)
+            {
+                problems.Add(weak);
+            }
+        }
         if (o.MaxUnacked is < 1 or > 10_000)
         {
             problems.Add($"Egress:MaxUnacked {o.MaxUnacked} must be 1 to 10000 (default 500).");

@@ -19,11 +19,23 @@ public sealed record EgressOptions
     /// <summary>The ingester's job stream (--ingester); the egress connects out to it.</summary>
     public string Ingester { get; init; } = "http://127.0.0.1:8091";
 
+    /// <summary>The file holding the ingester's stream secret (--ingester-secret-file), e.g. its {data-dir}/stream-secret; read at each subscription.</summary>
+    public string? IngesterSecretFile { get; init; }
+
+    /// <summary>The ingester's stream secret itself, instead of <see cref="IngesterSecretFile"/> (e.g. from a Kubernetes Secret as Egress__IngesterSecret).</summary>
+    public string? IngesterSecret { get; init; }
+
     /// <summary>The local Envoy's egress listener (--envoy); every attempt goes through it with x-zenmesh-flow.</summary>
     public string Envoy { get; init; } = "http://127.0.0.1:10001";
 
     /// <summary>Deliver straight to the targets without Envoy (--direct), with per-request retries and timeouts of our own.</summary>
     public bool Direct { get; init; }
+
+    /// <summary>
+    /// The bearer token of the delivery log, replays and resume (and of status and metrics beyond
+    /// loopback); when unset, one is created on first start in {DataDir}/api-token (mode 0600).
+    /// </summary>
+    public string? ApiToken { get; init; }
 
     /// <summary>The delivery store (--data-dir).</summary>
     public string DataDir { get; init; } = "./egress-data";

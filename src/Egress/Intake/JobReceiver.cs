@@ -77,9 +77,19 @@ public sealed partial class JobReceiver(
         }
     }
 
+    /// <summary>The ingester's stream secret, read again for each subscription (so a secret that appears or changes is picked up).</summary>
+    private Metadata SubscriberHeaders()
+    {
+        var o = options.Value;
+        var secret = o.IngesterSecret is { Length: > 0 } value ? value
+            : o.IngesterSecretFile is { Length: > 0 } file && File.Exists(file) ? File.ReadAllText(file).Trim()
+            : null;
+        return secret is null ? [] : new Metadata { { "authorization", $"Bearer {secret}" } };
+    }
+
     private async Task SubscribeAsync(Events.EventsClient client, IReadOnlySet<string> flows, Action connected, CancellationToken cancellationToken)
     {
-        using var call = client.Subscribe(cancellationToken: cancellationToken);
+        using var call = client.Subscribe(SubscriberHeaders(), cancellationToken: cancellationToken);
         await call.RequestStream.WriteAsync(new SubscribeRequest
         {
             Subscription = new Subscription

@@ -14,13 +14,14 @@ namespace ZenMesh.Ingester.Handoff;
 /// subscriber's room and is handed out again; the jobs a subscriber still holds when its stream
 /// ends are given back at once, so a restarted egress does not wait out the leases.
 /// </summary>
-internal sealed partial class EventsService(IEventStore store, HandoffCounters counters, TimeProvider time, ILogger<EventsService> logger) : Events.EventsBase
+internal sealed partial class EventsService(IEventStore store, HandoffCounters counters, SubscriberAuthentication authentication, TimeProvider time, ILogger<EventsService> logger) : Events.EventsBase
 {
     /// <summary>How often an idle stream looks again anyway: another ingester's jobs, or leases that ran out.</summary>
     private static readonly TimeSpan Recheck = TimeSpan.FromSeconds(1);
 
     public override async Task Subscribe(IAsyncStreamReader<SubscribeRequest> requestStream, IServerStreamWriter<DeliveryJob> responseStream, ServerCallContext context)
     {
+        authentication.Check(context);
         var cancellationToken = context.CancellationToken;
         if (!await requestStream.MoveNext(cancellationToken).ConfigureAwait(false) || requestStream.Current.KindCase != SubscribeRequest.KindOneofCase.Subscription)
         {
@@ -34,9 +35,12 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
         Log.Subscribed(logger, terms.Consumer, terms.Flows is null ? "every flow" : string.Join(", ", terms.Flows), terms.MaxUnacked, terms.Lease);
         counters.Subscribed(+1);
         var held = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        // Every job handed to this subscriber and not yet acknowledged by it, lease run out or not:
+        // the only jobs it may acknowledge (another subscriber's are not its to end).
+        var leasedHere = new HashSet<string>(StringComparer.Ordinal);
         var acked = new JobSignal();
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var reader = ReadAcksAsync(requestStream, held, acked, done);
+        var reader = ReadAcksAsync(requestStream, held, leasedHere, acked, done);
         try
         {
             while (!done.IsCancellationRequested)
@@ -57,6 +61,7 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
                     lock (held)
                     {
                         held[job.JobId] = job.LeaseExpiresAt;
+                        leasedHere.Add(job.JobId);
                     }
                     await responseStream.WriteAsync(ToMessage(job), done.Token).ConfigureAwait(false);
                 }
@@ -89,7 +94,7 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
         await reader.ConfigureAwait(false);
     }
 
-    private async Task ReadAcksAsync(IAsyncStreamReader<SubscribeRequest> requests, Dictionary<string, DateTimeOffset> held, JobSignal acked, CancellationTokenSource done)
+    private async Task ReadAcksAsync(IAsyncStreamReader<SubscribeRequest> requests, Dictionary<string, DateTimeOffset> held, HashSet<string> leasedHere, JobSignal acked, CancellationTokenSource done)
     {
         try
         {
@@ -99,15 +104,21 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
                 {
                     throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "after the subscription, send only acks"));
                 }
-                var ids = requests.Current.Acks.JobIds;
+                var sent = requests.Current.Acks.JobIds;
+                List<string> ids;
+                lock (held)
+                {
+                    ids = [.. sent.Where(leasedHere.Contains).Distinct(StringComparer.Ordinal)];
+                }
                 // Durable first: an acknowledgement that is lost to a crash only means the job comes again.
-                var known = await store.AckAsync(ids, done.Token).ConfigureAwait(false);
-                counters.Acked(known, ids.Count - known);
+                var known = ids.Count == 0 ? 0 : await store.AckAsync(ids, done.Token).ConfigureAwait(false);
+                counters.Acked(known, sent.Count - known);
                 lock (held)
                 {
                     foreach (var id in ids)
                     {
                         held.Remove(id);
+                        leasedHere.Remove(id);
                     }
                 }
                 acked.Notify();

@@ -8,6 +8,7 @@ using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
 using ZenMesh.Ingester.Storage.Log;
+using ZenMesh.Hosting;
 using ZenMesh.Secrets;
 using ZenMesh.Observability;
 using ZenMesh.Xds.Client;
@@ -27,6 +28,7 @@ public static class IngesterApp
         ["--xds"] = "Ingester:Xds",
         ["--edge"] = "Ingester:Edge",
         ["--stream-port"] = "Ingester:StreamPort",
+        ["--stream-bind"] = "Ingester:StreamBindAddress",
         ["--postgres"] = "Ingester:Postgres",
         ["--store"] = "Ingester:Store",
     };
@@ -76,14 +78,16 @@ public static class IngesterApp
             s.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddSingleton<HandoffCounters>();
+        builder.Services.AddSingleton(new SubscriberAuthentication(ServiceToken.LoadOrCreate(options.StreamSecret, "Ingester:StreamSecret", options.DataDir, SubscriberAuthentication.FileName, "zm_stream_")));
+        builder.Services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Ingester:ApiToken", options.DataDir));
         builder.Services.AddGrpc();
         var endpoints = new IngesterEndpoints();
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks.Capture(l));
-            // The egress's stream: HTTP/2 without TLS (h2c) on its own port.
-            k.Listen(IPAddress.Parse(options.BindAddress), options.StreamPort, l =>
+            // The egress's stream: HTTP/2 without TLS (h2c) on its own port, loopback unless configured.
+            k.Listen(IPAddress.Parse(options.StreamBindAddress), options.StreamPort, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
                 endpoints.Stream.Capture(l);
@@ -91,11 +95,15 @@ public static class IngesterApp
         });
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.MapHooks();
-        app.MapGrpcService<EventsService>();
-        app.MapIngesterMetrics();
-        app.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending }));
-        app.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }));
+        app.UseServiceAccess();
+        var hooks = app.MapGroup("").ServedOn(endpoints.Hooks);
+        hooks.MapHooks();
+        hooks.MapIngesterMetrics();
+        hooks.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending })).AllowAnonymous();
+        hooks.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }))
+            .RequireAuthorization(ServiceAccess.LocalOrToken);
+        // The subscriber proves itself on each call with the stream secret (SubscriberAuthentication).
+        app.MapGroup("").ServedOn(endpoints.Stream).AllowAnonymous().MapGrpcService<EventsService>();
         return app;
     }
 
@@ -103,6 +111,17 @@ public static class IngesterApp
     {
         var problems = new List<string>();
         ServiceOptionChecks.Bind(problems, IngesterOptions.Section, o.BindAddress);
+        if (!IPAddress.TryParse(o.StreamBindAddress, out _))
+        {
+            problems.Add($"Ingester:StreamBindAddress (--stream-bind) '{o.StreamBindAddress}' is not an IP address; use 127.0.0.1 (the default: the egress beside it), or an address the egress reaches.");
+        }
+        foreach (var (value, key, file) in new[] { (o.ApiToken, "Ingester:ApiToken", ServiceToken.FileName), (o.StreamSecret, "Ingester:StreamSecret", Handoff.SubscriberAuthentication.FileName) })
+        {
+            if (ServiceToken.Weakness(value, key, file) is { } weak)
+            {
+                problems.Add(weak);
+            }
+        }
         ServiceOptionChecks.Port(problems, IngesterOptions.Section, o.Port);
         ServiceOptionChecks.Edge(problems, IngesterOptions.Section, o.Edge);
         ServiceOptionChecks.HttpUrl(problems, "Ingester:Xds", "--xds", o.Xds, "the agent's relay, e.g. http://127.0.0.1:18001");

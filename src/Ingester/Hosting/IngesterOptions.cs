@@ -53,6 +53,21 @@ public sealed record IngesterOptions
     /// <summary>The egress takes delivery jobs here over gRPC (zenmesh.v1.Events/Subscribe), on its own HTTP/2 port (--stream-port).</summary>
     public int StreamPort { get; init; } = 8091;
 
+    /// <summary>
+    /// Where the job stream listens (--stream-bind): loopback unless said otherwise, whatever
+    /// <see cref="BindAddress"/> says for webhooks, since every job carries a webhook's body.
+    /// </summary>
+    public string StreamBindAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>
+    /// The secret a subscriber presents ("authorization: Bearer ..."); when unset, one is created on
+    /// first start in {DataDir}/stream-secret (mode 0600), which the egress is given (--ingester-secret-file).
+    /// </summary>
+    public string? StreamSecret { get; init; }
+
+    /// <summary>The bearer token of /status and /metrics once the webhook port is bound beyond loopback; when unset, {DataDir}/api-token.</summary>
+    public string? ApiToken { get; init; }
+
     /// <summary>The most events committed in one transaction (group commit).</summary>
     public int MaxBatch { get; init; } = 512;
 }

@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using ZenMesh.Xds.Client;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Handoff;
@@ -31,5 +32,5 @@ internal static class IngesterMetrics
                 .Gauge("zenmesh_ingester_endpoints", "Endpoints in the config being served.", policies.Count)
                 .Gauge("zenmesh_ingester_config_connected", "1 while the xDS stream for endpoint config is up.", config.Current.Connected ? 1 : 0);
             return Results.Text(text.ToString(), PrometheusText.ContentType);
-        });
+        }).RequireAuthorization(ServiceAccess.LocalOrToken);
 }

@@ -84,6 +84,8 @@ internal sealed partial class ServiceCommand : IDisposable
         ("xds-server", "ZENMESH_ADMIN_TOKEN") => [$"--Xds:AdminToken={value}"],
         // Only referenced from the arguments ($(ZENMESH_POSTGRES)); nothing reads it directly.
         (_, "ZENMESH_POSTGRES") => [],
+        // Configuration keys as .NET reads them from the environment (Section__Key).
+        _ when name.Contains("__", StringComparison.Ordinal) && name.Split("__")[0] == Section(image) => [$"--{name.Replace("__", ":", StringComparison.Ordinal)}={value}"],
         _ => throw new InvalidOperationException($"the deployment sets {name} for {image}, which no ZenMesh service reads; remove it or teach this check what it means"),
     };
 
@@ -105,13 +107,13 @@ internal sealed partial class ServiceCommand : IDisposable
             {
                 "ZENMESH_POSTGRES" => "Host=postgres;Username=zenmesh;Password=secret;Database=zenmesh",
                 // What an operator is told to generate: openssl rand -hex 32.
-                _ when name.EndsWith("TOKEN", StringComparison.Ordinal) => "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                _ when name.EndsWith("TOKEN", StringComparison.OrdinalIgnoreCase) || name.EndsWith("SECRET", StringComparison.OrdinalIgnoreCase) => "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                 _ when env.TryGetValue(name, out var value) && !value.Contains(m.Value, StringComparison.Ordinal) => value,
                 _ => "stand-in-" + name.ToLowerInvariant(),
             };
         });
 
-    [GeneratedRegex(@"\$\((?<k8s>[A-Z_]+)\)|\$\{(?<compose>[A-Z_]+)(:[?-][^}]*)?\}")]
+    [GeneratedRegex(@"\$\((?<k8s>[A-Za-z_]+)\)|\$\{(?<compose>[A-Z_]+)(:[?-][^}]*)?\}")]
     private static partial Regex Reference();
 
     [GeneratedRegex(@"^(?:.*/)?zenmesh[/-]?(xds-server|agent|ingester|egress|cli)(?::.*)?$")]

@@ -62,9 +62,13 @@ public sealed class LocalMeshTests : IDisposable
 
             var (_, again) = await ShellAsync(CurlIn(summary));
             Assert.Contains("Idempotent-Replay: true", again);
-            using var egress = new HttpClient { BaseAddress = mesh.EgressApi };
-            var log = JsonDocument.Parse(await egress.GetStringAsync("/deliveries?flow=demo-to-echo")).RootElement;
+            // The delivery log, through the command the summary prints (with the egress's token).
+            var (logCode, logText) = await ShellAsync(summary.Split('\n').Select(l => l.Trim()).Single(l => l.StartsWith("Then: curl -s ", StringComparison.Ordinal))["Then: ".Length..]);
+            Assert.True(logCode == 0, logText);
+            var log = JsonDocument.Parse(logText).RootElement;
             Assert.Equal("delivered", log.GetProperty("deliveries")[0].GetProperty("state").GetString());
+            using var anonymous = new HttpClient { BaseAddress = mesh.EgressApi };
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/deliveries?flow=demo-to-echo")).StatusCode);
         }
 
         // Stopped: its ports are free again.

@@ -54,7 +54,7 @@ public sealed class CrashTests : IAsyncLifetime
             {
                 // Port 0: nothing here calls the egress's API, so the OS may pick it.
                 typeof(EgressApp).Assembly.Location, "--port", "0", "--direct", "--data-dir", _egressDir,
-                "--ingester", _streamUri.ToString(), "--xds", _server.AdsUri.ToString(), "--edge", "default/local",
+                "--ingester", _streamUri.ToString(), "--ingester-secret-file", Path.Combine(_ingesterDir, "stream-secret"), "--xds", _server.AdsUri.ToString(), "--edge", "default/local",
             },
             Environment = { ["Logging__LogLevel__Default"] = "Warning" },
             RedirectStandardOutput = true,

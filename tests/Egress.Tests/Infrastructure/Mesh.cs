@@ -107,8 +107,19 @@ internal sealed class Mesh : IAsyncDisposable
     public async Task StartEgressAsync()
     {
         _egress = await BuildEgressAsync(DataDir);
-        Api = new HttpClient { BaseAddress = ApiOf(_egress) };
+        Api = ApiClient(_egress, DataDir);
     }
+
+    /// <summary>A client of an egress's API that sends the token it created in <paramref name="dataDir"/>.</summary>
+    public static HttpClient ApiClient(WebApplication egress, string dataDir)
+    {
+        var client = new HttpClient { BaseAddress = ApiOf(egress) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(Path.Combine(dataDir, "api-token")).Trim());
+        return client;
+    }
+
+    /// <summary>The data directory of an egress that <see cref="StartAnotherEgressAsync"/> started.</summary>
+    public string DataDirOf(WebApplication egress) => _others.Single(o => o.App == egress).Dir;
 
     /// <summary>One more egress instance on the same job stream and the same PostgreSQL database; stopped with the mesh.</summary>
     public async Task<WebApplication> StartAnotherEgressAsync()
@@ -123,7 +134,7 @@ internal sealed class Mesh : IAsyncDisposable
     {
         string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
         string[] store = _postgres is null ? [] : ["--postgres", _postgres];
-        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", _stream.ToString(), "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
+        var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", _stream.ToString(), "--ingester-secret-file", Path.Combine(IngesterDir, "stream-secret"), "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
             b => Quiet(b, _telemetry?.EgressLog));
         egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
         await egress.StartAsync();

@@ -49,7 +49,7 @@ public sealed class EnvoyDeliveryTests
             b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await ingester.StartAsync();
         var ingesterEndpoints = ingester.Services.GetRequiredService<IngesterEndpoints>();
-        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", ingesterEndpoints.Stream.Uri.ToString(), "--xds", server.AdsUri.ToString(), "--edge", "default/local",
+        await using var egress = EgressApp.Build(["--port", "0", "--data-dir", egressDir, "--ingester", ingesterEndpoints.Stream.Uri.ToString(), "--ingester-secret-file", Path.Combine(ingesterDir, "stream-secret"), "--xds", server.AdsUri.ToString(), "--edge", "default/local",
             "--envoy", $"http://{envoy.Hostname}:{envoy.GetMappedPublicPort(10001)}"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
         await egress.StartAsync();
         using var hooks = new HttpClient { BaseAddress = ingesterEndpoints.Hooks.Uri };

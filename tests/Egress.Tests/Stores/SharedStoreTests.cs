@@ -81,7 +81,7 @@ public sealed class SharedStoreTests(PostgresServerFixture postgres)
 
         var first = await mesh.SendAsync();
         await TestTimeouts.Eventually(() => Task.FromResult(Held(mesh.Egress, "orders") && Held(other, "orders")), "both instances hold the flow");
-        using var api = new HttpClient { BaseAddress = Mesh.ApiOf(other) };
+        using var api = Mesh.ApiClient(other, mesh.DataDirOf(other));
         using (var resumed = await api.PostAsync("/flows/default/orders/resume", null))
         {
             Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);

@@ -59,6 +59,9 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
         _http?.Dispose();
     }
 
+    /// <summary>What the egress presents: the secret the ingester wrote to its data directory.</summary>
+    private Metadata StreamSecret() => new() { { "authorization", $"Bearer {File.ReadAllText(Path.Combine(_dataDir, "stream-secret")).Trim()}" } };
+
     private async Task<string> PostAsync(string type)
     {
         using var response = await _http.PostAsync("/hooks/default/orders", new StringContent($$"""{"id":"{{Guid.NewGuid()}}","type":"{{type}}"}""", Encoding.UTF8, "application/json"));
@@ -68,7 +71,7 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
 
     private Subscriber Subscribe(uint maxUnacked = 100, int leaseSeconds = 30, params string[] flows)
     {
-        var call = new Events.EventsClient(_channel).Subscribe();
+        var call = new Events.EventsClient(_channel).Subscribe(StreamSecret());
         call.RequestStream.WriteAsync(new SubscribeRequest { Subscription = new Subscription { Consumer = "test-egress", MaxUnacked = maxUnacked, Lease = Duration.FromTimeSpan(TimeSpan.FromSeconds(leaseSeconds)), Flows = { flows } } }).Wait(TestTimeouts.Default);
         return new Subscriber(call);
     }
@@ -226,7 +229,7 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task AStreamThatStartsWithoutASubscription_IsRefused()
     {
-        using var call = new Events.EventsClient(_channel).Subscribe();
+        using var call = new Events.EventsClient(_channel).Subscribe(StreamSecret());
         await call.RequestStream.WriteAsync(new SubscribeRequest { Acks = new JobAcks { JobIds = { "x" } } });
 
         var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(TestTimeouts.Default));

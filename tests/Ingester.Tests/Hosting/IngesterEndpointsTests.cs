@@ -48,8 +48,9 @@ public sealed class IngesterEndpointsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, hooks.StatusCode);
         Assert.Equal(HttpVersion.Version11, hooks.Version);
         using var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        // The stream port speaks h2c, and serves the job stream only: /healthz is the webhook port's.
         using var stream = await h2c.GetAsync(new Uri(endpoints.Stream.Uri, "/healthz"));
-        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, stream.StatusCode);
         Assert.Equal(HttpVersion.Version20, stream.Version);
         using var wrong = await http1.GetAsync(new Uri(endpoints.Stream.Uri, "/healthz"));
         Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
