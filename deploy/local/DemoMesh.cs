@@ -22,7 +22,12 @@ public static class DemoMesh
     public const string SigningSecret = "demo-signing";
 
     /// <summary>The sample webhook: GitHub's ping, as GitHub sends it.</summary>
-    public const string SampleBody = """{"zen":"Design for failure.","hook_id":1,"hook":{"type":"Repository","events":["push"]}}""";
+    /// <summary>
+    /// A GitHub ping for delivery <paramref name="deliveryId"/>. Each delivery's body differs, as
+    /// GitHub's do: the ingester deduplicates GitHub webhooks on their signed body, since GitHub does
+    /// not sign X-GitHub-Delivery.
+    /// </summary>
+    public static string SampleBody(string deliveryId) => $$"""{"zen":"Design for failure.","hook_id":1,"hook":{"type":"Repository","events":["push"]},"sample":"{{deliveryId}}"}""";
 
     /// <summary>Writes the two demo secrets unless they exist (a rotation by hand survives a restart).</summary>
     public static void EnsureSecrets(string secretsDir)
@@ -63,13 +68,13 @@ public static class DemoMesh
         },
     });
 
-    /// <summary>The headers that make <see cref="SampleBody"/> a signed GitHub webhook with delivery id <paramref name="deliveryId"/>.</summary>
+    /// <summary>The headers that make <see cref="SampleBody"/>(<paramref name="deliveryId"/>) a signed GitHub webhook with delivery id <paramref name="deliveryId"/>.</summary>
     public static IReadOnlyList<(string Name, string Value)> SampleHeaders(string endpointSecret, string deliveryId) =>
     [
         ("Content-Type", "application/json"),
         ("X-GitHub-Event", "ping"),
         ("X-GitHub-Delivery", deliveryId),
-        ("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(endpointSecret), Encoding.UTF8.GetBytes(SampleBody)))),
+        ("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(endpointSecret), Encoding.UTF8.GetBytes(SampleBody(deliveryId))))),
     ];
 
     /// <summary>A copy-paste curl sending the sample to <paramref name="hooks"/> (the ingester, or Envoy's ingress listener).</summary>
@@ -80,6 +85,6 @@ public static class DemoMesh
         {
             command.Append(CultureInfo.InvariantCulture, $" -H '{name}: {value}'");
         }
-        return command.Append(" --data-raw '").Append(SampleBody).Append('\'').ToString();
+        return command.Append(" --data-raw '").Append(SampleBody(deliveryId)).Append('\'').ToString();
     }
 }

@@ -255,7 +255,7 @@ public sealed class LocalMesh : IAsyncDisposable
               {DemoMesh.Curl(WebhookEntry, secret, deliveryId)}
 
             The echo receiver prints the delivery with its signature verified. Send it again and the ingester
-            answers 200 with Idempotent-Replay: true (deduplicated on X-GitHub-Delivery).
+            answers 200 with Idempotent-Replay: true (deduplicated on the signed body: GitHub does not sign X-GitHub-Delivery).
             Then: curl -s '{EgressApi}deliveries?flow={DemoMesh.Flow}' -H "Authorization: Bearer $(cat '{EgressTokenFile}')"
             Ctrl-C stops everything.
 

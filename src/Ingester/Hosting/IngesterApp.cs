@@ -85,6 +85,10 @@ public static class IngesterApp
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k =>
         {
+            // A sender that trickles its headers or body is dropped instead of holding a connection
+            // and a buffer: providers send a webhook in one burst, far above these rates.
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(5));
             k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks.Capture(l));
             // The egress's stream: HTTP/2 without TLS (h2c) on its own port, loopback unless configured.
             k.Listen(IPAddress.Parse(options.StreamBindAddress), options.StreamPort, l =>

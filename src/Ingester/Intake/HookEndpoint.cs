@@ -73,13 +73,18 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
             return Refuse(503, "overloaded", "the ingester is at its limit of events waiting to be stored; retry shortly");
         }
         byte[]? body;
+        counters.BodyReading(+1);
         try
         {
             body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, http.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is EndOfStreamException or BadHttpRequestException)
         {
-            return Refuse(400, "malformed_request", $"the body ended before its Content-Length of {http.Request.ContentLength} bytes");
+            return Refuse(400, "malformed_request", $"the body ended before its Content-Length of {http.Request.ContentLength} bytes, or arrived too slowly");
+        }
+        finally
+        {
+            counters.BodyReading(-1);
         }
         if (body is null)
         {
@@ -99,7 +104,8 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
             {
                 return Refuse(401, verdict.ReasonCode!, verdict.Detail);
             }
-            eventId = verdict.EventId;
+            // An id the signature does not cover identifies nothing: the signed body does.
+            eventId = verdict.EventIdSigned ? verdict.EventId : null;
         }
         var dedupKey = eventId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body));
         // The stored traceparent is this intake's: the egress continues the trace from here, as a proxy would.
@@ -156,26 +162,37 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
     }
 
     /// <summary>The whole body, or null once it passes <paramref name="limit"/> (a chunked body has no Content-Length to check first).</summary>
+    /// <summary>
+    /// Bodies announced up to this size get one array of that size at once (the usual webhook, a
+    /// few KiB). Larger ones grow in pooled buffers as their bytes arrive, so a sender cannot make
+    /// the ingester set aside what it only announces.
+    /// </summary>
+    internal const int ExactUpTo = 64 * 1024;
+
+    private const int ReadChunk = 16 * 1024;
+
     private static async ValueTask<byte[]?> ReadAsync(Stream body, long? length, long limit, CancellationToken cancellationToken)
     {
-        if (length is { } known)
+        if (length is { } known and <= ExactUpTo)
         {
-            // The usual case: one array of the announced size, filled in place.
             var exact = new byte[known];
             await body.ReadExactlyAsync(exact, cancellationToken);
             return exact;
         }
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await body.ReadAsync(chunk, cancellationToken)) > 0)
+        using var buffer = new PooledBufferWriter(ReadChunk);
+        while (true)
         {
-            if (buffer.Length + read > limit)
+            var read = await body.ReadAsync(buffer.GetMemory(ReadChunk), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            if (buffer.WrittenSpan.Length + read > limit)
             {
                 return null;
             }
-            buffer.Write(chunk, 0, read);
+            buffer.Advance(read);
         }
-        return buffer.ToArray();
+        return buffer.WrittenSpan.ToArray();
     }
 }

@@ -15,5 +15,12 @@ public sealed class IntakeCounters
 
     public void Count(string outcome) => _counts.AddOrUpdate(outcome, 1, (_, n) => n + 1);
 
+    private long _bodiesBeingRead;
+
+    /// <summary>Requests whose body is still arriving: what slow senders hold.</summary>
+    public long BodiesBeingRead => Interlocked.Read(ref _bodiesBeingRead);
+
+    internal void BodyReading(int delta) => Interlocked.Add(ref _bodiesBeingRead, delta);
+
     public IReadOnlyDictionary<string, long> Snapshot() => new SortedDictionary<string, long>(_counts, StringComparer.Ordinal);
 }

@@ -21,7 +21,7 @@ public sealed class GitHubVerifier : IWebhookVerifier
         {
             if (_hmacs.Matches(secret, [], request.Body.Span, presented))
             {
-                return Verdict.Accept(request.Header(DeliveryHeader));
+                return Verdict.Accept(request.Header(DeliveryHeader), idIsSigned: false);
             }
         }
         return Verdict.Reject(RejectReason.SignatureMismatch, $"the {Header} signature matches no active secret");

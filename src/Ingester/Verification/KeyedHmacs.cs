@@ -43,7 +43,9 @@ internal sealed class KeyedHmacs(Func<string, byte[]?> keyOf)
         }
         if (!pool.TryTake(out var hmac))
         {
-            if (keyOf(secret) is not { } key)
+            // An empty key is no secret at all: anyone can sign with it. A secret file that reads
+            // "whsec_" (its key left out) or a blank value must verify nothing.
+            if (keyOf(secret) is not { Length: > 0 } key)
             {
                 return false;
             }

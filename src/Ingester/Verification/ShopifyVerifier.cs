@@ -20,7 +20,7 @@ public sealed class ShopifyVerifier : IWebhookVerifier
         {
             if (_hmacs.Matches(secret, [], request.Body.Span, presented))
             {
-                return Verdict.Accept(request.Header("X-Shopify-Webhook-Id") ?? request.Header("X-Shopify-Event-Id"));
+                return Verdict.Accept(request.Header("X-Shopify-Webhook-Id") ?? request.Header("X-Shopify-Event-Id"), idIsSigned: false);
             }
         }
         return Verdict.Reject(RejectReason.SignatureMismatch, $"the {Header} signature matches no active secret");

@@ -42,6 +42,11 @@ internal static class Signatures
         {
             return Verdict.Reject(RejectReason.MalformedSignature, $"the {header} timestamp '{text}' is not unix seconds");
         }
+        if (seconds < DateTimeOffset.MinValue.ToUnixTimeSeconds() || seconds > DateTimeOffset.MaxValue.ToUnixTimeSeconds())
+        {
+            // Past what a date holds: refused as stale, never converted (that throws).
+            return Verdict.Reject(RejectReason.StaleTimestamp, $"the {header} timestamp '{text}' is not a time within the next or last {tolerance.TotalSeconds:0} s; at most {tolerance.TotalSeconds:0} s is accepted (replay protection)");
+        }
         var skew = now - DateTimeOffset.FromUnixTimeSeconds(seconds);
         return skew.Duration() > tolerance
             ? Verdict.Reject(RejectReason.StaleTimestamp, $"the {header} timestamp is {Math.Abs(skew.TotalSeconds):0} s {(skew > TimeSpan.Zero ? "old" : "in the future")}; at most {tolerance.TotalSeconds:0} s is accepted (replay protection)")

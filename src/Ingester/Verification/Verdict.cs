@@ -12,10 +12,15 @@ public enum RejectReason
     NoSecret,
 }
 
-/// <summary>The outcome of verifying one webhook: accepted with the provider's event id (if it has one), or refused with why.</summary>
-public sealed record Verdict(bool Verified, string? EventId, RejectReason? Reason, string Detail)
+/// <summary>
+/// The outcome of verifying one webhook: accepted with the provider's event id (if it has one), or
+/// refused with why. <see cref="EventIdSigned"/>: the signature covers the id, so it may say which
+/// event this is; when it does not (GitHub's and Shopify's delivery headers), anyone holding one
+/// captured request could give it a fresh id, so the signed body identifies it instead.
+/// </summary>
+public sealed record Verdict(bool Verified, string? EventId, RejectReason? Reason, string Detail, bool EventIdSigned = true)
 {
-    public static Verdict Accept(string? eventId) => new(true, eventId, null, "verified");
+    public static Verdict Accept(string? eventId, bool idIsSigned = true) => new(true, eventId, null, "verified", idIsSigned);
 
     public static Verdict Reject(RejectReason reason, string detail) => new(false, null, reason, detail);
 

@@ -51,17 +51,31 @@ public static class ApplyEndpoints
         }).RequireAuthorization(AccessPolicies.Viewer);
     }
 
+    /// <summary>The largest bundle accepted: thousands of resources, far from what would strain the server.</summary>
+    public const long MaxBundleBytes = 4 << 20;
+
     private static async Task<IResult> ApplyAsync(bool? prune, bool? dryRun, DesiredStateStore store, HttpContext http)
     {
-        using var reader = new StreamReader(http.Request.Body);
-        var text = await reader.ReadToEndAsync(http.RequestAborted);
+        string text;
+        try
+        {
+            text = await RequestBody.ReadTextAsync(http, MaxBundleBytes);
+        }
+        catch (RequestBody.TooLargeException)
+        {
+            return Problems.Of(413, "Bundle too large", $"The bundle is larger than {MaxBundleBytes >> 20} MiB. Split it (apply is idempotent; --prune only with the whole set).");
+        }
         JsonNode? root;
         try
         {
             var json = (http.Request.ContentType ?? "").Contains("json", StringComparison.OrdinalIgnoreCase) || text.TrimStart().StartsWith('{');
             root = json ? JsonNode.Parse(text) : YamlToJson.Convert(text, out _);
         }
-        catch (Exception e) when (e is JsonException or YamlException)
+        catch (YamlException e)
+        {
+            return Problems.Of(400, "Malformed bundle", $"The bundle is neither valid JSON nor valid YAML (line {e.Start.Line}, column {e.Start.Column}): {e.Message}");
+        }
+        catch (JsonException e)
         {
             return Problems.Of(400, "Malformed bundle", $"The bundle is neither valid JSON nor valid YAML: {e.Message}");
         }

@@ -9,11 +9,17 @@ namespace ZenMesh.XdsServer.Sources;
 /// <summary>
 /// YAML to JSON for proto3 JSON parsing. Plain scalars that read as numbers, booleans or null become
 /// those; quoted scalars stay strings. Each node's line is kept for error messages.
+/// Aliases are refused (an alias bomb of 300 bytes expands to billions of nodes), and so is nesting
+/// deeper than <see cref="MaxDepth"/>; both before any node is built.
 /// </summary>
 internal static partial class YamlToJson
 {
+    /// <summary>As deep as System.Text.Json reads by default; no bundle or resource needs more.</summary>
+    public const int MaxDepth = 64;
+
     public static JsonNode? Convert(string text, out Func<int, int?> lineOfItem)
     {
+        RefuseAliasesAndDepth(text);
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
         if (stream.Documents.Count == 0)
@@ -30,6 +36,29 @@ internal static partial class YamlToJson
         };
         lineOfItem = i => i >= 0 && i < items.Count ? (int)items[i].Start.Line : null;
         return ToJson(root);
+    }
+
+    private static void RefuseAliasesAndDepth(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            switch (parser.Current)
+            {
+                case YamlDotNet.Core.Events.AnchorAlias alias:
+                    throw new YamlException(alias.Start, alias.End, $"YAML aliases (*{alias.Value}) are not accepted: write each value out where it is used.");
+                case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                    if (++depth > MaxDepth)
+                    {
+                        throw new YamlException(parser.Current.Start, parser.Current.End, $"the document is nested more than {MaxDepth} levels deep; no bundle or resource needs that.");
+                    }
+                    break;
+                case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                    depth--;
+                    break;
+            }
+        }
     }
 
     private static JsonNode? ToJson(YamlNode node) => node switch

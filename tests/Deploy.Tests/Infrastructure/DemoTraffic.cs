@@ -14,7 +14,7 @@ internal static class DemoTraffic
     /// <summary>Sends the sample webhook; the event id the ingester gave it when it answered 200, else null.</summary>
     public static async Task<string?> SendAsync(HttpClient hooks, string secret, string deliveryId, string? traceParent = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/{DemoMesh.Tenant}/{DemoMesh.Endpoint}") { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(DemoMesh.SampleBody)) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/{DemoMesh.Tenant}/{DemoMesh.Endpoint}") { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(DemoMesh.SampleBody(deliveryId))) };
         foreach (var (name, value) in DemoMesh.SampleHeaders(secret, deliveryId))
         {
             if (!request.Headers.TryAddWithoutValidation(name, value))

@@ -101,6 +101,20 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ACapturedGitHubWebhook_ResentWithAFreshDeliveryId_IsADuplicate()
+    {
+        // GitHub signs the body, not X-GitHub-Delivery: an attacker who captured one request can
+        // set any delivery id on it and the signature still holds.
+        using var first = await GitHubAsync("""{"ref":"main","after":"abc"}""", "delivery-real");
+        using var replayed = await GitHubAsync("""{"ref":"main","after":"abc"}""", "delivery-forged-" + Guid.NewGuid());
+
+        Assert.Equal(HttpStatusCode.OK, replayed.StatusCode);
+        Assert.Equal("true", replayed.Headers.GetValues("Idempotent-Replay").Single());
+        Assert.Equal((await JsonAsync(first)).GetProperty("id").GetString(), (await JsonAsync(replayed)).GetProperty("id").GetString());
+        Assert.Equal(1, Store.Count("default", "gh"));
+    }
+
+    [Fact]
     public async Task AfterTheDedupWindow_ARedeliveryIsANewEvent()
     {
         await RestartAsync("--Ingester:DedupWindow", "00:00:01");
