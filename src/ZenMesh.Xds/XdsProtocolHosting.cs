@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using ZenMesh.Hosting;
 using ZenMesh.Xds.Cache;
 using ZenMesh.Xds.Protocol;
 using ZenMesh.Xds.Services;
@@ -30,6 +31,7 @@ public static class XdsProtocolHosting
             o.MaxReceiveMessageSize = 16 * 1024 * 1024;
             o.MaxSendMessageSize = null;
         });
+        services.AddStrictMessageParsing();
         return services;
     }
 

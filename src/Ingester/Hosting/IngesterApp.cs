@@ -81,6 +81,7 @@ public static class IngesterApp
         builder.Services.AddSingleton(new SubscriberAuthentication(ServiceToken.LoadOrCreate(options.StreamSecret, "Ingester:StreamSecret", options.DataDir, SubscriberAuthentication.FileName, "zm_stream_")));
         builder.Services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Ingester:ApiToken", options.DataDir));
         builder.Services.AddGrpc();
+        builder.Services.AddStrictMessageParsing();
         var endpoints = new IngesterEndpoints();
         builder.Services.AddSingleton(endpoints);
         builder.WebHost.ConfigureKestrel(k =>

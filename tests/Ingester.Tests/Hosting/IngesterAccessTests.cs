@@ -94,6 +94,18 @@ public sealed class IngesterAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RandomBytes_FromAnAuthenticatedSubscriber_AreInvalidArgument()
+    {
+        var payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(64);
+        payload[0] = 0x0F;
+
+        var (status, message) = await RawGrpc.CallAsync(IngesterPorts.Stream(_app), "/zenmesh.v1.Events/Subscribe", payload, [KeyValuePair.Create("authorization", $"Bearer {StreamSecret}")]);
+
+        Assert.Equal((int)StatusCode.InvalidArgument, status);
+        Assert.StartsWith("The request could not be parsed as zenmesh.v1.SubscribeRequest", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ASubscriber_CannotAcknowledgeJobsLeasedToAnother()
     {
         await PostWebhookAsync();
