@@ -89,7 +89,9 @@ public static class XdsServerApp
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             var address = IPAddress.Parse(options.BindAddress);
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
+            // An Envoy or an agent opens a handful of streams on a connection; a client that opens
+            // hundreds is holding slots, not taking config.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 100;
             kestrel.Listen(address, options.AdsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http2;

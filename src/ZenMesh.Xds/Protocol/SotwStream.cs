@@ -45,6 +45,12 @@ internal sealed class SotwStream(
             state.LastNack = RecordNack(typeUrl, state.LastSentVersion ?? "", nonce, error);
             state.AckedVersion = request.VersionInfo.Length > 0 ? request.VersionInfo : null;
         }
+        else if (nonce.Length > 0 && request.VersionInfo != state.LastSentVersion)
+        {
+            // Not an ACK: it answers the latest response but claims a version that response did
+            // not carry. Recording it would let a client forge evidence of config it never got.
+            Log.AckOfUnsentVersion(Logger, StreamId, typeUrl, request.VersionInfo, state.LastSentVersion);
+        }
         else if (nonce.Length > 0)
         {
             if (request.VersionInfo != state.AckedVersion)

@@ -11,4 +11,10 @@ public sealed record XdsLimits
 
     /// <summary>Requests queued per stream before the server stops reading from it.</summary>
     public int StreamQueueCapacity { get; init; } = 64;
+
+    /// <summary>A stream whose first request has not arrived this long after it opened is closed (DEADLINE_EXCEEDED), and its slot freed.</summary>
+    public TimeSpan FirstRequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The longest NACK error_detail kept (status, admin views, ledger, logs); the rest is cut and counted.</summary>
+    public int MaxNackDetailChars { get; init; } = 4096;
 }

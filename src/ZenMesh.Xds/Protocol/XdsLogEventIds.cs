@@ -10,4 +10,5 @@ internal static class XdsLogEventIds
     public const int StaleNonce = 1011;
     public const int Nack = 1012;
     public const int Ack = 1013;
+    public const int AckOfUnsentVersion = 1014;
 }

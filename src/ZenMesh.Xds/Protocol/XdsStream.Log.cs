@@ -22,6 +22,9 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         [LoggerMessage(EventId = XdsLogEventIds.StaleNonce, Level = LogLevel.Debug, Message = "stream {StreamId}: ignored {TypeUrl} request with stale nonce '{Nonce}' (latest '{Latest}')")]
         public static partial void StaleNonce(ILogger logger, long streamId, string typeUrl, string nonce, string? latest);
 
+        [LoggerMessage(EventId = XdsLogEventIds.AckOfUnsentVersion, Level = LogLevel.Information, Message = "stream {StreamId}: ignored an ACK of {TypeUrl} version '{Claimed}', which the response it answers did not carry ('{Sent}')")]
+        public static partial void AckOfUnsentVersion(ILogger logger, long streamId, string typeUrl, string claimed, string? sent);
+
         [LoggerMessage(EventId = XdsLogEventIds.Nack, Level = LogLevel.Warning, Message = "node '{NodeId}' rejected {TypeUrl} version {Version}: {Message}")]
         public static partial void Nack(ILogger logger, string nodeId, string typeUrl, string version, string message);
     }

@@ -28,6 +28,8 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     private ITimer? _heartbeats;
     private TimeSpan? _heartbeatPeriod;
     private volatile bool _revoked;
+    private volatile bool _firstRequestRead;
+    private volatile bool _firstRequestLate;
 
     protected XdsStream(XdsStreamDependencies deps, string kind, string? fixedTypeUrl, IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, ServerCallContext context)
     {
@@ -69,12 +71,28 @@ internal abstract partial class XdsStream<TRequest, TResponse>
 
     public async Task RunAsync()
     {
+        // With mutual TLS a caller proves who it is before it may hold a slot: streams opened
+        // without a credential are refused at once, however many there are.
+        if (Deps.Authorization.Required)
+        {
+            Deps.Authorization.Authenticate(_context);
+        }
         using var admission = Deps.Admission.Admit();
         // Headers at once: a client learns the stream is up even when there is nothing to send yet
         // (a relay whose config is already current must still know it is connected).
         await _context.WriteResponseHeadersAsync([]).ConfigureAwait(false);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.CancellationToken, Deps.Stopping);
         ConnectedAt = Deps.Time.GetUtcNow();
+        // A stream that holds a slot but never asks for anything is closed, so silent streams
+        // cannot keep the slots from the edges that need them.
+        using var firstRequest = Deps.Time.CreateTimer(_ =>
+        {
+            if (!_firstRequestRead)
+            {
+                _firstRequestLate = true;
+                stop.Cancel();
+            }
+        }, null, Deps.Limits.FirstRequestTimeout, Timeout.InfiniteTimeSpan);
         var reader = ReadRequestsAsync(stop.Token);
         IDisposable? watch = null;
         IDisposable? registration = null;
@@ -120,6 +138,12 @@ internal abstract partial class XdsStream<TRequest, TResponse>
             }
             Log.StreamClosed(Logger, StreamId, Node?.Id ?? "", "client closed the stream");
         }
+        catch (OperationCanceledException) when (_firstRequestLate && !_context.CancellationToken.IsCancellationRequested)
+        {
+            var detail = $"No first request arrived within {Deps.Limits.FirstRequestTimeout.TotalSeconds:0} s of opening this xDS stream (Xds:Limits:FirstRequestTimeout); send the node and a request at once.";
+            Log.StreamFailed(Logger, StreamId, "", StatusCode.DeadlineExceeded, detail);
+            throw new RpcException(new Grpc.Core.Status(StatusCode.DeadlineExceeded, detail));
+        }
         catch (OperationCanceledException) when (_revoked && !_context.CancellationToken.IsCancellationRequested)
         {
             var detail = $"The credential of edge '{Node?.Id}' was revoked (the edge was rotated or deleted); this stream is closed. Enroll the edge again to reconnect.";
@@ -162,11 +186,22 @@ internal abstract partial class XdsStream<TRequest, TResponse>
     /// <summary>Records a client's rejection of config (status, admin, logs) and returns it.</summary>
     protected NackRecord RecordNack(string typeUrl, string rejectedVersion, string nonce, Google.Rpc.Status error)
     {
-        var nack = new NackRecord(Node!.Id, typeUrl, rejectedVersion, nonce, error.Code, error.Message, Deps.Time.GetUtcNow());
+        var nack = new NackRecord(Node!.Id, typeUrl, rejectedVersion, nonce, error.Code, Capped(error.Message, Deps.Limits.MaxNackDetailChars), Deps.Time.GetUtcNow());
         Deps.Registry.RecordNack(nack);
         Deps.Events.Nacked(nack);
         Log.Nack(Logger, nack.NodeId, typeUrl, nack.Version, error.Message);
         return nack;
+    }
+
+    /// <summary>A client's text as kept: at most <paramref name="max"/> characters, saying how many more there were.</summary>
+    private static string Capped(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+        var cut = $"... ({text.Length - (max - 40)} more characters)";
+        return text[..(max - 40)] + cut;
     }
 
     /// <summary>The protocol state of a type on this stream, created on first use; kept in push order.</summary>
@@ -216,6 +251,7 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         {
             await foreach (var request in _requests.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
+                _firstRequestRead = true;
                 await _events.Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
             }
             _events.Writer.TryComplete();
