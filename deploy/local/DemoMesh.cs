@@ -61,7 +61,7 @@ public static class DemoMesh
     {
         ["edges"] = new Dictionary<string, object> { [Edge] = new { mode = "vm", ingesterAddress = ingester, egressListenerAddress = egressListener } },
         ["endpoints"] = new Dictionary<string, object> { [Endpoint] = new { edge = Edge, provider = "github", secretRef = EndpointSecret } },
-        ["targets"] = new Dictionary<string, object> { ["echo"] = new { edge = Edge, url = echo.ToString() } },
+        ["targets"] = new Dictionary<string, object> { ["echo"] = new { edge = Edge, url = echo.ToString(), allowLoopback = true } },
         ["flows"] = new Dictionary<string, object>
         {
             [Flow] = new { endpoint = Endpoint, target = "echo", signing = new { secretRef = SigningSecret } },

@@ -74,6 +74,9 @@ public static class AgentApp
         services.AddSingleton<UpstreamReports>();
         services.AddSingleton<LocalVerdicts>();
         services.AddSingleton<IXdsEventSink>(sp => sp.GetRequiredService<LocalVerdicts>());
+        // Before AddXdsProtocol, which registers the plain cache only when none is.
+        services.AddSingleton<SnapshotCache>();
+        services.AddSingleton<ISnapshotCache, EdgeSecretsCache>();
         services.AddXdsProtocol(new XdsLimits { MaxStreams = 256 });
         services.AddSingleton<AgentStatus>();
         services.AddSingleton(new CredentialHolder(credential));

@@ -20,6 +20,7 @@ public static class SecretInventory
         {
             names.Add(resource.Body.Unpack<FlowPolicy>().SigningSecretRef);
         }
+        names.UnionWith(LastKnownGood.EdgeSecrets.Referenced(snapshot).Select(r => r.Name));
         names.Remove("");
         return [.. names];
     }

@@ -28,7 +28,7 @@ public sealed partial class Deliverer : IDisposable
     private readonly EgressOptions _options;
     private readonly SecretStore _secrets;
     private readonly TimeProvider _time;
-    private readonly HttpClient _http;
+    private readonly TargetConnections _targets;
     private readonly string _via;
 
     public Deliverer(IOptions<EgressOptions> options, SecretStore secrets, TimeProvider time, ServiceTracing tracing, ILogger<Deliverer> logger)
@@ -38,12 +38,7 @@ public sealed partial class Deliverer : IDisposable
         _options = options.Value;
         _secrets = secrets;
         _time = time;
-        // Timeouts are per attempt (the flow's), so the client's own is off.
-        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), AllowAutoRedirect = false, UseCookies = false })
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("ZenMesh-Egress", "1"));
+        _targets = new TargetConnections(secrets, time, logger);
         _via = _options.Direct ? "direct" : $"envoy {_options.Envoy}";
     }
 
@@ -101,6 +96,10 @@ public sealed partial class Deliverer : IDisposable
             }
         }
 
+        if (!_options.Direct && await _targets.PreflightAsync(policy, cancellationToken).ConfigureAwait(false) is { } refused)
+        {
+            return new(Report(AttemptOutcomes.NotSent, Faults.Target, refused));
+        }
         var timeout = TimeoutOf(policy);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
@@ -110,7 +109,7 @@ public sealed partial class Deliverer : IDisposable
         {
             response = _options.Direct
                 ? await DirectAsync(delivery, policy, number, at, signature, deadline.Token).ConfigureAwait(false)
-                : await _http.SendAsync(Request(new Uri(new Uri(_options.Envoy), "/"), delivery, policy, number, at, signature), HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+                : await _targets.ToEnvoy.SendAsync(Request(new Uri(new Uri(_options.Envoy), "/"), delivery, policy, number, at, signature), HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -221,7 +220,7 @@ public sealed partial class Deliverer : IDisposable
             }
             try
             {
-                return await _http.SendAsync(Request(new Uri(policy.TargetUrl), delivery, policy, number, at, signature), HttpCompletionOption.ResponseHeadersRead, tryDeadline.Token).ConfigureAwait(false);
+                return await _targets.Direct(policy).SendAsync(Request(new Uri(policy.TargetUrl), delivery, policy, number, at, signature), HttpCompletionOption.ResponseHeadersRead, tryDeadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!token.IsCancellationRequested)
             {
@@ -254,5 +253,5 @@ public sealed partial class Deliverer : IDisposable
 
     private static double Elapsed(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => _targets.Dispose();
 }

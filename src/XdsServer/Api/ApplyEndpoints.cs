@@ -44,6 +44,8 @@ public static class ApplyEndpoints
                         types = types.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
                         staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
                         lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
+                        // Said on every status read: deliveries to these are readable and changeable on the path.
+                        insecureTargets = store.Current.List(ResourceKind.Target, tenant).Where(t => t.Spec is Target { Tls.InsecureSkipVerify: true } target && target.Edge == e.Name).Select(t => t.Name),
                         agent = agents.TryGetValue(node, out var r) ? AgentView(r.Report, r.At, now) : null,
                     };
                 }),

@@ -152,7 +152,7 @@ public static class FlowCompiler
         yield return XdsResource.Create(new RouteConfiguration { Name = CompiledNames.EgressRoutes, VirtualHosts = { host } });
         foreach (var (name, flow, target) in flows)
         {
-            yield return XdsResource.Create(FlowCluster(name, flow, target));
+            yield return XdsResource.Create(FlowCluster(name, flow, target, edge));
         }
     }
 
@@ -197,6 +197,10 @@ public static class FlowCompiler
             EventTypes = { flow.EventTypes },
             Enabled = flow.Enabled,
             RequestRetries = (uint)flow.Retry.Retries,
+            TargetAllowLoopback = target.AllowLoopback,
+            TargetCaSecretRef = target.Tls?.CaSecretRef ?? "",
+            TargetServerName = target.Tls?.Sni ?? "",
+            TargetTlsInsecure = target.Tls?.InsecureSkipVerify == true,
             PerTryTimeout = flow.Retry.PerTryTimeout is { } perTry ? Duration.FromTimeSpan(perTry) : null,
         };
         policy.RedeliveryDelays.AddRange(flow.Redelivery.Delays.Select(Duration.FromTimeSpan));
@@ -211,7 +215,7 @@ public static class FlowCompiler
         DirectResponse = new DirectResponseAction { Status = 404, Body = new DataSource { InlineString = message + "\n" } },
     };
 
-    private static Cluster FlowCluster(string name, Flow flow, Target target)
+    private static Cluster FlowCluster(string name, Flow flow, Target target, Edge edge)
     {
         var url = new Uri(target.Url);
         var cluster = StaticCluster(CompiledNames.FlowCluster(name), url.Host, (uint)url.Port, target.ConnectTimeout);
@@ -248,10 +252,23 @@ public static class FlowCompiler
         }
         if (url.Scheme == "https")
         {
-            var tls = new UpstreamTlsContext { Sni = target.Tls?.Sni ?? url.Host, CommonTlsContext = new CommonTlsContext() };
+            var serverName = target.Tls?.Sni ?? url.Host;
+            var tls = new UpstreamTlsContext { Sni = serverName, CommonTlsContext = new CommonTlsContext() };
+            // Envoy verifies nothing unless told to: every https target is checked against a CA and
+            // its name, unless the target explicitly (and visibly) skips verification.
+            var names = new CertificateValidationContext { MatchTypedSubjectAltNames = { ServerNameMatcher(serverName) } };
             if (target.Tls?.CaSecretRef is { } ca)
             {
-                tls.CommonTlsContext.ValidationContextSdsSecretConfig = Sds(ca);
+                tls.CommonTlsContext.CombinedValidationContext = new CommonTlsContext.Types.CombinedCertificateValidationContext
+                {
+                    DefaultValidationContext = names,
+                    ValidationContextSdsSecretConfig = Sds(ca),
+                };
+            }
+            else if (target.Tls?.InsecureSkipVerify != true)
+            {
+                names.TrustedCa = new Envoy.Config.Core.V3.DataSource { Filename = edge.TrustBundle };
+                tls.CommonTlsContext.ValidationContext = names;
             }
             if (target.Tls?.ClientCertificateSecretRef is { } cert)
             {
@@ -261,6 +278,12 @@ public static class FlowCompiler
         }
         return cluster;
     }
+
+    /// <summary>The target's certificate must name <paramref name="serverName"/>: as an IP address SAN when it is one, else as a DNS SAN.</summary>
+    private static SubjectAltNameMatcher ServerNameMatcher(string serverName) =>
+        System.Net.IPAddress.TryParse(serverName.Trim('[', ']'), out _)
+            ? new SubjectAltNameMatcher { SanType = SubjectAltNameMatcher.Types.SanType.IpAddress, Matcher = new Envoy.Type.Matcher.V3.StringMatcher { Exact = serverName.Trim('[', ']') } }
+            : new SubjectAltNameMatcher { SanType = SubjectAltNameMatcher.Types.SanType.Dns, Matcher = new Envoy.Type.Matcher.V3.StringMatcher { Exact = serverName } };
 
     /// <summary>Secrets stay at the edge: the cluster names them and the edge's SDS serves their values.</summary>
     private static SdsSecretConfig Sds(string name) =>

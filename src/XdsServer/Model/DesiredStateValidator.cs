@@ -116,6 +116,16 @@ public static partial class DesiredStateValidator
             {
                 problems.Add(new(where, "tls", "is set but the url is http; use an https url, or remove tls."));
             }
+            else if (target.Tls is { InsecureSkipVerify: true, CaSecretRef: not null })
+            {
+                problems.Add(new(where, "tls.insecureSkipVerify", "is true beside a caSecretRef; verify against the CA, or skip verification, not both."));
+            }
+            else if (ZenMesh.Flows.TargetAddressRules.Check(url, target.AllowLoopback) is { } unsafeAddress)
+            {
+                problems.Add(new(where, "url", unsafeAddress == "loopback"
+                    ? $"is '{target.Url}', on the edge's own host (loopback); set \"allowLoopback\": true if the target really runs beside the edge."
+                    : $"is '{target.Url}', {unsafeAddress}"));
+            }
             Positive(target.ConnectTimeout, "connectTimeout", where, problems, TimeSpan.FromMinutes(1));
             if (target.HealthCheck is { } hc)
             {

@@ -14,4 +14,7 @@ public sealed record Edge
     /// Envoy (a VM, a pod); "0.0.0.0" when it runs in another container and the network is private.
     /// </summary>
     public string EgressListenerAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>The CA bundle on the edge's Envoy that https targets without their own CA are verified against.</summary>
+    public string TrustBundle { get; init; } = "/etc/ssl/certs/ca-certificates.crt";
 }

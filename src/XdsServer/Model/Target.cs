@@ -5,6 +5,9 @@ public sealed record Target
 {
     public string Edge { get; init; } = "";
     public string Url { get; init; } = "";
+
+    /// <summary>The target runs on the edge's own host (loopback): refused unless said, so no token can point an edge at its own services by mistake or on purpose.</summary>
+    public bool AllowLoopback { get; init; }
     public TargetTls? Tls { get; init; }
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
     public HealthCheck? HealthCheck { get; init; }
@@ -16,6 +19,9 @@ public sealed record TargetTls
     public string? CaSecretRef { get; init; }
     public string? Sni { get; init; }
     public string? ClientCertificateSecretRef { get; init; }
+
+    /// <summary>Deliver without verifying the target's certificate: anyone on the path can read and change deliveries. Reported in status, logged on every publish.</summary>
+    public bool InsecureSkipVerify { get; init; }
 }
 
 /// <summary>Active HTTP health checking of a target.</summary>

@@ -27,7 +27,7 @@ public sealed class DataPlaneBootstrapTests : IAsyncLifetime
         _server = await RunningServer.StartAsync("--tls");
         await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""));
         using var response = await _server.Http.PostAsync("/api/v1/edges/local/enrollment", null);

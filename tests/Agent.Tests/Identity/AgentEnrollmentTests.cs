@@ -23,7 +23,7 @@ public sealed class AgentEnrollmentTests : IAsyncLifetime
         await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
             ("edges/other", """{"mode":"vm"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""));
     }

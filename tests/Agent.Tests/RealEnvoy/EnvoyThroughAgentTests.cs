@@ -80,7 +80,7 @@ public sealed class EnvoyThroughAgentTests : IAsyncDisposable
         var server = await RunningServer.StartAsync();
         await server.PutAllOkAsync(
             ("edges/local", $$"""{"mode":"vm","ingesterAddress":"{{HostAlias}}:{{ingesterPort}}"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""));
         var xdsPort = FreePort();

@@ -17,7 +17,7 @@ public sealed class HeartbeatTests : IAsyncLifetime
         _server = await RunningServer.StartAsync();
         await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh-secret"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders","signing":{"secretRef":"orders-signing"}}"""));
     }

@@ -29,7 +29,7 @@ public sealed class RelayTests : IAsyncLifetime
 
     private Task MeshAsync(int maxInFlight) => _server.PutAllOkAsync(
         ("edges/local", """{"mode":"vm"}"""),
-        ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+        ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
         ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
         ("flows/gh-orders", $$"""{"endpoint":"gh","target":"orders","maxInFlight":{{maxInFlight}}}"""));
 

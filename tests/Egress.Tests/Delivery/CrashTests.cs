@@ -77,7 +77,7 @@ public sealed class CrashTests : IAsyncLifetime
         await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
             ("endpoints/orders", """{"edge":"local","provider":"none"}"""),
-            ("targets/shop", $$"""{"edge":"local","url":"{{target.Url}}"}"""),
+            ("targets/shop", $$"""{"edge":"local","allowLoopback":true,"url":"{{target.Url}}"}"""),
             ("flows/to-shop", """{"endpoint":"orders","target":"shop","maxInFlight":8,"retry":{"retries":0}}"""));
         var events = new Dictionary<int, string>();
         await TestTimeouts.Eventually(async () =>

@@ -62,6 +62,8 @@ internal sealed class Mesh : IAsyncDisposable
             Name = $"default/{name}", Tenant = "default", Flow = name, Endpoint = "orders", Target = name + "-target", TargetUrl = target.ToString(),
             Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(10)), MaxInFlight = 10, Enabled = true, EventTypes = { "*" },
             RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromMinutes(5)),
+            // Test targets run on this host.
+            TargetAllowLoopback = true,
         };
         flow.RedeliveryDelays.AddRange((delays.Length > 0 ? delays : [TimeSpan.FromMilliseconds(200)]).Select(Duration.FromTimeSpan));
         return flow;

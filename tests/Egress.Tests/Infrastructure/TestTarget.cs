@@ -23,12 +23,22 @@ internal sealed class TestTarget : IAsyncDisposable
 
     public Uri Url { get; private set; } = null!;
 
-    /// <summary><paramref name="answer"/> gets the 1-based number of the request and writes the response.</summary>
-    public static async Task<TestTarget> StartAsync(Func<int, HttpContext, Task> answer)
+    /// <summary>
+    /// <paramref name="answer"/> gets the 1-based number of the request and writes the response.
+    /// With <paramref name="certificate"/>, the target serves https with it.
+    /// </summary>
+    public static async Task<TestTarget> StartAsync(Func<int, HttpContext, Task> answer, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.UseHttps(certificate)));
+        }
         var app = builder.Build();
         var target = new TestTarget(app);
         app.MapPost("/{**path}", async (HttpContext http) =>
@@ -41,7 +51,7 @@ internal sealed class TestTarget : IAsyncDisposable
             await answer(number, http);
         });
         await app.StartAsync();
-        target.Url = new Uri(new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()), "/hook");
+        target.Url = new Uri(new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)), "/hook");
         return target;
     }
 

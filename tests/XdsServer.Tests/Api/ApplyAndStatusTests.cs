@@ -15,7 +15,7 @@ public sealed class ApplyAndStatusTests : IAsyncLifetime
         endpoints:
           github-main: {edge: local, provider: github, secretRef: github-main}
         targets:
-          orders: {edge: local, url: "http://127.0.0.1:9100/hooks"}
+          orders: {edge: local, allowLoopback: true, url: "http://127.0.0.1:9100/hooks"}
         flows:
           github-to-orders:
             endpoint: github-main

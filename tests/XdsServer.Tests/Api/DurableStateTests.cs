@@ -20,7 +20,7 @@ public sealed class DurableStateTests : IDisposable
         await using (var first = await RunningServer.StartAsync("--data-dir", _dataDir))
         {
             await first.PutOkAsync("edges/local", """{"mode":"vm"}""");
-            await first.PutOkAsync("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}""");
+            await first.PutOkAsync("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}""");
             await first.PutOkAsync("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}""");
             await first.PutOkAsync("flows/gh-orders", """{"endpoint":"gh","target":"orders","maxInFlight":9}""");
         }

@@ -30,7 +30,7 @@ public sealed class FlowApiTests : IAsyncLifetime
         {
             ("edges/local", """{"mode":"vm"}"""),
             ("endpoints/github-main", """{"edge":"local","provider":"github","secretRef":"github-main"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("flows/github-to-orders", """{"endpoint":"github-main","target":"orders","retry":{"retries":2,"perTryTimeout":"2s"},"maxInFlight":64}"""),
         })
         {

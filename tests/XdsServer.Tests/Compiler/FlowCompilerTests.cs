@@ -108,9 +108,50 @@ public sealed class FlowCompilerTests
         Assert.Equal(443u, cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue);
         var tls = cluster.TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>();
         Assert.Equal("orders.internal", tls.Sni);
-        Assert.Equal("orders-ca", tls.CommonTlsContext.ValidationContextSdsSecretConfig.Name);
+        Assert.Equal("orders-ca", tls.CommonTlsContext.CombinedValidationContext.ValidationContextSdsSecretConfig.Name);
         Assert.Equal("orders-client", tls.CommonTlsContext.TlsCertificateSdsSecretConfigs.Single().Name);
         Assert.Equal("/ready", cluster.HealthChecks.Single().HttpHealthCheck.Path);
+    }
+
+    [Fact]
+    public void HttpsTarget_WithoutACa_IsVerifiedAgainstTheEdgesTrustBundle_AndItsHostName()
+    {
+        var snapshot = Compile(State(target: new Target { Edge = "edge-1", Url = "https://hooks.example.com/in" }));
+
+        var tls = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders").TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>();
+        var validation = tls.CommonTlsContext.ValidationContext;
+        Assert.NotNull(validation);
+        Assert.Equal("/etc/ssl/certs/ca-certificates.crt", validation.TrustedCa.Filename);
+        var san = Assert.Single(validation.MatchTypedSubjectAltNames);
+        Assert.Equal(SubjectAltNameMatcher.Types.SanType.Dns, san.SanType);
+        Assert.Equal("hooks.example.com", san.Matcher.Exact);
+    }
+
+    [Fact]
+    public void HttpsTarget_WithItsOwnCa_IsVerifiedAgainstThatCa_FromTheEdgesSds_AndItsHostName()
+    {
+        var snapshot = Compile(State(target: new Target { Edge = "edge-1", Url = "https://10.9.8.7/in", Tls = new TargetTls { CaSecretRef = "orders-ca" } }));
+
+        var combined = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders").TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>().CommonTlsContext.CombinedValidationContext;
+        Assert.NotNull(combined);
+        Assert.Equal("orders-ca", combined.ValidationContextSdsSecretConfig.Name);
+        Assert.NotNull(combined.ValidationContextSdsSecretConfig.SdsConfig.Ads);
+        var san = Assert.Single(combined.DefaultValidationContext.MatchTypedSubjectAltNames);
+        Assert.Equal((SubjectAltNameMatcher.Types.SanType.IpAddress, "10.9.8.7"), (san.SanType, san.Matcher.Exact));
+    }
+
+    [Fact]
+    public void HttpsTarget_ThatSkipsVerification_SaysSo_AndCarriesNoValidation()
+    {
+        var snapshot = Compile(State(target: new Target { Edge = "edge-1", Url = "https://hooks.example.com/in", Tls = new TargetTls { InsecureSkipVerify = true } }));
+
+        var tls = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders").TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>();
+        Assert.Null(tls.CommonTlsContext.ValidationContext);
+        Assert.Null(tls.CommonTlsContext.CombinedValidationContext);
+        var policy = One<ZenMesh.Contracts.V1.FlowPolicy>(snapshot, TypeUrls.FlowPolicy, "acme/gh-orders");
+        Assert.True(policy.TargetTlsInsecure);
+        var both = DesiredStateValidator.Validate(State(target: new Target { Edge = "edge-1", Url = "https://hooks.example.com/in", Tls = new TargetTls { InsecureSkipVerify = true, CaSecretRef = "ca" } }));
+        Assert.Equal(["targets/orders: field 'tls.insecureSkipVerify': is true beside a caSecretRef; verify against the CA, or skip verification, not both."], both.Select(p => p.ToString()));
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class EvidenceLedgerTests : IDisposable
     {
         await using var server = await StartAsync();
         await server.PutOkAsync("edges/local", "{}");
-        await server.PutOkAsync("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/"}""");
+        await server.PutOkAsync("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/"}""");
 
         var changes = await EvidenceAsync(server, "?kind=change");
         Assert.Equal(["edges/local", "targets/orders"], changes.Select(c => c.GetProperty("subject").GetString()));

@@ -28,10 +28,10 @@ public sealed class EnrollmentTests : IAsyncLifetime
         await _server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
             ("edges/other", """{"mode":"vm"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""),
-            ("targets/billing", """{"edge":"other","url":"http://127.0.0.1:9200/hooks"}"""),
+            ("targets/billing", """{"edge":"other","allowLoopback":true,"url":"http://127.0.0.1:9200/hooks"}"""),
             ("flows/gh-billing", """{"endpoint":"gh","target":"billing"}"""));
     }
 

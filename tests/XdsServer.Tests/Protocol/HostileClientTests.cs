@@ -21,7 +21,7 @@ public sealed class HostileClientTests
     public async Task TwentyThousandHeaderOnlyStreams_WithoutACertificate_DoNotStopAnEnrolledEdge()
     {
         await using var server = await RunningServer.StartAsync("--tls");
-        await server.PutAllOkAsync(("edges/local", "{}"), ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""));
+        await server.PutAllOkAsync(("edges/local", "{}"), ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""));
         using var edge = await TestEdge.EnrollAsync(server, "local");
         using var stranger = TestEdge.Unenrolled(server, edge.CaPem);
         using var strangerChannel = stranger.Channel();

@@ -34,7 +34,7 @@ public sealed class EnvoyContainerTests
         await using var server = await RunningServer.StartAsync();
         await server.PutAllOkAsync(
             ("edges/local", """{"mode":"vm"}"""),
-            ("targets/orders", """{"edge":"local","url":"http://127.0.0.1:9100/hooks"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders","retry":{"retries":2,"perTryTimeout":"2s"},"maxInFlight":64}"""));
         // The container reaches the server's loopback port through Testcontainers' host tunnel.

@@ -45,11 +45,11 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
             .With(ResourceKind.Edge, "t", "a", new Edge())
             .With(ResourceKind.Edge, "t", "b", new Edge())
             .With(ResourceKind.Endpoint, "t", "in", new XdsModel.Endpoint { Edge = "a", Provider = "none" })
-            .With(ResourceKind.Target, "t", "out", new Target { Edge = "a", Url = "http://127.0.0.1:9000/" })
+            .With(ResourceKind.Target, "t", "out", new Target { Edge = "a", Url = "http://127.0.0.1:9000/", AllowLoopback = true })
             .With(ResourceKind.Flow, "t", "f1", new Flow { Endpoint = "in", Target = "out" }));
         Change(s => s.With(ResourceKind.Flow, "t", "f1", new Flow { Endpoint = "in", Target = "out", MaxInFlight = 3 }));
         // The target moves to edge b: its flows must leave a and appear on b.
-        Change(s => s.With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/" }));
+        Change(s => s.With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/", AllowLoopback = true }));
         Assert.NotNull(_cache.Current("t/b").Get(ZenMesh.Xds.Resources.TypeUrls.Cluster).Find("flow-f1"));
         Assert.Null(_cache.Current("t/a").Get(ZenMesh.Xds.Resources.TypeUrls.Cluster).Find("flow-f1"));
         // Endpoint on a, target on b: a flow change alters both (EndpointPolicy on a, egress on b).
@@ -66,7 +66,7 @@ public sealed class IncrementalCompileTests : IAsyncDisposable
             .With(ResourceKind.Edge, "t", "a", new Edge())
             .With(ResourceKind.Edge, "t", "b", new Edge())
             .With(ResourceKind.Endpoint, "t", "in", new XdsModel.Endpoint { Edge = "a", Provider = "none" })
-            .With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/" })
+            .With(ResourceKind.Target, "t", "out", new Target { Edge = "b", Url = "http://127.0.0.1:9000/", AllowLoopback = true })
             .With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "in", Target = "out" });
         var after = before.With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "in", Target = "out", MaxPending = 1 });
 
