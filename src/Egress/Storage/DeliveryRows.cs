@@ -25,11 +25,15 @@ internal static class DeliveryRows
     /// <summary>A job's headers as stored: one JSON object.</summary>
     public static string Headers(IEnumerable<KeyValuePair<string, string>> headers) => JsonSerializer.Serialize(headers.ToDictionary(h => h.Key, h => h.Value));
 
-    /// <summary>The filter of a query, with its parameters bound to a new command.</summary>
-    public static (string Where, DbCommand Command) Where(DbConnection connection, DeliveryQuery query)
+    /// <summary>
+    /// The filter of a query, with its parameters bound to a new command, within <paramref name="scope"/>:
+    /// the store's own tenant, so an egress sharing a database with another tenant's selects nothing of theirs.
+    /// </summary>
+    public static (string Where, DbCommand Command) Where(DbConnection connection, DeliveryQuery query, string scope)
     {
         var command = connection.CreateCommand();
-        var where = new StringBuilder("1 = 1");
+        var where = new StringBuilder("tenant = @scope");
+        command.With("@scope", scope);
         void Add(string clause, string name, object value)
         {
             where.Append(" AND ").Append(clause);

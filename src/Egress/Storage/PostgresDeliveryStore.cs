@@ -26,8 +26,12 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
     /// <summary>Who holds a claim: this process, for the delivery log and for releasing only its own claims.</summary>
     private readonly string _instance = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
 
+    /// <summary>The tenant of this egress's edge: every query is within it (the database may hold other tenants' deliveries).</summary>
+    private readonly string _tenant;
+
     public PostgresDeliveryStore(IOptions<EgressOptions> options)
     {
+        _tenant = options.Value.Edge.Split('/')[0];
         var builder = new NpgsqlConnectionStringBuilder(options.Value.Postgres);
         Location = $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
@@ -55,6 +59,7 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
             CREATE TABLE IF NOT EXISTS egress_replays (
                 id TEXT PRIMARY KEY, filter TEXT NOT NULL, up_to_seq BIGINT NOT NULL, matched BIGINT NOT NULL, queued BIGINT NOT NULL DEFAULT 0,
                 cursor BIGINT NOT NULL DEFAULT 0, state TEXT NOT NULL, created_at BIGINT NOT NULL, finished_at BIGINT, withdrawn BIGINT NOT NULL DEFAULT 0);
+            ALTER TABLE egress_replays ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT '';
             """, transaction).ExecuteNonQuery();
         transaction.Commit();
     }
@@ -177,29 +182,29 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
 
     public Task<IReadOnlyList<(long Seq, Delivery Delivery)>> QueryAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(long, Delivery)>>(async connection =>
     {
-        var (where, command) = Where(connection, query);
+        var (where, command) = Where(connection, query, _tenant);
         command.CommandText = $"SELECT {Columns} FROM egress_deliveries WHERE {where} AND seq > @after ORDER BY seq LIMIT @limit";
         command.With("@after", query.AfterSeq).With("@limit", (long)query.Limit);
         return await RowsAsync(command, DeliveryRows.Delivery, cancellationToken).ConfigureAwait(false);
     }, cancellationToken);
 
     public Task<Delivery?> GetAsync(string jobId, CancellationToken cancellationToken) => ReadAsync(async connection =>
-        await RowsAsync(connection.Command($"SELECT {Columns} FROM egress_deliveries WHERE job_id = @job").With("@job", jobId), DeliveryRows.Delivery, cancellationToken).ConfigureAwait(false)
+        await RowsAsync(connection.Command($"SELECT {Columns} FROM egress_deliveries WHERE job_id = @job AND tenant = @scope").With("@job", jobId).With("@scope", _tenant), DeliveryRows.Delivery, cancellationToken).ConfigureAwait(false)
             is [var (_, delivery)] ? delivery : null, cancellationToken);
 
     public Task<IReadOnlyList<Attempt>> AttemptsAsync(string jobId, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Attempt>>(async connection =>
-        await RowsAsync(connection.Command($"SELECT {AttemptColumns} FROM egress_attempts WHERE job_id = @job ORDER BY n").With("@job", jobId), DeliveryRows.Attempt, cancellationToken).ConfigureAwait(false),
+        await RowsAsync(connection.Command($"SELECT {AttemptColumns} FROM egress_attempts WHERE job_id = @job AND EXISTS (SELECT 1 FROM egress_deliveries d WHERE d.job_id = @job AND d.tenant = @scope) ORDER BY n").With("@job", jobId).With("@scope", _tenant), DeliveryRows.Attempt, cancellationToken).ConfigureAwait(false),
         cancellationToken);
 
     public Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>> CountsAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>>(async connection =>
-        CountsByFlow(await RowsAsync(connection.Command("SELECT tenant, flow, state, COUNT(*) FROM egress_deliveries GROUP BY tenant, flow, state"),
+        CountsByFlow(await RowsAsync(connection.Command("SELECT tenant, flow, state, COUNT(*) FROM egress_deliveries WHERE tenant = @scope GROUP BY tenant, flow, state").With("@scope", _tenant),
             r => (r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3)), cancellationToken).ConfigureAwait(false)), cancellationToken);
 
     public Task HoldAsync(DeliveryHold hold, CancellationToken cancellationToken) => ReadAsync(connection =>
         ExecuteAsync(connection.Command("INSERT INTO egress_holds (tenant, flow, reason, at) VALUES (@tenant, @flow, @reason, @at) ON CONFLICT (tenant, flow) DO UPDATE SET reason = excluded.reason, at = excluded.at")
             .With("@tenant", hold.Tenant).With("@flow", hold.Flow).With("@reason", hold.Reason).With("@at", Ms(hold.At)), cancellationToken), cancellationToken);
 
-    public Task<bool> ResumeAsync(string tenant, string flow, DateTimeOffset now, CancellationToken cancellationToken) => InTransactionAsync(async (connection, transaction) =>
+    public Task<bool> ResumeAsync(string tenant, string flow, DateTimeOffset now, CancellationToken cancellationToken) => tenant != _tenant ? Task.FromResult(false) : InTransactionAsync(async (connection, transaction) =>
     {
         var held = await ExecuteAsync(connection.Command("DELETE FROM egress_holds WHERE tenant = @tenant AND flow = @flow", transaction).With("@tenant", tenant).With("@flow", flow), cancellationToken).ConfigureAwait(false) > 0;
         if (held)
@@ -211,16 +216,16 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
     }, cancellationToken);
 
     public Task<IReadOnlyList<DeliveryHold>> HoldsAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<DeliveryHold>>(async connection =>
-        await RowsAsync(connection.Command("SELECT tenant, flow, reason, at FROM egress_holds ORDER BY tenant, flow"),
+        await RowsAsync(connection.Command("SELECT tenant, flow, reason, at FROM egress_holds WHERE tenant = @scope ORDER BY tenant, flow").With("@scope", _tenant),
             r => new DeliveryHold(r.GetString(0), r.GetString(1), r.GetString(2), Time(r.GetInt64(3))), cancellationToken).ConfigureAwait(false), cancellationToken);
 
     public Task<IReadOnlyDictionary<string, long>> PendingAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyDictionary<string, long>>(async connection =>
-        (await RowsAsync(connection.Command("SELECT tenant, flow, COUNT(*) FROM egress_deliveries WHERE state = 'pending' GROUP BY tenant, flow"),
+        (await RowsAsync(connection.Command("SELECT tenant, flow, COUNT(*) FROM egress_deliveries WHERE state = 'pending' AND tenant = @scope GROUP BY tenant, flow").With("@scope", _tenant),
             r => ($"{r.GetString(0)}/{r.GetString(1)}", r.GetInt64(2)), cancellationToken).ConfigureAwait(false)).ToDictionary(p => p.Item1, p => p.Item2, StringComparer.Ordinal), cancellationToken);
 
     public Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(string, string, long)>>(async connection =>
     {
-        var (where, command) = Where(connection, query);
+        var (where, command) = Where(connection, query, _tenant);
         command.CommandText = $"SELECT tenant, flow, state, COUNT(*) FROM egress_deliveries WHERE {where} GROUP BY tenant, flow, state ORDER BY tenant, flow, state";
         return await RowsAsync(command, r => ($"{r.GetString(0)}/{r.GetString(1)}", r.GetString(2), r.GetInt64(3)), cancellationToken).ConfigureAwait(false);
     }, cancellationToken);
@@ -228,13 +233,13 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
     public Task<Replay> CreateReplayAsync(string id, DeliveryQuery filter, DateTimeOffset now, CancellationToken cancellationToken) => InTransactionAsync(async (connection, transaction) =>
     {
         var upTo = (long)(await connection.Command("SELECT COALESCE(MAX(seq), 0) FROM egress_deliveries", transaction).ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        var (where, command) = Where(connection, filter);
+        var (where, command) = Where(connection, filter, _tenant);
         command.CommandText = $"SELECT COUNT(*) FROM egress_deliveries WHERE {where} AND seq <= @upto";
         command.Transaction = transaction;
         var matched = (long)(await command.With("@upto", upTo).ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         await command.DisposeAsync().ConfigureAwait(false);
-        await ExecuteAsync(connection.Command("INSERT INTO egress_replays (id, filter, up_to_seq, matched, state, created_at) VALUES (@id, @filter, @upto, @matched, @state, @now)", transaction)
-            .With("@id", id).With("@filter", Filter(filter)).With("@upto", upTo).With("@matched", matched).With("@state", ReplayStates.Running).With("@now", Ms(now)), cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection.Command("INSERT INTO egress_replays (id, filter, up_to_seq, matched, state, created_at, tenant) VALUES (@id, @filter, @upto, @matched, @state, @now, @scope)", transaction)
+            .With("@scope", _tenant).With("@id", id).With("@filter", Filter(filter)).With("@upto", upTo).With("@matched", matched).With("@state", ReplayStates.Running).With("@now", Ms(now)), cancellationToken).ConfigureAwait(false);
         return (await ReplayAsync(connection, transaction, id, lockIt: false, cancellationToken).ConfigureAwait(false))!;
     }, cancellationToken);
 
@@ -246,7 +251,7 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
         {
             return (replay, []);
         }
-        var (where, command) = Where(connection, replay.Filter);
+        var (where, command) = Where(connection, replay.Filter, _tenant);
         command.CommandText = DeliveryRows.ReplayBatch("egress_deliveries", "jsonb_build_object", where);
         command.Transaction = transaction;
         command.With("@id", id).With("@now", Ms(now)).With("@cursor", replay.Cursor).With("@upto", replay.UpToSeq).With("@max", (long)max);
@@ -280,10 +285,10 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
     public Task<Replay?> GetReplayAsync(string id, CancellationToken cancellationToken) => ReadAsync(connection => ReplayAsync(connection, null, id, lockIt: false, cancellationToken), cancellationToken);
 
     public Task<IReadOnlyList<Replay>> ReplaysAsync(CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<Replay>>(async connection =>
-        await RowsAsync(connection.Command($"SELECT {ReplayColumns} FROM egress_replays ORDER BY created_at DESC, id"), DeliveryRows.Replay, cancellationToken).ConfigureAwait(false), cancellationToken);
+        await RowsAsync(connection.Command($"SELECT {ReplayColumns} FROM egress_replays WHERE tenant IN (@scope, '') ORDER BY created_at DESC, id").With("@scope", _tenant), DeliveryRows.Replay, cancellationToken).ConfigureAwait(false), cancellationToken);
 
-    private static async Task<Replay?> ReplayAsync(NpgsqlConnection connection, DbTransaction? transaction, string id, bool lockIt, CancellationToken cancellationToken) =>
-        await RowsAsync(connection.Command($"SELECT {ReplayColumns} FROM egress_replays WHERE id = @id{(lockIt ? " FOR UPDATE" : "")}", transaction).With("@id", id), DeliveryRows.Replay, cancellationToken).ConfigureAwait(false)
+    private async Task<Replay?> ReplayAsync(NpgsqlConnection connection, DbTransaction? transaction, string id, bool lockIt, CancellationToken cancellationToken) =>
+        await RowsAsync(connection.Command($"SELECT {ReplayColumns} FROM egress_replays WHERE id = @id AND tenant IN (@scope, ''){(lockIt ? " FOR UPDATE" : "")}", transaction).With("@id", id).With("@scope", _tenant), DeliveryRows.Replay, cancellationToken).ConfigureAwait(false)
             is [var replay] ? replay : null;
 
     public ValueTask DisposeAsync() => _source.DisposeAsync();

@@ -27,8 +27,12 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     private sealed record Write(Func<DbTransaction, object?> Work, TaskCompletionSource<object?> Done);
 
+    /// <summary>The tenant of this egress's edge; the database file is the edge's own, but queries are scoped as in every store.</summary>
+    private readonly string _tenant;
+
     public SqliteDeliveryStore(IOptions<EgressOptions> options)
     {
+        _tenant = options.Value.Edge.Split('/')[0];
         Directory.CreateDirectory(options.Value.DataDir);
         Location = Path.GetFullPath(Path.Combine(options.Value.DataDir, "deliveries.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();
@@ -216,7 +220,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     public Task<IReadOnlyList<(long Seq, Delivery Delivery)>> QueryAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(long, Delivery)>>(connection =>
     {
-        var (where, command) = Where(connection, query);
+        var (where, command) = Where(connection, query, _tenant);
         command.CommandText = $"SELECT {Columns} FROM deliveries WHERE {where} AND seq > @after ORDER BY seq LIMIT @limit";
         command.With("@after", query.AfterSeq).With("@limit", (long)query.Limit);
         using (command)
@@ -297,7 +301,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     public Task<IReadOnlyList<(string Flow, string State, long Count)>> CountAsync(DeliveryQuery query, CancellationToken cancellationToken) => ReadAsync<IReadOnlyList<(string, string, long)>>(connection =>
     {
-        var (where, command) = Where(connection, query);
+        var (where, command) = Where(connection, query, _tenant);
         command.CommandText = $"SELECT tenant, flow, state, COUNT(*) FROM deliveries WHERE {where} GROUP BY tenant, flow, state ORDER BY tenant, flow, state";
         using (command)
         using (var reader = command.ExecuteReader())
@@ -314,7 +318,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     public Task<Replay> CreateReplayAsync(string id, DeliveryQuery filter, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(transaction =>
     {
         var upTo = _writer.Command("SELECT COALESCE(MAX(seq), 0) FROM deliveries", transaction).Scalar<long>();
-        var (where, command) = Where(_writer, filter);
+        var (where, command) = Where(_writer, filter, _tenant);
         command.CommandText = $"SELECT COUNT(*) FROM deliveries WHERE {where} AND seq <= @upto";
         command.Transaction = transaction;
         var matched = command.With("@upto", upTo).Scalar<long>();
@@ -331,7 +335,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
         {
             return (replay, []);
         }
-        var (where, command) = Where(_writer, replay.Filter);
+        var (where, command) = Where(_writer, replay.Filter, _tenant);
         command.CommandText = DeliveryRows.ReplayBatch("deliveries", "json_object", where);
         command.Transaction = transaction;
         command.With("@id", id).With("@now", Ms(now)).With("@cursor", replay.Cursor).With("@upto", replay.UpToSeq).With("@max", (long)max);

@@ -36,6 +36,9 @@ public sealed partial class PostgresEventStore : GroupCommitStore
                 CREATE TABLE IF NOT EXISTS ingester_dedup (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, endpoint, dedup_key));
                 CREATE INDEX IF NOT EXISTS ingester_dedup_expiry ON ingester_dedup (expires_at);
                 CREATE TABLE IF NOT EXISTS ingester_jobs (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL, leased_until TIMESTAMPTZ NOT NULL DEFAULT '-infinity', handed_out INT NOT NULL DEFAULT 0, UNIQUE (event_id, flow));
+                -- Whose edge a job is: ingesters of several edges (and tenants) may share the database,
+                -- and each hands out only its own edge's jobs. '' marks jobs stored before the column.
+                ALTER TABLE ingester_jobs ADD COLUMN IF NOT EXISTS edge TEXT NOT NULL DEFAULT '';
                 """, transaction).ExecuteNonQuery();
             transaction.Commit();
         }
@@ -51,7 +54,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
         get
         {
             using var connection = _source.OpenConnection();
-            return connection.Command("SELECT COUNT(*) FROM ingester_jobs").Scalar<long>();
+            return connection.Command("SELECT COUNT(*) FROM ingester_jobs WHERE edge IN (@edge, '')").With("@edge", Options.Edge).Scalar<long>();
         }
     }
 
@@ -123,8 +126,8 @@ public sealed partial class PostgresEventStore : GroupCommitStore
                 .With("@id", id).With("@tenant", e.Tenant).With("@endpoint", e.Endpoint).With("@key", e.DedupKey).With("@type", e.EventType).WithTime("@at", e.ReceivedAt).With("@headers", Encoding.UTF8.GetString(e.HeadersJson)).With("@body", e.Body).ExecuteNonQuery();
             if (e.Flows.Count > 0)
             {
-                connection.Command("INSERT INTO ingester_jobs (event_id, flow, partition) SELECT @id, f, @partition FROM unnest(@flows) AS f", transaction)
-                    .With("@id", id).With("@partition", partition).WithTexts("@flows", e.Flows).ExecuteNonQuery();
+                connection.Command("INSERT INTO ingester_jobs (event_id, flow, partition, edge) SELECT @id, f, @partition, @edge FROM unnest(@flows) AS f", transaction)
+                    .With("@id", id).With("@partition", partition).With("@edge", Options.Edge).WithTexts("@flows", e.Flows).ExecuteNonQuery();
             }
             inBatch[key] = id;
             outcomes[index] = new StoredEvent(id, Duplicate: false);
@@ -180,10 +183,10 @@ public sealed partial class PostgresEventStore : GroupCommitStore
         var picked = new List<(long Seq, string EventId, string Flow, string Partition, int HandedOut)>();
         await using (var command = connection.Command("""
             UPDATE ingester_jobs j SET leased_until = @until, handed_out = j.handed_out + 1
-            FROM (SELECT seq FROM ingester_jobs WHERE leased_until <= @now AND (@all OR flow = ANY(@flows)) ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED) pick
+            FROM (SELECT seq FROM ingester_jobs WHERE leased_until <= @now AND edge IN (@edge, '') AND (@all OR flow = ANY(@flows)) ORDER BY seq LIMIT @max FOR UPDATE SKIP LOCKED) pick
             WHERE j.seq = pick.seq
             RETURNING j.seq, j.event_id, j.flow, j.partition, j.handed_out
-            """).WithTime("@until", until).WithTime("@now", now).With("@all", flows is null).WithTexts("@flows", flows?.ToList() ?? []).With("@max", (long)max))
+            """).WithTime("@until", until).WithTime("@now", now).With("@edge", Options.Edge).With("@all", flows is null).WithTexts("@flows", flows?.ToList() ?? []).With("@max", (long)max))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -241,7 +244,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
     {
         var (events, flows) = Split(jobIds);
         await using var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = connection.Command("DELETE FROM ingester_jobs WHERE (event_id, flow) IN (SELECT * FROM unnest(@events, @flows))").WithTexts("@events", events).WithTexts("@flows", flows);
+        await using var command = connection.Command("DELETE FROM ingester_jobs WHERE edge IN (@edge, '') AND (event_id, flow) IN (SELECT * FROM unnest(@events, @flows))").With("@edge", Options.Edge).WithTexts("@events", events).WithTexts("@flows", flows);
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -249,7 +252,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
     {
         var (events, flows) = Split(jobIds);
         await using (var connection = await _source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
-        await using (var command = connection.Command("UPDATE ingester_jobs SET leased_until = '-infinity' WHERE (event_id, flow) IN (SELECT * FROM unnest(@events, @flows))").WithTexts("@events", events).WithTexts("@flows", flows))
+        await using (var command = connection.Command("UPDATE ingester_jobs SET leased_until = '-infinity' WHERE edge IN (@edge, '') AND (event_id, flow) IN (SELECT * FROM unnest(@events, @flows))").With("@edge", Options.Edge).WithTexts("@events", events).WithTexts("@flows", flows))
         {
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }

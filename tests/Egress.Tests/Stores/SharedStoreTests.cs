@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ZenMesh.Egress.Scheduling;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
@@ -19,6 +20,33 @@ public sealed class SharedStoreTests(PostgresServerFixture postgres)
         egress.Services.GetRequiredService<IDeliveryStore>().CountsAsync(CancellationToken.None);
 
     private static bool Held(WebApplication egress, string flow) => egress.Services.GetRequiredService<DeliveryScheduler>().Lanes.Single(l => l.Flow == flow).Held;
+
+    [PostgresFact]
+    public async Task AnotherTenantsEgress_OnTheSameDatabase_SeesAndReplaysNoneOfTheseDeliveries()
+    {
+        await using var target = await TestTarget.StartAsync(TestTarget.Status(200));
+        var database = await postgres.CreateDatabaseAsync();
+        await using var mesh = await Mesh.StartAsync(null, database, Mesh.Flow("orders", target.Url));
+        var eventId = await mesh.SendAsync();
+        await mesh.WaitForAsync(eventId, "orders", DeliveryStates.Delivered);
+        var dir = Directory.CreateTempSubdirectory("zenmesh-egress-globex-").FullName;
+        await using var globex = ZenMesh.Egress.Hosting.EgressApp.Build(["--direct", "--port", "0", "--postgres", database, "--data-dir", dir, "--edge", "globex/edge-9", "--xds", "http://127.0.0.1:9", "--ingester", "http://127.0.0.1:9"],
+            b => b.Logging.ClearProviders());
+        await globex.StartAsync();
+        using var api = Mesh.ApiClient(globex, dir);
+
+        var log = await api.GetStringAsync("/deliveries");
+        using var one = await api.GetAsync($"/deliveries/{eventId}/orders");
+        using var named = await api.GetAsync("/deliveries?tenant=default");
+        using var replay = await api.PostAsync("/replays?all=true&dryRun=true", null);
+
+        Assert.DoesNotContain(eventId, log, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, one.StatusCode);
+        Assert.DoesNotContain(eventId, await named.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("\"matched\":0", await replay.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(await globex.Services.GetRequiredService<IDeliveryStore>().CountsAsync(CancellationToken.None));
+        await globex.StopAsync();
+    }
 
     [PostgresFact]
     public async Task TwoInstances_ShareTheDeliveries_AndEachEventReachesItsTargetOnce()

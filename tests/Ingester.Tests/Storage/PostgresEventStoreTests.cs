@@ -105,6 +105,22 @@ public sealed class PostgresEventStoreTests(PostgresServerFixture postgres) : IA
     }
 
     [PostgresFact]
+    public async Task TwoTenantsEdges_OnOneDatabase_WithAFlowOfTheSameName_NeverLeaseEachOthersJobs()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var acme = new PostgresEventStore(Options.Create(new IngesterOptions { Postgres = database, Edge = "acme/edge-1" }), _time, NullLogger<PostgresEventStore>.Instance);
+        await using var globex = new PostgresEventStore(Options.Create(new IngesterOptions { Postgres = database, Edge = "globex/edge-9" }), _time, NullLogger<PostgresEventStore>.Instance);
+
+        await acme.AppendAsync(new IncomingEvent("acme", "gh", "acme-1", "push", _time.GetUtcNow(), "{}"u8.ToArray(), """{"secret":"acme's"}"""u8.ToArray(), ["orders"])).WaitAsync(TestTimeouts.Default);
+
+        Assert.Empty(await LeaseAsync(globex, 100, "orders"));
+        Assert.Empty(await LeaseAsync(globex));
+        var job = Assert.Single(await LeaseAsync(acme, 100, "orders"));
+        Assert.Equal("acme", job.Tenant);
+        Assert.Equal(0, await globex.AckAsync([job.JobId], CancellationToken.None).WaitAsync(TestTimeouts.Default));
+    }
+
+    [PostgresFact]
     public async Task TwoIngesterProcesses_OnOneDatabase_AnswerARedeliveryToEitherAsAReplay()
     {
         var database = await postgres.CreateDatabaseAsync();
