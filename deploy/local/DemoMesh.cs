@@ -42,11 +42,7 @@ public static class DemoMesh
             {
                 return;
             }
-            File.WriteAllText(path, value + "\n");
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            ZenMesh.Secrets.SecretFile.Write(path, value + "\n");
         }
     }
 

@@ -129,7 +129,7 @@ public sealed class LocalMesh : IAsyncDisposable
         if (CredentialFiles.Load(o.AgentStateDir) is null)
         {
             var enrollment = Path.Combine(o.DataDir, "enrollment-bundle.json");
-            await File.WriteAllTextAsync(enrollment, await SendAsync(api, HttpMethod.Post, $"/api/v1/edges/{DemoMesh.Edge}/enrollment", null, "create an enrollment bundle", cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            ZenMesh.Secrets.SecretFile.Write(enrollment, await SendAsync(api, HttpMethod.Post, $"/api/v1/edges/{DemoMesh.Edge}/enrollment", null, "create an enrollment bundle", cancellationToken).ConfigureAwait(false));
             using var enrollErrors = new StringWriter();
             var enrolled = await EnrollCommand.RunAsync(enrollment, o.AgentStateDir, TextWriter.Null, enrollErrors, cancellationToken).ConfigureAwait(false);
             File.Delete(enrollment);

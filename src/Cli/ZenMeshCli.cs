@@ -199,11 +199,8 @@ public static class ZenMeshCli
                 return await c.RefusedAsync(a);
             }
             var target = parse.GetValue(file)!;
-            await File.WriteAllTextAsync(target, JsonSerializer.Serialize(a.Body, Indented), ct);
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(target, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            // Created owner-only from its first byte: the bundle's token enrolls an edge.
+            ZenMesh.Secrets.SecretFile.Write(target, JsonSerializer.Serialize(a.Body, Indented));
             await output.WriteLineAsync($"wrote the enrollment bundle of {a.Body.GetProperty("edge").GetString()} to {target} (usable once, until {a.Body.GetProperty("expiresAt").GetString()}); on the edge: agent enroll --bundle {Path.GetFileName(target)}");
             return ExitCodes.Ok;
         });

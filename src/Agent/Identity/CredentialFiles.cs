@@ -33,9 +33,14 @@ public static class CredentialFiles
     public static EdgeCredential Save(string stateDir, string nodeId, string controlPlane, string certificatePem, string serverCaPem, ECDsa key)
     {
         var dir = Directory(stateDir);
-        System.IO.Directory.CreateDirectory(dir);
-        if (!OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows())
         {
+            System.IO.Directory.CreateDirectory(dir);
+        }
+        else
+        {
+            // Owner-only from creation; an existing directory is narrowed too.
+            System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         using var certificate = X509Certificate2.CreateFromPem(certificatePem);
@@ -46,18 +51,5 @@ public static class CredentialFiles
         return Load(stateDir)!;
     }
 
-    private static void Write(string path, string text)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-            stream.Write(System.Text.Encoding.UTF8.GetBytes(text));
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
-    }
+    private static void Write(string path, string text) => ZenMesh.Secrets.SecretFile.Write(path, text);
 }

@@ -31,6 +31,7 @@ public static class EgressApp
         ["--ingester-secret-file"] = "Egress:IngesterSecretFile",
         ["--envoy"] = "Egress:Envoy",
         ["--postgres"] = "Egress:Postgres",
+        ["--postgres-file"] = "Egress:PostgresFile",
     };
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
@@ -47,6 +48,7 @@ public static class EgressApp
         {
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:Direct", "true")]);
         }
+        ServiceOptionChecks.ReadFileInto(builder.Configuration, "Egress:Postgres");
         var options = ServiceOptionChecks.Read<EgressOptions>(builder.Configuration, EgressOptions.Section);
         var problems = Validate(options);
         problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));

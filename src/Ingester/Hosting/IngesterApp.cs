@@ -30,6 +30,7 @@ public static class IngesterApp
         ["--stream-port"] = "Ingester:StreamPort",
         ["--stream-bind"] = "Ingester:StreamBindAddress",
         ["--postgres"] = "Ingester:Postgres",
+        ["--postgres-file"] = "Ingester:PostgresFile",
         ["--store"] = "Ingester:Store",
     };
 
@@ -41,6 +42,7 @@ public static class IngesterApp
             builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Ingester:SecretsDir", secretsDir)]);
         }
         builder.Configuration.AddCommandLine(args, ServiceTelemetry.WithSwitches(Switches));
+        ServiceOptionChecks.ReadFileInto(builder.Configuration, "Ingester:Postgres");
         var options = ServiceOptionChecks.Read<IngesterOptions>(builder.Configuration, IngesterOptions.Section);
         var problems = Validate(options);
         problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));

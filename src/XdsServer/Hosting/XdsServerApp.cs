@@ -21,6 +21,7 @@ public static class XdsServerApp
         ["--bind"] = "Xds:BindAddress",
         ["--data-dir"] = "Xds:DataDir",
         ["--postgres"] = "Xds:PostgresConnectionString",
+        ["--postgres-file"] = "Xds:PostgresConnectionStringFile",
         ["--tls"] = "Xds:Tls",
         ["--http-tls"] = "Xds:HttpTls",
     };
@@ -41,6 +42,7 @@ public static class XdsServerApp
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
+        ServiceOptionChecks.ReadFileInto(builder.Configuration, "Xds:PostgresConnectionString");
         var options = builder.Configuration.GetSection(XdsServerOptions.Section).Get<XdsServerOptions>() ?? new XdsServerOptions();
         var problems = Validate(options);
         problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));

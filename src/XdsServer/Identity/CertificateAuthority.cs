@@ -49,11 +49,7 @@ public sealed class CertificateAuthority : IDisposable
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
             var now = time.GetUtcNow();
             using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
-            File.WriteAllText(keyFile, key.ExportPkcs8PrivateKeyPem());
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            ZenMesh.Secrets.SecretFile.Write(keyFile, key.ExportPkcs8PrivateKeyPem());
             File.WriteAllText(certFile, certificate.ExportCertificatePem());
             created = true;
         }

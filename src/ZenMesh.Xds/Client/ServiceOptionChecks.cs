@@ -55,6 +55,24 @@ public static class ServiceOptionChecks
     }
 
     /// <summary>A PostgreSQL connection string setting, when one is given (e.g. "Egress:Postgres").</summary>
+    /// <summary>
+    /// Lets a connection string (a password in it) come from a file, <paramref name="key"/>File
+    /// (--postgres-file), instead of the command line, where every local user can read it in the
+    /// process list. The environment works too, as for any key (e.g. Egress__Postgres).
+    /// </summary>
+    public static void ReadFileInto(ConfigurationManager configuration, string key)
+    {
+        if (configuration[key + "File"] is not { Length: > 0 } file)
+        {
+            return;
+        }
+        if (!File.Exists(file))
+        {
+            throw new OptionsValidationException(key, typeof(string), [$"{key}File (--postgres-file) '{file}' does not exist; name the file that holds the connection string."]);
+        }
+        configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>(key, File.ReadAllText(file).Trim())]);
+    }
+
     public static void Postgres(List<string> problems, string key, string? value)
     {
         if (value is not { Length: > 0 })

@@ -106,6 +106,7 @@ internal sealed partial class ServiceCommand : IDisposable
             return name switch
             {
                 "ZENMESH_POSTGRES" => "Host=postgres;Username=zenmesh;Password=secret;Database=zenmesh",
+                _ when name.EndsWith("__Postgres", StringComparison.Ordinal) || name.EndsWith("__PostgresConnectionString", StringComparison.Ordinal) => "Host=postgres;Username=zenmesh;Password=secret;Database=zenmesh",
                 // What an operator is told to generate: openssl rand -hex 32.
                 _ when name.EndsWith("TOKEN", StringComparison.OrdinalIgnoreCase) || name.EndsWith("SECRET", StringComparison.OrdinalIgnoreCase) => "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                 _ when env.TryGetValue(name, out var value) && !value.Contains(m.Value, StringComparison.Ordinal) => value,

@@ -89,6 +89,26 @@ public sealed class KustomizeTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ListenersNoOneOutsideThePodNeeds_StayOnLoopback_AndNoSecretIsAnArgument()
+    {
+        var containers = new[] { "control-plane", "edge" }.SelectMany(b => Workloads(Render(b)))
+            .SelectMany(w => (w.Template.Spec.InitContainers ?? []).Concat(w.Template.Spec.Containers)).ToList();
+
+        foreach (var container in containers)
+        {
+            var args = container.Args ?? [];
+            // Envoy's admin (it can drain and stop Envoy) and the ingester's job stream (every job carries a body).
+            foreach (var flag in new[] { "--admin-address", "--stream-bind" })
+            {
+                var at = args.IndexOf(flag);
+                Assert.True(at < 0 || args[at + 1] is "127.0.0.1" or "::1", $"container {container.Name} binds {flag} {(at < 0 ? "" : args[at + 1])}");
+            }
+            Assert.DoesNotContain(args, a => a.Contains("$(", StringComparison.Ordinal) || a.StartsWith("--postgres", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort is 9901 or 8091);
+    }
+
     [Theory]
     [MemberData(nameof(Bases))]
     public void EveryWorkload_HasMoreThanOneReplica_AndADisruptionBudgetThatSelectsIt(string name)

@@ -20,6 +20,20 @@ public sealed class IngesterOptionsTests
     }
 
     [Fact]
+    public async Task TheConnectionString_ComesFromAFile_NotTheCommandLine()
+    {
+        var dir = Directory.CreateTempSubdirectory("zenmesh-pg-file-").FullName;
+        var file = Path.Combine(dir, "postgres");
+        await File.WriteAllTextAsync(file, "Host=db.internal;Database=zenmesh_edge;Username=zenmesh_edge;Password=not-on-the-command-line\n");
+
+        await using var app = IngesterApp.Build(["--postgres-file", file, "--data-dir", dir]);
+        var missing = Assert.Throws<OptionsValidationException>(() => IngesterApp.Build(["--postgres-file", Path.Combine(dir, "nope")]));
+
+        Assert.Equal("Host=db.internal;Database=zenmesh_edge;Username=zenmesh_edge;Password=not-on-the-command-line", app.Services.GetRequiredService<IOptions<IngesterOptions>>().Value.Postgres);
+        Assert.Equal([$"Ingester:PostgresFile (--postgres-file) '{Path.Combine(dir, "nope")}' does not exist; name the file that holds the connection string."], missing.Failures);
+    }
+
+    [Fact]
     public async Task WithoutStore_ANewDataDirectoryGetsTheLog_AndOneWhereSqliteKeepsEventsKeepsSqlite()
     {
         var root = Directory.CreateTempSubdirectory("zenmesh-default-store-").FullName;
