@@ -30,7 +30,7 @@ public static class CredentialFiles
         return new EdgeCredential(m.NodeId, m.ControlPlane, certificate, File.ReadAllText(ca), m.Serial, certificate.NotBefore.ToUniversalTime(), certificate.NotAfter.ToUniversalTime());
     }
 
-    public static EdgeCredential Save(string stateDir, string nodeId, string controlPlane, string certificatePem, string serverCaPem, ECDsa key)
+    public static EdgeCredential Save(string stateDir, string nodeId, string controlPlane, string certificatePem, string serverCaPem, ECDsa key, string? issuerPem = null)
     {
         var dir = Directory(stateDir);
         if (OperatingSystem.IsWindows())
@@ -47,6 +47,11 @@ public static class CredentialFiles
         Write(Path.Combine(dir, "edge.key"), key.ExportPkcs8PrivateKeyPem());
         Write(Path.Combine(dir, "edge.crt"), certificatePem);
         Write(Path.Combine(dir, "ca.crt"), serverCaPem);
+        if (issuerPem is { Length: > 0 })
+        {
+            // For the edge's own processes to recognise each other (ZenMesh.Secrets.EdgePeerTrust).
+            Write(Path.Combine(dir, "issuer.crt"), issuerPem);
+        }
         Write(Path.Combine(dir, "edge.json"), JsonSerializer.Serialize(new Meta(nodeId, controlPlane, certificate.SerialNumber), JsonSerializerOptions.Web));
         return Load(stateDir)!;
     }

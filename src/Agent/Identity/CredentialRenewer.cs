@@ -46,7 +46,7 @@ internal sealed partial class CredentialRenewer(UpstreamChannel upstream, IOptio
                 using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
                 var csr = new CertificateRequest($"CN={current.NodeId}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
                 var issued = await client.RenewAsync(new RenewRequest { CsrPem = csr }, cancellationToken: stoppingToken).ResponseAsync.ConfigureAwait(false);
-                var renewed = CredentialFiles.Save(options.Value.StateDir, issued.NodeId, current.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key);
+                var renewed = CredentialFiles.Save(options.Value.StateDir, issued.NodeId, current.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key, issued.IssuerPem);
                 upstream.Credentials.Replace(renewed);
                 justIssued = renewed.Serial;
                 failures = 0;

@@ -39,7 +39,7 @@ public static class EnrollCommand
                 await error.WriteLineAsync($"Could not reach the control plane at {bundle.ControlPlane} ({e.StatusCode}: {e.Status.Detail}). Check the address in the bundle and that this machine can connect to it.").ConfigureAwait(false);
                 return 4;
             }
-            var credential = CredentialFiles.Save(stateDir, issued.NodeId, bundle.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key);
+            var credential = CredentialFiles.Save(stateDir, issued.NodeId, bundle.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key, issued.IssuerPem);
             await output.WriteLineAsync($"Enrolled as edge '{credential.NodeId}' (certificate serial {credential.Serial}, valid until {credential.NotAfter:O}, renewed automatically). Credential in {Path.GetFullPath(CredentialFiles.Directory(stateDir))}. Start with: agent run --state-dir {stateDir}").ConfigureAwait(false);
             return 0;
         }

@@ -29,6 +29,7 @@ public static class EgressApp
         ["--edge"] = "Egress:Edge",
         ["--ingester"] = "Egress:Ingester",
         ["--ingester-secret-file"] = "Egress:IngesterSecretFile",
+        ["--ingester-credential"] = "Egress:IngesterCredentialDir",
         ["--envoy"] = "Egress:Envoy",
         ["--postgres"] = "Egress:Postgres",
         ["--postgres-file"] = "Egress:PostgresFile",
@@ -110,6 +111,10 @@ public static class EgressApp
         ServiceOptionChecks.HttpUrl(problems, "Egress:Ingester", "--ingester", o.Ingester, "the ingester's stream port, e.g. http://127.0.0.1:8091");
         ServiceOptionChecks.HttpUrl(problems, "Egress:Envoy", "--envoy", o.Envoy, "the local Envoy's egress listener, e.g. http://127.0.0.1:10001 (or --direct)");
         ServiceOptionChecks.Postgres(problems, "Egress:Postgres", o.Postgres);
+        if (o.IngesterCredentialDir is { Length: > 0 } && !o.Ingester.StartsWith("https://", StringComparison.Ordinal))
+        {
+            problems.Add($"Egress:IngesterCredentialDir (--ingester-credential) is set, but Egress:Ingester (--ingester) '{o.Ingester}' is not https; the stream is mutual TLS then: use e.g. https://127.0.0.1:8091.");
+        }
         foreach (var (value, key, file) in new[] { (o.ApiToken, "Egress:ApiToken", ServiceToken.FileName), (o.IngesterSecret, "Egress:IngesterSecret", "stream-secret") })
         {
             if (ServiceToken.Weakness(value, key, file) is { } weak)

@@ -22,6 +22,9 @@ public sealed record EgressOptions
     /// <summary>The file holding the ingester's stream secret (--ingester-secret-file), e.g. its {data-dir}/stream-secret; read at each subscription.</summary>
     public string? IngesterSecretFile { get; init; }
 
+    /// <summary>An enrolled edge: the agent's credential directory (--ingester-credential); the job stream is then mutual TLS with the edge's certificate (the ingester's --stream-credential).</summary>
+    public string? IngesterCredentialDir { get; init; }
+
     /// <summary>The ingester's stream secret itself, instead of <see cref="IngesterSecretFile"/> (e.g. from a Kubernetes Secret as Egress__IngesterSecret).</summary>
     public string? IngesterSecret { get; init; }
 

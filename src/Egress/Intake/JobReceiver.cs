@@ -34,7 +34,7 @@ public sealed partial class JobReceiver(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var channel = GrpcChannel.ForAddress(options.Value.Ingester);
+        using var channel = GrpcChannel.ForAddress(options.Value.Ingester, new GrpcChannelOptions { HttpHandler = StreamHandler() });
         var client = new Events.EventsClient(channel);
         var backoff = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
@@ -75,6 +75,20 @@ public sealed partial class JobReceiver(
             await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
         }
+    }
+
+    /// <summary>With an enrolled edge, mutual TLS with the edge's certificate: the ingester must hold it too.</summary>
+    private SocketsHttpHandler StreamHandler()
+    {
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        if (options.Value.IngesterCredentialDir is { Length: > 0 } dir)
+        {
+            var peers = new ZenMesh.Secrets.EdgePeerTrust(dir);
+            handler.SslOptions.RemoteCertificateValidationCallback = peers.ServerValidation;
+            // Chosen at each handshake, so a certificate the agent renewed is the one presented.
+            handler.SslOptions.LocalCertificateSelectionCallback = (_, _, _, _, _) => peers.Current().Certificate;
+        }
+        return handler;
     }
 
     /// <summary>The ingester's stream secret, read again for each subscription (so a secret that appears or changes is picked up).</summary>

@@ -29,6 +29,7 @@ public static class IngesterApp
         ["--edge"] = "Ingester:Edge",
         ["--stream-port"] = "Ingester:StreamPort",
         ["--stream-bind"] = "Ingester:StreamBindAddress",
+        ["--stream-credential"] = "Ingester:StreamCredentialDir",
         ["--postgres"] = "Ingester:Postgres",
         ["--postgres-file"] = "Ingester:PostgresFile",
         ["--store"] = "Ingester:Store",
@@ -80,7 +81,12 @@ public static class IngesterApp
             s.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddSingleton<HandoffCounters>();
-        builder.Services.AddSingleton(new SubscriberAuthentication(ServiceToken.LoadOrCreate(options.StreamSecret, "Ingester:StreamSecret", options.DataDir, SubscriberAuthentication.FileName, "zm_stream_")));
+        var peers = options.StreamCredentialDir is { Length: > 0 } credential ? new EdgePeerTrust(credential) : null;
+        if (peers?.Problem() is { } unusable)
+        {
+            throw new OptionsValidationException(IngesterOptions.Section, typeof(IngesterOptions), [$"Ingester:StreamCredentialDir (--stream-credential): {unusable}"]);
+        }
+        builder.Services.AddSingleton(new SubscriberAuthentication(ServiceToken.LoadOrCreate(options.StreamSecret, "Ingester:StreamSecret", options.DataDir, SubscriberAuthentication.FileName, "zm_stream_"), mutualTls: peers is not null));
         builder.Services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Ingester:ApiToken", options.DataDir));
         builder.Services.AddGrpc();
         builder.Services.AddStrictMessageParsing();
@@ -97,7 +103,17 @@ public static class IngesterApp
             k.Listen(IPAddress.Parse(options.StreamBindAddress), options.StreamPort, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
-                endpoints.Stream.Capture(l);
+                if (peers is not null)
+                {
+                    // Both ends are this edge: its certificate serves, and only its certificate may call.
+                    l.UseHttps(new Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificateSelector = (_, _) => peers.Current().Certificate,
+                        ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate,
+                        ClientCertificateValidation = (presented, _, _) => peers.IsPeer(presented),
+                    });
+                }
+                endpoints.Stream.Capture(l, tls: peers is not null);
             });
         });
         configure?.Invoke(builder);

@@ -65,6 +65,13 @@ public sealed record IngesterOptions
     /// </summary>
     public string? StreamSecret { get; init; }
 
+    /// <summary>
+    /// An enrolled edge: the agent's credential directory (--stream-credential, e.g.
+    /// agent-state/credential). The job stream is then mutual TLS with the edge's certificate, and
+    /// only a subscriber holding this edge's certificate (its egress) is admitted, instead of the secret.
+    /// </summary>
+    public string? StreamCredentialDir { get; init; }
+
     /// <summary>The bearer token of /status and /metrics once the webhook port is bound beyond loopback; when unset, {DataDir}/api-token.</summary>
     public string? ApiToken { get; init; }
 

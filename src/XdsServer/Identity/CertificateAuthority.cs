@@ -1,3 +1,4 @@
+using ZenMesh.Secrets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -68,7 +69,9 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(san.Build(critical: false));
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid(ClientAuthOid)], false));
+        // Client: to the control plane. Server too: an edge's ingester serves its job stream to its
+        // egress over mutual TLS with this same credential.
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid(ClientAuthOid), new System.Security.Cryptography.Oid(ServerAuthOid)], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_certificate, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         return request.Create(_certificate, Max(notBefore, _certificate.NotBefore), Min(notAfter, _certificate.NotAfter), serial);
     }

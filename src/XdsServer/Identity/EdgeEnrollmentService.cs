@@ -67,6 +67,7 @@ internal sealed class EdgeEnrollmentService(
             NodeId = nodeId,
             CertificatePem = certificate.ExportCertificatePem(),
             CaCertificatePem = enrollment.ServerTrustPem,
+            IssuerPem = authority.CertificatePem,
             NotAfter = Timestamp.FromDateTimeOffset(credential.NotAfter),
             Serial = credential.Serial,
         };

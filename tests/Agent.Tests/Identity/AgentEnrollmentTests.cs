@@ -63,6 +63,12 @@ public sealed class AgentEnrollmentTests : IAsyncLifetime
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
         }
+        // What the edge's ingester and egress need to recognise each other over mutual TLS.
+        var peers = new ZenMesh.Secrets.EdgePeerTrust(Path.Combine(_stateDir, "credential"));
+        Assert.Null(peers.Problem());
+        Assert.Equal("default/local", peers.Current().NodeId);
+        Assert.True(peers.IsPeer(peers.Current().Certificate));
+        Assert.Contains(peers.Current().Certificate.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension>().Single().EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>(), o => o.Value == "1.3.6.1.5.5.7.3.1");
         await using var agent = await RunningAgent.StartAsync(null, _stateDir);
         await using var envoy = agent.Delta();
         await envoy.SubscribeAsync(TypeUrls.Cluster, "*");

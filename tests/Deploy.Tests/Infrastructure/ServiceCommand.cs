@@ -31,14 +31,17 @@ internal sealed partial class ServiceCommand : IDisposable
     /// <summary>Where a container path lands under the scratch root.</summary>
     public string Local(string path) => ContainerRoots.Aggregate(path, (p, root) => p.Replace(root, _root + root, StringComparison.Ordinal));
 
-    /// <summary>An enrolled agent state directory (a self-signed stand-in credential), as the agent finds after 'agent enroll'.</summary>
+    /// <summary>An enrolled agent state directory (a self-signed stand-in credential naming the edge as the control plane's do), as the agent finds after 'agent enroll'.</summary>
     public void Enroll(string containerStateDir)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=" + EdgeNodeId, key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri("spiffe://zenmesh/" + EdgeNodeId));
+        request.CertificateExtensions.Add(san.Build());
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddDays(1));
         var pem = certificate.ExportCertificatePem();
-        CredentialFiles.Save(Local(containerStateDir), EdgeNodeId, "https://xds.example.com:18000", pem, pem, key);
+        CredentialFiles.Save(Local(containerStateDir), EdgeNodeId, "https://xds.example.com:18000", pem, pem, key, pem);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using ZenMesh.Secrets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Time.Testing;

@@ -1,7 +1,7 @@
 using System.Formats.Asn1;
 using System.Security.Cryptography.X509Certificates;
 
-namespace ZenMesh.XdsServer.Identity;
+namespace ZenMesh.Secrets;
 
 /// <summary>
 /// An edge's identity in its certificate: the URI SAN spiffe://zenmesh/{tenant}/{edge}, which maps
