@@ -83,6 +83,7 @@ public static class AgentApp
         services.AddSingleton<UpstreamChannel>();
         services.AddSingleton(sp => new GenerationStore(options.GenerationsDir, options.Generations, sp.GetRequiredService<ILogger<GenerationStore>>()));
         services.AddHostedService<LastKnownGoodLoader>();
+        services.AddHostedService<EdgeSecretsRefresher>();
         services.AddHostedService<UpstreamSync>();
         services.AddHostedService<CredentialRenewer>();
         services.AddHostedService<Heartbeat>();

@@ -15,6 +15,7 @@ public sealed class EdgeSecretsTests : IAsyncLifetime
 {
     private readonly string _stateDir = Directory.CreateTempSubdirectory("zenmesh-agent-sds-").FullName;
     private readonly string _secretsDir = Directory.CreateTempSubdirectory("zenmesh-agent-sds-secrets-").FullName;
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
     private RunningServer _server = null!;
 
     public async Task InitializeAsync()
@@ -38,7 +39,7 @@ public sealed class EdgeSecretsTests : IAsyncLifetime
         var clientPem = ca.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem();
         await File.WriteAllTextAsync(Path.Combine(_secretsDir, "orders-ca"), caPem);
         await File.WriteAllTextAsync(Path.Combine(_secretsDir, "orders-client"), clientPem);
-        await using var agent = await RunningAgent.StartAsync(_server.AdsUri.ToString(), _stateDir, null, "--secrets-dir", _secretsDir);
+        await using var agent = await RunningAgent.StartAsync(_server.AdsUri.ToString(), _stateDir, _time, "--secrets-dir", _secretsDir);
         await using var envoy = agent.Sotw();
 
         await envoy.RequestAsync(TypeUrls.Cluster);
@@ -54,11 +55,19 @@ public sealed class EdgeSecretsTests : IAsyncLifetime
         var tls = cluster.TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>().CommonTlsContext;
         Assert.Equal("orders-ca", tls.CombinedValidationContext.ValidationContextSdsSecretConfig.Name);
         await envoy.RequestAsync(TypeUrls.Secret, "orders-ca", "orders-client");
-        var secrets = (await envoy.ReceiveAsync(TypeUrls.Secret)).Resources.Select(r => r.Unpack<Secret>()).ToDictionary(s => s.Name);
+        var secretsResponse = await envoy.ReceiveAsync(TypeUrls.Secret);
+        await envoy.AckAsync(secretsResponse, "orders-ca", "orders-client");
+        var secrets = secretsResponse.Resources.Select(r => r.Unpack<Secret>()).ToDictionary(s => s.Name);
 
         Assert.Equal(caPem, secrets["orders-ca"].ValidationContext.TrustedCa.InlineString);
         Assert.Equal(ca.ExportCertificatePem(), secrets["orders-client"].TlsCertificate.CertificateChain.InlineString.Trim());
         Assert.Equal(key.ExportPkcs8PrivateKeyPem(), secrets["orders-client"].TlsCertificate.PrivateKey.InlineString.Trim());
+        // A rotated CA is served without a restart or a change upstream.
+        using var rotated = new CertificateRequest("CN=orders CA rotated", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(2));
+        await File.WriteAllTextAsync(Path.Combine(_secretsDir, "orders-ca"), rotated.ExportCertificatePem());
+        _time.Advance(TimeSpan.FromSeconds(5));
+        var next = await envoy.ReceiveAsync(TypeUrls.Secret);
+        Assert.Equal(rotated.ExportCertificatePem(), next.Resources.Select(r => r.Unpack<Secret>()).Single(s => s.Name == "orders-ca").ValidationContext.TrustedCa.InlineString);
         foreach (var file in Directory.EnumerateFiles(_stateDir, "*", SearchOption.AllDirectories))
         {
             Assert.DoesNotContain("PRIVATE KEY", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
