@@ -30,6 +30,21 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
     private const string TraceParentHeader = "traceparent";
     private readonly int _maxPending = options.Value.MaxPending;
 
+    /// <summary>What is wrong with every active secret, or null when one of them is usable.</summary>
+    private static string? Unusable(IWebhookVerifier verifier, IReadOnlyList<string> keys)
+    {
+        string? first = null;
+        foreach (var key in keys)
+        {
+            if (verifier.Unusable(key) is not { } fault)
+            {
+                return null;
+            }
+            first ??= fault;
+        }
+        return first;
+    }
+
     private IResult Refuse(int status, string reason, string detail)
     {
         counters.Count(reason);
@@ -98,6 +113,11 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
             {
                 http.Response.Headers.RetryAfter = "30";
                 return Refuse(503, "secret_missing", $"this edge lacks the secret this endpoint verifies with; the provider's retries will succeed once it is there");
+            }
+            if (Unusable(verifier, keys) is { } fault)
+            {
+                http.Response.Headers.RetryAfter = "30";
+                return Refuse(503, "secret_unusable", $"the secret '{policy.SecretRef}' this endpoint verifies with holds no usable key ({fault}); fix the file on this edge, and the provider's retries will succeed");
             }
             var verdict = verifier.Verify(request, keys, time.GetUtcNow());
             if (!verdict.Verified)

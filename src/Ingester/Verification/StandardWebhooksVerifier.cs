@@ -46,6 +46,8 @@ public sealed class StandardWebhooksVerifier(TimeSpan? tolerance = null) : IWebh
         return Verdict.Reject(RejectReason.SignatureMismatch, "no v1 signature in webhook-signature matches any active secret");
     }
 
+    public string? Unusable(string secret) => KeyOf(secret) is { Length: > 0 } ? null : "a Standard Webhooks secret is 'whsec_' and the key in base64";
+
     /// <summary>The key bytes of a "whsec_&lt;base64&gt;" secret (the prefix is optional).</summary>
     public static byte[]? KeyOf(string secret) => Signatures.FromBase64(secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret["whsec_".Length..] : secret);
 }

@@ -15,18 +15,26 @@ namespace ZenMesh.Hosting;
 /// request marshaller wrapped; an RpcException is what Grpc.AspNetCore reports as the call's status
 /// and logs at Information.
 /// </summary>
-public static class StrictMessageParsing
+public static partial class StrictMessageParsing
 {
-    /// <summary>Call after AddGrpc: replaces the provider that binds each service's generated methods.</summary>
+    /// <summary>How the refusal's detail begins, so that a stream ended by it is not reported again as a failure of the stream.</summary>
+    public const string ParseFailure = "The request could not be parsed as ";
+
+    /// <summary>
+    /// Call after AddGrpc: replaces the provider that binds each service's generated methods. A
+    /// refusal is logged here, once, at Information; Grpc.AspNetCore's own per-call lines (it logs
+    /// each refusal twice) are kept to warnings.
+    /// </summary>
     public static IServiceCollection AddStrictMessageParsing(this IServiceCollection services)
     {
         services.RemoveAll(typeof(IServiceMethodProvider<>));
         services.TryAddEnumerable(Microsoft.Extensions.DependencyInjection.ServiceDescriptor.Singleton(typeof(IServiceMethodProvider<>), typeof(StrictMethodProvider<>)));
+        services.Configure<LoggerFilterOptions>(o => o.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Warning));
         return services;
     }
 
     /// <summary>The request marshaller of <paramref name="method"/>, refusing what does not parse with INVALID_ARGUMENT.</summary>
-    public static Method<TRequest, TResponse> Strict<TRequest, TResponse>(Method<TRequest, TResponse> method)
+    public static Method<TRequest, TResponse> Strict<TRequest, TResponse>(Method<TRequest, TResponse> method, ILogger? logger = null)
         where TRequest : class
         where TResponse : class
     {
@@ -40,15 +48,24 @@ public static class StrictMessageParsing
             }
             catch (InvalidProtocolBufferException e)
             {
-                throw new RpcException(new Status(StatusCode.InvalidArgument, $"The request could not be parsed as {name} (the message {method.FullName} takes): {e.Message}"));
+                if (logger is not null)
+                {
+                    Refused(logger, method.FullName, name, e.Message);
+                }
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"{ParseFailure}{name} (the message {method.FullName} takes): {e.Message}"));
             }
         });
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, strict, method.ResponseMarshaller);
     }
 
-    private sealed class StrictMethodProvider<TService> : IServiceMethodProvider<TService>
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Information, Message = "refused a call to {Method}: its request does not parse as {Message} ({Reason})")]
+    private static partial void Refused(ILogger logger, string method, string message, string reason);
+
+    private sealed class StrictMethodProvider<TService>(ILoggerFactory loggers) : IServiceMethodProvider<TService>
         where TService : class
     {
+        private readonly ILogger _logger = loggers.CreateLogger("ZenMesh.Hosting.StrictMessageParsing");
+
         public void OnServiceMethodDiscovery(ServiceMethodProviderContext<TService> context)
         {
             if (typeof(TService).GetCustomAttributes<BindServiceMethodAttribute>(inherit: true).FirstOrDefault() is not { } bind)
@@ -57,23 +74,23 @@ public static class StrictMessageParsing
             }
             var bindService = bind.BindType.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
                 .Single(m => m.Name == bind.BindMethodName && m.GetParameters() is [{ ParameterType: var binder }, _] && binder == typeof(ServiceBinderBase));
-            bindService.Invoke(null, [new Binder(context), null]);
+            bindService.Invoke(null, [new Binder(context, _logger), null]);
         }
 
         /// <summary>Receives each generated method (with no handler) and adds it with an invoker of the service's own method.</summary>
-        private sealed class Binder(ServiceMethodProviderContext<TService> context) : ServiceBinderBase
+        private sealed class Binder(ServiceMethodProviderContext<TService> context, ILogger logger) : ServiceBinderBase
         {
             public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler) =>
-                context.AddUnaryMethod(Strict(method), Metadata(method.Name, out var m), Invoker<UnaryServerMethod<TService, TRequest, TResponse>>(m));
+                context.AddUnaryMethod(Strict(method, logger), Metadata(method.Name, out var m), Invoker<UnaryServerMethod<TService, TRequest, TResponse>>(m));
 
             public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler) =>
-                context.AddClientStreamingMethod(Strict(method), Metadata(method.Name, out var m), Invoker<ClientStreamingServerMethod<TService, TRequest, TResponse>>(m));
+                context.AddClientStreamingMethod(Strict(method, logger), Metadata(method.Name, out var m), Invoker<ClientStreamingServerMethod<TService, TRequest, TResponse>>(m));
 
             public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler) =>
-                context.AddServerStreamingMethod(Strict(method), Metadata(method.Name, out var m), Invoker<ServerStreamingServerMethod<TService, TRequest, TResponse>>(m));
+                context.AddServerStreamingMethod(Strict(method, logger), Metadata(method.Name, out var m), Invoker<ServerStreamingServerMethod<TService, TRequest, TResponse>>(m));
 
             public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler) =>
-                context.AddDuplexStreamingMethod(Strict(method), Metadata(method.Name, out var m), Invoker<DuplexStreamingServerMethod<TService, TRequest, TResponse>>(m));
+                context.AddDuplexStreamingMethod(Strict(method, logger), Metadata(method.Name, out var m), Invoker<DuplexStreamingServerMethod<TService, TRequest, TResponse>>(m));
 
             /// <summary>As Grpc.AspNetCore's own binder: the service type's attributes, then the method's.</summary>
             private static List<object> Metadata(string name, out MethodInfo method)

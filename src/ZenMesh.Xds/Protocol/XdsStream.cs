@@ -161,7 +161,11 @@ internal abstract partial class XdsStream<TRequest, TResponse>
         }
         catch (RpcException e)
         {
-            Log.StreamFailed(Logger, StreamId, Node?.Id ?? "", e.Status.StatusCode, e.Status.Detail);
+            // A request that did not parse was logged where it was refused.
+            if (!e.Status.Detail.StartsWith(ZenMesh.Hosting.StrictMessageParsing.ParseFailure, StringComparison.Ordinal))
+            {
+                Log.StreamFailed(Logger, StreamId, Node?.Id ?? "", e.Status.StatusCode, e.Status.Detail);
+            }
             throw;
         }
         finally

@@ -115,6 +115,28 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task ASecretWithNoKey_IsRefusedWhenLoaded_As503_NotAcceptedOrBlamedOnTheSender()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_secretsDir, "sw-secret"), "whsec_\n");
+        _app.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "sw", Provider = "standard-webhooks", SecretRef = "sw-secret" }]);
+        var t = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        // Signed with the empty key the secret file yields: anyone can make this signature.
+        var mac = Convert.ToBase64String(HMACSHA256.HashData(Array.Empty<byte>(), Encoding.UTF8.GetBytes($"msg_1.{t}.{{}}")));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/default/sw") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Add("webhook-id", "msg_1");
+        request.Headers.Add("webhook-timestamp", $"{t}");
+        request.Headers.Add("webhook-signature", $"v1,{mac}");
+
+        using var response = await _http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var body = await JsonAsync(response);
+        Assert.Equal("secret_unusable", body.GetProperty("reason").GetString());
+        Assert.Equal("the secret 'sw-secret' this endpoint verifies with holds no usable key (a Standard Webhooks secret is 'whsec_' and the key in base64); fix the file on this edge, and the provider's retries will succeed", body.GetProperty("detail").GetString());
+        Assert.Equal(0, Store.Count("default", "sw"));
+    }
+
+    [Fact]
     public async Task AfterTheDedupWindow_ARedeliveryIsANewEvent()
     {
         await RestartAsync("--Ingester:DedupWindow", "00:00:01");

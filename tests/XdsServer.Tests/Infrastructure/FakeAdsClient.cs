@@ -56,6 +56,16 @@ internal abstract class FakeAdsClient<TRequest, TResponse> : IAsyncDisposable
         {
             await _call.RequestStream.WriteAsync(request).WithTimeout($"sending a {Kind} {TypeUrlOf(request)} request");
         }
+        catch (Exception e) when (e is RpcException or InvalidOperationException or IOException)
+        {
+            // The server may end a stream before reading it (a caller with no credential is refused
+            // at once); the write then finds the call over. The status is FailureAsync's to report.
+            await _reader.WithTimeout("the server to end the stream");
+            if (Failure is null)
+            {
+                throw;
+            }
+        }
         finally
         {
             _writeLock.Release();

@@ -41,7 +41,10 @@ internal sealed class RunningServer : IAsyncDisposable
     public static Task<RunningServer> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
 
     /// <summary>With <paramref name="time"/>, the server runs on that clock (a FakeTimeProvider in tests).</summary>
-    public static async Task<RunningServer> StartAsync(TimeProvider? time, params string[] extraArgs)
+    public static Task<RunningServer> StartAsync(TimeProvider? time, params string[] extraArgs) => StartAsync(time, null, extraArgs);
+
+    /// <summary>With <paramref name="configure"/>, the test adds to the host (a log provider, say) after the defaults.</summary>
+    public static async Task<RunningServer> StartAsync(TimeProvider? time, Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         var args = new List<string> { "--ads-port", "0", "--http-port", "0" };
         if (!extraArgs.Contains("--no-admin-token"))
@@ -61,6 +64,7 @@ internal sealed class RunningServer : IAsyncDisposable
             {
                 b.Services.AddSingleton(time);
             }
+            configure?.Invoke(b);
         });
         await app.StartAsync().WithTimeout("the server to start");
         return new RunningServer(app);
