@@ -17,22 +17,24 @@ using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
 // Run: dotnet run -c Release --project bench/AgentBench -- --flows 100 --runs 20
 var flows = Arg("--flows", 100);
 var runs = Arg("--runs", 20);
+// The operator's token of the bench's control plane (it must be long and random).
+const string BenchToken = "zm_bench_operator_3f9a7c1e5b2d8046";
 var root = Directory.CreateTempSubdirectory("zenmesh-agent-bench-").FullName;
 var stateDir = Path.Combine(root, "agent-state");
 Console.WriteLine($"agent start benchmark: one edge with {flows} flows (10 endpoints, 10 targets); {runs} starts with the control plane down; {Environment.ProcessorCount} cores, .NET {Environment.Version}");
 
 // 1. A control plane with the edge, and the agent once, to store a generation.
-var server = XdsServerApp.Build(["--ads-port", "0", "--http-port", "0", "--data-dir", Path.Combine(root, "data"), "--Xds:AdminToken", "bench"], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+var server = XdsServerApp.Build(["--ads-port", "0", "--http-port", "0", "--data-dir", Path.Combine(root, "data"), "--Xds:AdminToken", BenchToken], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
 await server.StartAsync();
 var bound = server.Services.GetRequiredService<BoundEndpoints>();
 using (var http = new HttpClient { BaseAddress = bound.Http.Uri })
 {
-    http.DefaultRequestHeaders.Authorization = new("Bearer", "bench");
+    http.DefaultRequestHeaders.Authorization = new("Bearer", BenchToken);
     var bundle = new Dictionary<string, object>
     {
         ["edges"] = new Dictionary<string, object> { ["local"] = new { mode = "vm" } },
         ["endpoints"] = Enumerable.Range(0, 10).ToDictionary(i => $"in-{i}", i => (object)new { edge = "local", provider = "github", secretRef = "gh", rateLimit = new { requestsPerSecond = 100 } }),
-        ["targets"] = Enumerable.Range(0, 10).ToDictionary(i => $"out-{i}", i => (object)new { edge = "local", url = $"http://127.0.0.1:{9000 + i}/hooks" }),
+        ["targets"] = Enumerable.Range(0, 10).ToDictionary(i => $"out-{i}", i => (object)new { edge = "local", url = $"http://127.0.0.1:{9000 + i}/hooks", allowLoopback = true }),
         ["flows"] = Enumerable.Range(0, flows).ToDictionary(i => $"flow-{i}", i => (object)new { endpoint = $"in-{i % 10}", target = $"out-{i % 10}", retry = new { retries = 2, perTryTimeout = "2s" }, maxInFlight = 64 }),
     };
     using var applied = await http.PostAsync("/api/v1/apply", new StringContent(JsonSerializer.Serialize(bundle), Encoding.UTF8, "application/json"));

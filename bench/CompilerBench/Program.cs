@@ -22,7 +22,7 @@ for (var e = 0; e < edges; e++)
     {
         state = state
             .With(ResourceKind.Endpoint, "bench", $"in-{e}-{i}", new Endpoint { Edge = $"edge-{e}", Provider = "github", SecretRef = "gh", RateLimit = new RateLimit { RequestsPerSecond = 100 } })
-            .With(ResourceKind.Target, "bench", $"out-{e}-{i}", new Target { Edge = $"edge-{e}", Url = $"http://127.0.0.1:{9000 + i}/hooks" });
+            .With(ResourceKind.Target, "bench", $"out-{e}-{i}", new Target { Edge = $"edge-{e}", Url = $"http://127.0.0.1:{9000 + i}/hooks", AllowLoopback = true });
     }
     for (var f = 0; f < perEdge; f++)
     {

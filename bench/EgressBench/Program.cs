@@ -125,6 +125,8 @@ static FlowPolicy Flow(string name, Uri target, uint maxInFlight)
         Name = $"default/{name}", Tenant = "default", Flow = name, Endpoint = "shop", Target = name, TargetUrl = target.ToString(), Enabled = true,
         Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(30)), MaxInFlight = maxInFlight, SigningSecretRef = "signing", EventTypes = { name },
         RedeliveryHorizon = Duration.FromTimeSpan(TimeSpan.FromDays(3)),
+        // The bench's targets run on this host.
+        TargetAllowLoopback = true,
     };
     flow.RedeliveryDelays.Add(Duration.FromTimeSpan(TimeSpan.FromSeconds(5)));
     return flow;

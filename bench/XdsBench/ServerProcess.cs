@@ -16,15 +16,19 @@ internal sealed class ServerProcess : IAsyncDisposable
         _process = process;
         AdsPort = adsPort;
         _http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        _http.DefaultRequestHeaders.Authorization = new("Bearer", OperatorToken);
     }
 
     public int AdsPort { get; }
+
+    /// <summary>The operator's token the bench starts the server with: /admin/xds/source is the operator's.</summary>
+    private const string OperatorToken = "zm_bench_operator_6e1d4b9a2c7f3058";
 
     public static async Task<ServerProcess> StartAsync(string resourcesFile)
     {
         var (ads, http) = (FreePort(), FreePort());
         var dll = Path.Combine(AppContext.BaseDirectory, "ZenMesh.XdsServer.dll");
-        var start = new ProcessStartInfo("dotnet", [dll, "--resources", resourcesFile, "--ads-port", $"{ads}", "--http-port", $"{http}", "--Logging:LogLevel:Default", "Warning", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bench-data-").FullName])
+        var start = new ProcessStartInfo("dotnet", [dll, "--resources", resourcesFile, "--ads-port", $"{ads}", "--http-port", $"{http}", "--Logging:LogLevel:Default", "Warning", "--data-dir", Directory.CreateTempSubdirectory("zenmesh-bench-data-").FullName, "--Xds:AdminToken", OperatorToken])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

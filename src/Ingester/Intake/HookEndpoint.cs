@@ -91,7 +91,7 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
         counters.BodyReading(+1);
         try
         {
-            body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, http.RequestAborted).ConfigureAwait(false);
+            body = await ReadAsync(http.Request.Body, http.Request.ContentLength, limit, counters, http.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is EndOfStreamException or BadHttpRequestException)
         {
@@ -191,28 +191,49 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
 
     private const int ReadChunk = 16 * 1024;
 
-    private static async ValueTask<byte[]?> ReadAsync(Stream body, long? length, long limit, CancellationToken cancellationToken)
+    private static async ValueTask<byte[]?> ReadAsync(Stream body, long? length, long limit, IntakeCounters counters, CancellationToken cancellationToken)
     {
         if (length is { } known and <= ExactUpTo)
         {
-            var exact = new byte[known];
-            await body.ReadExactlyAsync(exact, cancellationToken);
-            return exact;
+            counters.BodyBytes(known);
+            try
+            {
+                var exact = new byte[known];
+                await body.ReadExactlyAsync(exact, cancellationToken);
+                return exact;
+            }
+            finally
+            {
+                counters.BodyBytes(-known);
+            }
         }
         using var buffer = new PooledBufferWriter(ReadChunk);
-        while (true)
+        long held = buffer.Capacity;
+        counters.BodyBytes(held);
+        try
         {
-            var read = await body.ReadAsync(buffer.GetMemory(ReadChunk), cancellationToken);
-            if (read == 0)
+            while (true)
             {
-                break;
+                // Any free room will do: the buffer doubles only once it is full, so it holds about what arrived.
+                var memory = buffer.GetMemory();
+                counters.BodyBytes(buffer.Capacity - held);
+                held = buffer.Capacity;
+                var read = await body.ReadAsync(memory, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                if (buffer.WrittenSpan.Length + read > limit)
+                {
+                    return null;
+                }
+                buffer.Advance(read);
             }
-            if (buffer.WrittenSpan.Length + read > limit)
-            {
-                return null;
-            }
-            buffer.Advance(read);
+            return buffer.WrittenSpan.ToArray();
         }
-        return buffer.WrittenSpan.ToArray();
+        finally
+        {
+            counters.BodyBytes(-held);
+        }
     }
 }

@@ -22,5 +22,12 @@ public sealed class IntakeCounters
 
     internal void BodyReading(int delta) => Interlocked.Add(ref _bodiesBeingRead, delta);
 
+    private long _bodyBytesHeld;
+
+    /// <summary>Bytes set aside for bodies still arriving: grows with what arrived, not with what a sender announced.</summary>
+    public long BodyBytesHeld => Interlocked.Read(ref _bodyBytesHeld);
+
+    internal void BodyBytes(long delta) => Interlocked.Add(ref _bodyBytesHeld, delta);
+
     public IReadOnlyDictionary<string, long> Snapshot() => new SortedDictionary<string, long>(_counts, StringComparer.Ordinal);
 }

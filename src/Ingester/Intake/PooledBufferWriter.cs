@@ -13,6 +13,9 @@ internal sealed class PooledBufferWriter(int initialSize) : IBufferWriter<byte>,
 
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _written);
 
+    /// <summary>The bytes rented now.</summary>
+    public int Capacity => _buffer.Length;
+
     public void Advance(int count) => _written += count;
 
     public Memory<byte> GetMemory(int sizeHint = 0)

@@ -25,6 +25,8 @@ internal static class IngesterMetrics
                 .Histogram("zenmesh_ingester_store_commit_seconds", "One group commit: the batch's transaction including fsync.", store.Commits)
                 .Gauge("zenmesh_ingester_queue_depth", "Verified webhooks waiting for their commit (503 above Ingester:MaxPending).", store.Pending)
                 .Gauge("zenmesh_ingester_queue_limit", "Ingester:MaxPending.", options.Value.MaxPending)
+                .Gauge("zenmesh_ingester_bodies_arriving", "Webhooks whose body is still arriving.", intake.BodiesBeingRead)
+                .Gauge("zenmesh_ingester_body_bytes_held", "Bytes set aside for bodies still arriving (they grow with what arrived, not what was announced).", intake.BodyBytesHeld)
                 .Gauge("zenmesh_ingester_open_jobs", "Delivery jobs stored and not yet acknowledged by an egress.", store.OpenJobs)
                 .Gauge("zenmesh_ingester_subscribers", "Egress streams open on Events/Subscribe.", handoff.Subscribers)
                 .Counter("zenmesh_ingester_jobs_leased_total", "Jobs handed to egresses, counting hand-outs again after a lease ran out.", handoff.LeasedTotal)

@@ -17,6 +17,7 @@ namespace ZenMesh.Ingester.Tests.Intake;
 /// The ingester must not set aside what they announce before it arrives, and must drop them once
 /// they fall below the minimum data rate.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class HostileSenderTests : IAsyncLifetime
 {
     private const int Senders = 200;
@@ -51,12 +52,16 @@ public sealed class HostileSenderTests : IAsyncLifetime
             }
             await TestTimeouts.Eventually(() => Task.FromResult(counters.BodiesBeingRead == Senders), $"all {Senders} bodies being read (now {counters.BodiesBeingRead})");
 
+            // What the ingester holds for them, by its own count, and what the whole process
+            // allocated meanwhile (this class runs alone, so no other test's allocations count).
+            Assert.True(counters.BodyBytesHeld <= Senders * 16L * 1024, $"{Senders} senders of a few bytes each hold {counters.BodyBytesHeld >> 10} KiB");
             var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             Assert.True(allocated < 64L << 20, $"{Senders} senders of a few bytes each took {allocated >> 20} MiB");
 
             // Below the minimum data rate, each is dropped: nothing they hold stays.
             await TestTimeouts.Eventually(() => Task.FromResult(counters.BodiesBeingRead == 0), $"the slow senders dropped (still {counters.BodiesBeingRead})", TimeSpan.FromSeconds(60));
             Assert.Equal(0, counters.Get("accepted"));
+            Assert.Equal(0, counters.BodyBytesHeld);
         }
         finally
         {
