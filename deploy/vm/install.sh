@@ -70,6 +70,13 @@ done
 install -m 0644 "$here/zenmesh-envoy.service" "$root/etc/systemd/system/zenmesh-envoy.service"
 install -d -m 0750 "$root/etc/zenmesh" "$root/etc/zenmesh/secrets"
 privileged chgrp zenmesh /etc/zenmesh /etc/zenmesh/secrets
+# The secret the egress presents to the ingester's job stream: each runs as its own user, so neither
+# can read the other's data directory; both units read this file (group zenmesh). Kept on reinstall.
+if [ $ingester -eq 1 ] && [ $egress -eq 1 ] && [ ! -f "$root/etc/zenmesh/stream.env" ]; then
+  secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  (umask 0137 && printf 'Ingester__StreamSecret=%s\nEgress__IngesterSecret=%s\n' "$secret" "$secret" > "$root/etc/zenmesh/stream.env")
+  privileged chgrp zenmesh /etc/zenmesh/stream.env
+fi
 if [ -n "$envoy" ]; then
   install -D -m 0755 "$envoy" "$root/usr/local/bin/envoy"
 elif [ ! -x "$root/usr/local/bin/envoy" ]; then

@@ -24,6 +24,8 @@ public static class AgentApp
         ["--xds-port"] = "Agent:XdsPort",
         ["--status-port"] = "Agent:StatusPort",
         ["--status-bind"] = "Agent:StatusBindAddress",
+        ["--health-port"] = "Agent:HealthPort",
+        ["--health-bind"] = "Agent:HealthBindAddress",
         ["--staleness-bound"] = "Agent:StalenessBound",
         ["--secrets-dir"] = "Agent:SecretsDir",
     };
@@ -104,6 +106,10 @@ public static class AgentApp
                 listen.Protocols = HttpProtocols.Http1;
                 endpoints.Status.Capture(listen);
             });
+            if (options.HealthPort is { } health)
+            {
+                kestrel.Listen(IPAddress.Parse(options.HealthBindAddress), health, listen => endpoints.Health.Capture(listen));
+            }
         });
         configure?.Invoke(builder);
         var app = builder.Build();
@@ -111,7 +117,7 @@ public static class AgentApp
         // The relay: loopback only, node ids trusted (the processes of this edge).
         app.MapGroup("").ServedOn(endpoints.Xds).AllowAnonymous().MapXdsProtocol();
         var status = app.MapGroup("").ServedOn(endpoints.Status);
-        status.MapXdsHealth().AllowAnonymous();
+        (options.HealthPort is null ? status : app.MapGroup("").ServedOn(endpoints.Health)).MapXdsHealth().AllowAnonymous();
         // They name every local client, its subscriptions and NACK texts: a token beyond loopback.
         status.MapXdsAdminViews().RequireAuthorization(ServiceAccess.LocalOrToken);
         status.MapAgentStatus();
@@ -132,6 +138,10 @@ public static class AgentApp
         if (o.XdsPort is < 0 or > 65535 || o.StatusPort is < 0 or > 65535)
         {
             problems.Add($"Agent:XdsPort ({o.XdsPort}) and Agent:StatusPort ({o.StatusPort}) must be ports, 0-65535 (0 picks a free one).");
+        }
+        if (!IPAddress.TryParse(o.HealthBindAddress, out _) || o.HealthPort is < 0 or > 65535)
+        {
+            problems.Add($"Agent:HealthPort (--health-port) {o.HealthPort} and Agent:HealthBindAddress (--health-bind) '{o.HealthBindAddress}' must be a port (0-65535) and an IP address.");
         }
         if (!IPAddress.TryParse(o.StatusBindAddress, out _))
         {

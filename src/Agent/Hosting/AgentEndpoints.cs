@@ -10,4 +10,7 @@ public sealed class AgentEndpoints
 
     /// <summary>Status, health and metrics over HTTP/1.1.</summary>
     public BoundListener Status { get; } = new("agent", "status");
+
+    /// <summary>/healthz alone, for probes, when --health-port is given.</summary>
+    public BoundListener Health { get; } = new("agent", "health");
 }

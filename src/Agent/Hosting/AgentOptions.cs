@@ -34,6 +34,15 @@ public sealed record AgentOptions
     /// <summary>The status port's address (--status-bind): loopback, or 0.0.0.0 where a kubelet probes it. The xDS relay stays on loopback.</summary>
     public string StatusBindAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// A listener of its own for /healthz alone (--health-port), on <see cref="HealthBindAddress"/>:
+    /// a kubelet's probe reaches it while status, metrics and the admin views stay on loopback.
+    /// Unset: /healthz is on the status listener.
+    /// </summary>
+    public int? HealthPort { get; init; }
+
+    public string HealthBindAddress { get; init; } = "0.0.0.0";
+
     /// <summary>How many accepted generations are kept on disk; older ones are the fallback for a corrupt newest.</summary>
     public int Generations { get; init; } = 5;
 

@@ -12,9 +12,10 @@ namespace ZenMesh.Egress.Api;
 /// <summary>GET /status: how the egress delivers (Envoy or direct), its config and job stream, and each flow: counts, concurrency, pauses and holds.</summary>
 public static class EgressStatus
 {
-    public static void MapEgressStatus(this IEndpointRouteBuilder app)
+    /// <param name="health">Where /healthz is served: the API's listener, or a probe's own.</param>
+    public static void MapEgressStatus(this IEndpointRouteBuilder app, IEndpointRouteBuilder health)
     {
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
+        health.MapGet("/healthz", () => Results.Json(new { status = "ok" })).AllowAnonymous();
         app.MapGet("/status", async (FlowPolicies policies, DeliveryScheduler scheduler, IDeliveryStore store, IntakeStatus intake, ConfigStatus config, DeliveryCounters counters, IOptions<EgressOptions> options, CancellationToken cancellationToken) =>
         {
             var counts = await store.CountsAsync(cancellationToken).ConfigureAwait(false);

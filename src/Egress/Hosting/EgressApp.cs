@@ -30,6 +30,8 @@ public static class EgressApp
         ["--ingester"] = "Egress:Ingester",
         ["--ingester-secret-file"] = "Egress:IngesterSecretFile",
         ["--ingester-credential"] = "Egress:IngesterCredentialDir",
+        ["--health-port"] = "Egress:HealthPort",
+        ["--health-bind"] = "Egress:HealthBindAddress",
         ["--envoy"] = "Egress:Envoy",
         ["--postgres"] = "Egress:Postgres",
         ["--postgres-file"] = "Egress:PostgresFile",
@@ -89,14 +91,21 @@ public static class EgressApp
         builder.Services.AddServiceAccess(ServiceToken.LoadOrCreate(options.ApiToken, "Egress:ApiToken", options.DataDir));
         var endpoints = new EgressEndpoints();
         builder.Services.AddSingleton(endpoints);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Api.Capture(l)));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Api.Capture(l));
+            if (options.HealthPort is { } health)
+            {
+                k.Listen(IPAddress.Parse(options.HealthBindAddress), health, l => endpoints.Health.Capture(l));
+            }
+        });
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseServiceAccess();
         var api = app.MapGroup("").ServedOn(endpoints.Api);
         api.MapDeliveryApi();
         api.MapReplayApi();
-        api.MapEgressStatus();
+        api.MapEgressStatus(options.HealthPort is null ? api : app.MapGroup("").ServedOn(endpoints.Health));
         api.MapEgressMetrics();
         return app;
     }

@@ -29,6 +29,8 @@ public static class IngesterApp
         ["--edge"] = "Ingester:Edge",
         ["--stream-port"] = "Ingester:StreamPort",
         ["--stream-bind"] = "Ingester:StreamBindAddress",
+        ["--health-port"] = "Ingester:HealthPort",
+        ["--health-bind"] = "Ingester:HealthBindAddress",
         ["--stream-credential"] = "Ingester:StreamCredentialDir",
         ["--postgres"] = "Ingester:Postgres",
         ["--postgres-file"] = "Ingester:PostgresFile",
@@ -99,6 +101,10 @@ public static class IngesterApp
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             k.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(5));
             k.Listen(IPAddress.Parse(options.BindAddress), options.Port, l => endpoints.Hooks.Capture(l));
+            if (options.HealthPort is { } health)
+            {
+                k.Listen(IPAddress.Parse(options.HealthBindAddress), health, l => endpoints.Health.Capture(l));
+            }
             // The egress's stream: HTTP/2 without TLS (h2c) on its own port, loopback unless configured.
             k.Listen(IPAddress.Parse(options.StreamBindAddress), options.StreamPort, l =>
             {
@@ -122,7 +128,8 @@ public static class IngesterApp
         var hooks = app.MapGroup("").ServedOn(endpoints.Hooks);
         hooks.MapHooks();
         hooks.MapIngesterMetrics();
-        hooks.MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending })).AllowAnonymous();
+        (options.HealthPort is null ? hooks : app.MapGroup("").ServedOn(endpoints.Health))
+            .MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending })).AllowAnonymous();
         hooks.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }))
             .RequireAuthorization(ServiceAccess.LocalOrToken);
         // The subscriber proves itself on each call with the stream secret (SubscriberAuthentication).

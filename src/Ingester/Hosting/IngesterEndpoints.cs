@@ -10,4 +10,7 @@ public sealed class IngesterEndpoints
 
     /// <summary>Where an egress opens its job stream (h2c).</summary>
     public BoundListener Stream { get; } = new("ingester", "stream");
+
+    /// <summary>/healthz alone, for probes, when --health-port is given.</summary>
+    public BoundListener Health { get; } = new("ingester", "health");
 }

@@ -10,6 +10,11 @@ public sealed record IngesterOptions
 
     public string BindAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>A listener of its own for /healthz alone (--health-port), for probes from outside the pod while the webhook port stays on loopback beside Envoy. Unset: /healthz is on the webhook port.</summary>
+    public int? HealthPort { get; init; }
+
+    public string HealthBindAddress { get; init; } = "0.0.0.0";
+
     /// <summary>Where endpoint config comes from over xDS (--xds): the edge agent's relay, or the control plane itself.</summary>
     public string Xds { get; init; } = "http://127.0.0.1:18001";
 

@@ -55,6 +55,26 @@ public sealed class AgentAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithAHealthPort_ProbesReachHealthzAlone_AndStatusStaysOnLoopback()
+    {
+        await _agent.DisposeAsync();
+        _agent = await RunningAgent.StartAsync(RunningAgent.Unreachable, _stateDir, null, "--health-port", "0");
+        var endpoints = _agent.Services.GetRequiredService<AgentEndpoints>();
+        using var health = new HttpClient { BaseAddress = new UriBuilder(endpoints.Health.Uri) { Host = "127.0.0.1" }.Uri };
+        using var status = new HttpClient { BaseAddress = endpoints.Status.Uri };
+
+        Assert.Equal(IPAddress.Any, endpoints.Health.EndPoint.Address);
+        Assert.True(IPAddress.IsLoopback(endpoints.Status.EndPoint.Address));
+        Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode);
+        foreach (var path in new[] { "/status", "/metrics", "/admin/xds/clients" })
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await health.GetAsync(path)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await status.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await status.GetAsync("/status")).StatusCode);
+    }
+
+    [Fact]
     public async Task TheRelayPort_ServesNoAdminView()
     {
         using var h2c = new HttpClient { BaseAddress = _agent.XdsUri, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };

@@ -92,21 +92,27 @@ public sealed class KustomizeTests : IDisposable
     [Fact]
     public void ListenersNoOneOutsideThePodNeeds_StayOnLoopback_AndNoSecretIsAnArgument()
     {
-        var containers = new[] { "control-plane", "edge" }.SelectMany(b => Workloads(Render(b)))
+        // The edge's: the control plane serves xDS and its API beyond the pod, over TLS, on purpose.
+        var containers = Workloads(Render("edge"))
             .SelectMany(w => (w.Template.Spec.InitContainers ?? []).Concat(w.Template.Spec.Containers)).ToList();
 
         foreach (var container in containers)
         {
             var args = container.Args ?? [];
-            // Envoy's admin (it can drain and stop Envoy) and the ingester's job stream (every job carries a body).
-            foreach (var flag in new[] { "--admin-address", "--stream-bind" })
+            // Envoy's admin (it can drain and stop Envoy), the ingester's job stream (every job carries a body),
+            // the agent's status and admin views, the webhook port behind Envoy, the egress's API: the
+            // kubelet probes each service's health port instead.
+            foreach (var flag in new[] { "--admin-address", "--stream-bind", "--status-bind", "--bind" })
             {
                 var at = args.IndexOf(flag);
                 Assert.True(at < 0 || args[at + 1] is "127.0.0.1" or "::1", $"container {container.Name} binds {flag} {(at < 0 ? "" : args[at + 1])}");
             }
-            Assert.DoesNotContain(args, a => a.Contains("$(", StringComparison.Ordinal) || a.StartsWith("--postgres", StringComparison.Ordinal));
         }
-        Assert.DoesNotContain(containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort is 9901 or 8091);
+        foreach (var container in new[] { "control-plane", "edge" }.SelectMany(b => Workloads(Render(b))).SelectMany(w => (w.Template.Spec.InitContainers ?? []).Concat(w.Template.Spec.Containers)))
+        {
+            Assert.DoesNotContain(container.Args ?? [], a => a.Contains("$(", StringComparison.Ordinal) || a.StartsWith("--postgres", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(containers.SelectMany(c => c.Ports ?? []), p => p.ContainerPort is 9901 or 8091 or 19000 or 8081 or 8082);
     }
 
     [Theory]

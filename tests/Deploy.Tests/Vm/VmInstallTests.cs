@@ -132,6 +132,12 @@ public sealed partial class VmInstallTests : IDisposable
         Assert.Equal("egress", File.ReadAllText(Path.Combine(root, "opt", "zenmesh", "egress", "marker")));
         Assert.True(File.Exists(Path.Combine(root, "usr", "local", "bin", "envoy")));
         Assert.True(System.IO.Directory.Exists(Path.Combine(root, "etc", "zenmesh", "secrets")));
+        // The job stream's secret, for both units, readable by the owner and group zenmesh only.
+        var stream = Path.Combine(root, "etc", "zenmesh", "stream.env");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(stream));
+        var values = File.ReadAllLines(stream).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        Assert.Equal(64, values["Ingester__StreamSecret"].Length);
+        Assert.Equal(values["Ingester__StreamSecret"], values["Egress__IngesterSecret"]);
         var wouldRun = output.Split('\n').Where(l => l.StartsWith("would run: ", StringComparison.Ordinal)).Select(l => l["would run: ".Length..]).ToList();
         foreach (var user in new[] { "zenmesh-agent", "zenmesh-ingester", "zenmesh-egress", "zenmesh-envoy" })
         {

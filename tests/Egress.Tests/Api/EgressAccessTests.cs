@@ -79,6 +79,20 @@ public sealed class EgressAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithAHealthPort_ProbesReachHealthzAlone_AndTheApiStaysOnLoopback()
+    {
+        await _app.DisposeAsync();
+        (_app, _api) = await StartAsync("--health-port", "0");
+        var endpoints = _app.Services.GetRequiredService<EgressEndpoints>();
+        using var health = new HttpClient { BaseAddress = new UriBuilder(endpoints.Health.Uri) { Host = "127.0.0.1" }.Uri };
+
+        Assert.Equal(IPAddress.Any, endpoints.Health.EndPoint.Address);
+        Assert.True(IPAddress.IsLoopback(endpoints.Api.EndPoint.Address));
+        Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await health.GetAsync("/deliveries")).StatusCode);
+    }
+
+    [Fact]
     public void TheTokenFile_IsTheOwnersAlone()
     {
         var file = Path.Combine(_dataDir, "api-token");

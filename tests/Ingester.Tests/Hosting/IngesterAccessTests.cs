@@ -162,6 +162,21 @@ public sealed class IngesterAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithAHealthPort_ProbesReachHealthzAlone_AndWebhooksStayOnLoopback()
+    {
+        await _app.DisposeAsync();
+        _app = await StartAsync("--health-port", "0");
+        var endpoints = _app.Services.GetRequiredService<IngesterEndpoints>();
+        using var health = new HttpClient { BaseAddress = new UriBuilder(endpoints.Health.Uri) { Host = "127.0.0.1" }.Uri };
+
+        Assert.Equal(IPAddress.Any, endpoints.Health.EndPoint.Address);
+        Assert.True(IPAddress.IsLoopback(endpoints.Hooks.EndPoint.Address));
+        Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await health.GetAsync("/status")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await health.PostAsync("/hooks/default/orders", new StringContent("{}", Encoding.UTF8, "application/json"))).StatusCode);
+    }
+
+    [Fact]
     public void EveryServedRoute_HasARow_OnItsListener_WithARule() => ServiceAccessChecks.HoldsTheTable(RouteTable.Of(_app.Services), Table);
 
     [Fact]
