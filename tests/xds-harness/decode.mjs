@@ -98,7 +98,7 @@ call.on('data', (response) => {
       decodedAnys,
       listeners: result[types.LDS].map((l) => ({ name: l.name, port: l.address?.socket_address?.port_value, filters: (hcmOf(l).http_filters ?? []).map((f) => f.name), rds: hcmOf(l).rds?.route_config_name })),
       routes: result[types.RDS].map((r) => ({ name: r.name, routes: r.virtual_hosts.flatMap((v) => v.routes.map((x) => x.name)) })),
-      clusters: result[types.CDS].map((c) => ({ name: c.name, maxRequests: c.circuit_breakers?.thresholds?.[0]?.max_requests?.value ?? null })),
+      clusters: result[types.CDS].map((c) => ({ name: c.name, type: c.type ?? null, addressHeader: c.original_dst_lb_config?.http_header_name ?? null, portOverride: c.original_dst_lb_config?.upstream_port_override?.value ?? null, maxRequests: c.circuit_breakers?.thresholds?.[0]?.max_requests?.value ?? null })),
     }));
   }
 });

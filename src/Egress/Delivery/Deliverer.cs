@@ -96,9 +96,14 @@ public sealed partial class Deliverer : IDisposable
             }
         }
 
-        if (!_options.Direct && await _targets.PreflightAsync(policy, cancellationToken).ConfigureAwait(false) is { } refused)
+        IPEndPoint? checkedAddress = null;
+        if (!_options.Direct)
         {
-            return new(Report(AttemptOutcomes.NotSent, Faults.Target, refused));
+            (var refused, checkedAddress) = await _targets.CheckedAddressAsync(policy, cancellationToken).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                return new(Report(AttemptOutcomes.NotSent, Faults.Target, refused));
+            }
         }
         var timeout = TimeoutOf(policy);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -109,7 +114,7 @@ public sealed partial class Deliverer : IDisposable
         {
             response = _options.Direct
                 ? await DirectAsync(delivery, policy, number, at, signature, deadline.Token).ConfigureAwait(false)
-                : await _targets.ToEnvoy.SendAsync(Request(new Uri(new Uri(_options.Envoy), "/"), delivery, policy, number, at, signature), HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+                : await _targets.ToEnvoy.SendAsync(Request(new Uri(new Uri(_options.Envoy), "/"), delivery, policy, number, at, signature, checkedAddress), HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -158,7 +163,7 @@ public sealed partial class Deliverer : IDisposable
         }
     }
 
-    private HttpRequestMessage Request(Uri uri, Storage.Delivery delivery, FlowPolicy policy, int number, DateTimeOffset at, string? signature)
+    private HttpRequestMessage Request(Uri uri, Storage.Delivery delivery, FlowPolicy policy, int number, DateTimeOffset at, string? signature, IPEndPoint? checkedAddress = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(delivery.Body) };
         var contentType = delivery.Header("Content-Type");
@@ -177,6 +182,10 @@ public sealed partial class Deliverer : IDisposable
         if (!_options.Direct)
         {
             request.Headers.TryAddWithoutValidation(EnvoyHeaders.Flow, policy.Flow);
+            if (checkedAddress is not null)
+            {
+                request.Headers.TryAddWithoutValidation(EnvoyHeaders.TargetAddress, checkedAddress.ToString());
+            }
         }
         return request;
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Flows;
@@ -14,13 +15,14 @@ namespace ZenMesh.Egress.Delivery;
 /// but a name can resolve anywhere later (DNS rebinding included). Delivering directly, it connects
 /// only to addresses <see cref="TargetAddressRules"/> allows and verifies the certificate: against
 /// the system's trust store, or the CA the flow names (an edge secret), or not at all when the flow
-/// says so. Through Envoy, it resolves the name itself first and refuses if any address is forbidden.
+/// says so. Through Envoy, it resolves the name itself, refuses if any address is forbidden, and tells Envoy
+/// which of the checked addresses to connect to.
 /// </summary>
 internal sealed partial class TargetConnections(SecretStore secrets, TimeProvider time, ILogger logger) : IDisposable
 {
     private static readonly TimeSpan Remember = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentDictionary<(string Host, int Port, bool Loopback), (string? Problem, DateTimeOffset Until)> _preflights = new();
+    private readonly ConcurrentDictionary<(string Host, int Port, bool Loopback), Resolved> _resolved = new();
     private readonly ConcurrentDictionary<(bool Loopback, string Ca, bool Insecure), HttpClient> _direct = new();
 
     /// <summary>Timeouts are per attempt (the flow's), so the clients' own are off.</summary>
@@ -47,32 +49,48 @@ internal sealed partial class TargetConnections(SecretStore secrets, TimeProvide
         SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Verify(key.Ca, key.Insecure, flow, certificate, chain, errors) },
     }));
 
-    /// <summary>Through Envoy: null when every address the target's name resolves to is allowed, else why not (remembered for 30 s).</summary>
-    public async ValueTask<string?> PreflightAsync(FlowPolicy policy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Through Envoy: the address Envoy is to connect to (it does not resolve the name itself, see
+    /// the compiler's ORIGINAL_DST clusters), or why nothing is sent. A name is refused when any of
+    /// its addresses is forbidden; otherwise its addresses take turns, so one that does not answer
+    /// does not hold every attempt. What DNS said is remembered for 30 s.
+    /// </summary>
+    public async ValueTask<(string? Problem, IPEndPoint? Address)> CheckedAddressAsync(FlowPolicy policy, CancellationToken cancellationToken)
     {
         var url = new Uri(policy.TargetUrl);
         var key = (url.IdnHost, url.Port, policy.TargetAllowLoopback);
         var now = time.GetUtcNow();
-        if (_preflights.TryGetValue(key, out var known) && known.Until > now)
+        if (!_resolved.TryGetValue(key, out var known) || known.Until <= now)
         {
-            return known.Problem;
+            known = await ResolveCheckedAsync(url, policy.TargetAllowLoopback, cancellationToken).ConfigureAwait(false) with { Until = now + Remember };
+            _resolved[key] = known;
         }
-        string? problem;
+        if (known.Problem is not null || known.Addresses.Length == 0)
+        {
+            return (known.Problem ?? $"{url.IdnHost} did not resolve; not sent", null);
+        }
+        var turn = (uint)Interlocked.Increment(ref known.Turn.Value);
+        return (null, new IPEndPoint(known.Addresses[turn % known.Addresses.Length], url.Port));
+    }
+
+    private static async Task<Resolved> ResolveCheckedAsync(Uri url, bool allowLoopback, CancellationToken cancellationToken)
+    {
         try
         {
             var addresses = await ResolveAsync(url.IdnHost, cancellationToken).ConfigureAwait(false);
-            problem = addresses.Select(a => (Address: a, Problem: TargetAddressRules.Check(a, url.Port, policy.TargetAllowLoopback))).FirstOrDefault(a => a.Problem is not null) is { Problem: { } p } bad
+            var problem = addresses.Select(a => (Address: a, Problem: TargetAddressRules.Check(a, url.Port, allowLoopback))).FirstOrDefault(a => a.Problem is not null) is { Problem: { } p } bad
                 ? Describe(url, bad.Address, p)
                 : null;
+            return new(problem, addresses, default, new());
         }
-        catch (SocketException)
+        catch (SocketException e)
         {
-            // Envoy resolves it too, and reports what it finds; nothing here to refuse.
-            problem = null;
+            return new($"{url.IdnHost} did not resolve ({e.Message}); not sent", [], default, new());
         }
-        _preflights[key] = (problem, now + Remember);
-        return problem;
     }
+
+    /// <summary>What a target's name resolved to, until when, and whose turn is next.</summary>
+    private sealed record Resolved(string? Problem, IPAddress[] Addresses, DateTimeOffset Until, StrongBox<int> Turn);
 
     private static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowLoopback, CancellationToken cancellationToken)
     {

@@ -15,6 +15,12 @@ public static class CompiledNames
     /// <summary>The header the egress sets on every delivery; the egress listener routes by it.</summary>
     public const string FlowHeader = "x-zenmesh-flow";
 
+    /// <summary>
+    /// The header the egress sets on a delivery to a target by name: the address (ip:port) it
+    /// resolved and checked. The flow's cluster connects there rather than resolving the name again.
+    /// </summary>
+    public const string TargetAddressHeader = "x-zenmesh-target-address";
+
     /// <summary>The header each flow route adds to its responses: the host name of the Envoy that carried the delivery.</summary>
     public const string EnvoyHeader = "x-zenmesh-envoy";
 

@@ -136,6 +136,12 @@ public static class FlowCompiler
                 Match = new RouteMatch { Prefix = "/", Headers = { new HeaderMatcher { Name = CompiledNames.FlowHeader, StringMatch = new StringMatcher { Exact = name } } } },
                 Route_ = action,
             };
+            if (ByName(url))
+            {
+                // Without the address the egress checked, an ORIGINAL_DST cluster would connect to
+                // where the request came in: this listener. Such a request finds no flow instead.
+                route.Match.Headers.Add(new HeaderMatcher { Name = CompiledNames.TargetAddressHeader, PresentMatch = true });
+            }
             // The egress's delivery log says which Envoy carried each attempt.
             route.ResponseHeadersToAdd.Add(new HeaderValueOption
             {
@@ -218,7 +224,7 @@ public static class FlowCompiler
     private static Cluster FlowCluster(string name, Flow flow, Target target, Edge edge)
     {
         var url = new Uri(target.Url);
-        var cluster = StaticCluster(CompiledNames.FlowCluster(name), url.Host, (uint)url.Port, target.ConnectTimeout);
+        var cluster = ByName(url) ? CheckedAddressCluster(CompiledNames.FlowCluster(name), (uint)url.Port, target.ConnectTimeout) : StaticCluster(CompiledNames.FlowCluster(name), url.Host, (uint)url.Port, target.ConnectTimeout);
         cluster.CircuitBreakers = new CircuitBreakers
         {
             Thresholds =
@@ -288,6 +294,23 @@ public static class FlowCompiler
     /// <summary>Secrets stay at the edge: the cluster names them and the edge's SDS serves their values.</summary>
     private static SdsSecretConfig Sds(string name) =>
         new() { Name = name, SdsConfig = new ConfigSource { Ads = new AggregatedConfigSource(), ResourceApiVersion = ApiVersion.V3 } };
+
+    private static bool ByName(Uri url) => !System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out _);
+
+    /// <summary>
+    /// A target by name: Envoy connects to the address the egress resolved and checked against the
+    /// target rules (it names it in <see cref="CompiledNames.TargetAddressHeader"/>), on the target's
+    /// port whatever the header says. Were Envoy to resolve the name itself, a rebinding DNS server
+    /// could answer it with a metadata or loopback address after the egress's check.
+    /// </summary>
+    private static Cluster CheckedAddressCluster(string name, uint port, TimeSpan connectTimeout) => new()
+    {
+        Name = name,
+        Type = Cluster.Types.DiscoveryType.OriginalDst,
+        ConnectTimeout = Duration.FromTimeSpan(connectTimeout),
+        LbPolicy = Cluster.Types.LbPolicy.ClusterProvided,
+        OriginalDstLbConfig = new Cluster.Types.OriginalDstLbConfig { UseHttpHeader = true, HttpHeaderName = CompiledNames.TargetAddressHeader, UpstreamPortOverride = port },
+    };
 
     private static Cluster StaticCluster(string name, string host, uint port, TimeSpan connectTimeout)
     {

@@ -36,7 +36,16 @@ public sealed class XdsAuthorization(CertificateAuthority authority, EdgeCredent
     /// <summary>The node id of the caller's valid edge credential; refuses the call when there is none.</summary>
     public string Authenticate(ServerCallContext context)
     {
-        var certificate = context.GetHttpContext().Connection.ClientCertificate;
+        X509Certificate2? certificate;
+        try
+        {
+            certificate = context.GetHttpContext().Connection.ClientCertificate;
+        }
+        catch (ObjectDisposedException)
+        {
+            // The client hung up while its stream was being opened (a flood of streams does): an end, not a fault.
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Cancelled, "The client closed the connection before its certificate could be read."));
+        }
         if (certificate is null)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.Unauthenticated, "This control plane serves xDS over mutual TLS: present the edge's client certificate. To get one, create an enrollment bundle (POST /api/v1/edges/{edge}/enrollment, or 'zenmesh' CLI) and exchange it with 'agent enroll --bundle <file>'."));

@@ -129,6 +129,10 @@ public static partial class DesiredStateValidator
             Positive(target.ConnectTimeout, "connectTimeout", where, problems, TimeSpan.FromMinutes(1));
             if (target.HealthCheck is { } hc)
             {
+                if (url is not null && url.Host.Length > 0 && !System.Net.IPAddress.TryParse(url.Host.Trim('[', ']'), out _))
+                {
+                    problems.Add(new(where, "healthCheck", $"is set, but the url names a host ('{url.Host}') rather than an address: Envoy connects to the address the egress resolved and checked for each delivery, so a health check could not steer it. Use an IP address in the url to health-check the target, or remove healthCheck (the egress tries the name's other addresses when one fails)."));
+                }
                 if (!hc.Path.StartsWith('/'))
                 {
                     problems.Add(new(where, "healthCheck.path", $"is '{hc.Path}'; it must start with '/'."));

@@ -40,7 +40,7 @@ public sealed class EnvoyModeTests
     public async Task ThroughEnvoy_TheAttemptNamesItsFlow_AndTheLogNamesTheEnvoy()
     {
         await using var envoy = await StandInEnvoyAsync(0);
-        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("orders", new Uri("http://target.invalid/hook")));
+        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("orders", new Uri("http://192.0.2.10/hook")));
 
         var id = await mesh.SendAsync();
         await mesh.WaitForAsync(id, "orders", DeliveryStates.Delivered);
@@ -55,7 +55,7 @@ public sealed class EnvoyModeTests
     public async Task Overflow_IsBackpressure_TheFlowSlowsDown_AndNothingCountsAsAFailure()
     {
         await using var envoy = await StandInEnvoyAsync(overflows: 3);
-        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("busy", new Uri("http://target.invalid/hook")));
+        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("busy", new Uri("http://192.0.2.10/hook")));
 
         var id = await mesh.SendAsync();
         var delivered = await mesh.WaitForAsync(id, "busy", DeliveryStates.Delivered);
@@ -72,7 +72,7 @@ public sealed class EnvoyModeTests
     public async Task NoRouteInEnvoy_OrNoEnvoy_IsZenMeshsFault()
     {
         await using var envoy = await StandInEnvoyAsync(0);
-        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("unrouted", new Uri("http://target.invalid/hook"), TimeSpan.FromMinutes(10)));
+        await using var mesh = await Mesh.StartAsync(envoy.Url, Mesh.Flow("unrouted", new Uri("http://192.0.2.10/hook"), TimeSpan.FromMinutes(10)));
 
         var id = await mesh.SendAsync();
         Attempt? attempt = null;
@@ -84,7 +84,7 @@ public sealed class EnvoyModeTests
         var (held, port) = TestPorts.Refusing();
         using var refusing = held;
         var nothing = new Uri($"http://127.0.0.1:{port}/");
-        await using var without = await Mesh.StartAsync(nothing, Mesh.Flow("orders", new Uri("http://target.invalid/hook"), TimeSpan.FromMinutes(10)));
+        await using var without = await Mesh.StartAsync(nothing, Mesh.Flow("orders", new Uri("http://192.0.2.10/hook"), TimeSpan.FromMinutes(10)));
         var other = await without.SendAsync();
         await TestTimeouts.Eventually(async () => (attempt = (await without.Store.AttemptsAsync($"{other}/orders", CancellationToken.None)) is [var a, ..] ? a : null) is not null, "the first attempt is logged");
         Assert.Equal((null, AttemptOutcomes.Failed, Faults.ZenMesh), (attempt!.Status, attempt.Outcome, attempt.Fault));

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Http;
 using ZenMesh.Contracts.V1;
+using ZenMesh.Egress.Delivery;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
 
@@ -46,6 +47,43 @@ public sealed class TargetSafetyTests
         Assert.Empty(envoy.Requests);
         var attempt = (await mesh.Store.AttemptsAsync($"{eventId}/metadata", CancellationToken.None))[0];
         Assert.Contains("link-local or cloud-metadata", attempt.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ThroughEnvoy_TheAddressTheEgressChecked_IsTheOneEnvoyIsToldToConnectTo()
+    {
+        // Envoy would resolve a name again, and a rebinding DNS server can answer it differently
+        // than it answered the egress: so the egress names the address it checked, and the
+        // compiled cluster (ORIGINAL_DST by that header) connects there and nowhere else.
+        await using var envoy = await TestTarget.StartAsync(TestTarget.Status(200));
+        var flow = Mesh.Flow("by-name", new Uri("http://localhost:9/hooks"));
+        flow.TargetAllowLoopback = true;
+        await using var mesh = await Mesh.StartAsync(envoy.Url, flow);
+
+        var eventId = await mesh.SendAsync();
+        await mesh.WaitForAsync(eventId, "by-name", DeliveryStates.Delivered);
+
+        var sent = Assert.Single(envoy.Requests);
+        Assert.True(sent.Headers.TryGetValue(EnvoyHeaders.TargetAddress, out var pinned), "no target address header");
+        var address = IPEndPoint.Parse(pinned!);
+        Assert.True(IPAddress.IsLoopback(address.Address), pinned);
+        Assert.Equal(9, address.Port);
+    }
+
+    [Fact]
+    public async Task ThroughEnvoy_ANameThatDoesNotResolve_IsNotSent_AndTheAttemptSaysWhy()
+    {
+        await using var envoy = await TestTarget.StartAsync(TestTarget.Status(200));
+        var flow = Mesh.Flow("nowhere", new Uri("http://orders.invalid/hooks"));
+        await using var mesh = await Mesh.StartAsync(envoy.Url, flow);
+
+        var eventId = await mesh.SendAsync();
+        await TestTimeouts.Eventually(async () => (await mesh.Store.GetAsync($"{eventId}/nowhere", CancellationToken.None))?.Attempts >= 1, "an attempt");
+
+        Assert.Empty(envoy.Requests);
+        var attempt = (await mesh.Store.AttemptsAsync($"{eventId}/nowhere", CancellationToken.None))[0];
+        Assert.Equal((AttemptOutcomes.NotSent, Faults.Target), (attempt.Outcome, attempt.Fault));
+        Assert.Contains("orders.invalid did not resolve", attempt.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -93,24 +93,45 @@ public sealed class FlowCompilerTests
     }
 
     [Fact]
-    public void HttpsTarget_ByName_IsResolvedByDns_AndGetsTlsWithSecretsFromTheEdge()
+    public void HttpsTarget_ByName_ConnectsOnlyToTheAddressTheEgressChecked_AndGetsTlsWithSecretsFromTheEdge()
     {
         var snapshot = Compile(State(target: new Target
         {
             Edge = "edge-1",
             Url = "https://orders.internal/hooks",
             Tls = new TargetTls { CaSecretRef = "orders-ca", ClientCertificateSecretRef = "orders-client" },
-            HealthCheck = new XdsModel.HealthCheck { Path = "/ready" },
         }));
 
+        // Envoy does not resolve the name (a rebinding DNS server could answer it with a metadata
+        // address after the egress checked it): it connects to the address the egress names, on the
+        // target's own port whatever the header says, and the route refuses a request without one.
         var cluster = One<Cluster>(snapshot, TypeUrls.Cluster, "flow-gh-orders");
-        Assert.Equal(Cluster.Types.DiscoveryType.StrictDns, cluster.Type);
-        Assert.Equal(443u, cluster.LoadAssignment.Endpoints[0].LbEndpoints[0].Endpoint.Address.SocketAddress.PortValue);
+        Assert.Equal(Cluster.Types.DiscoveryType.OriginalDst, cluster.Type);
+        Assert.Equal(Cluster.Types.LbPolicy.ClusterProvided, cluster.LbPolicy);
+        Assert.Null(cluster.LoadAssignment);
+        Assert.True(cluster.OriginalDstLbConfig.UseHttpHeader);
+        Assert.Equal(CompiledNames.TargetAddressHeader, cluster.OriginalDstLbConfig.HttpHeaderName);
+        Assert.Equal(443u, cluster.OriginalDstLbConfig.UpstreamPortOverride);
+        var route = One<RouteConfiguration>(snapshot, TypeUrls.Route, CompiledNames.EgressRoutes).VirtualHosts[0].Routes.First(r => r.Name == "flow-gh-orders");
+        Assert.Contains(route.Match.Headers, h => h.Name == CompiledNames.TargetAddressHeader && h.PresentMatch);
+        Assert.Equal("orders.internal", route.Route_.HostRewriteLiteral);
+
         var tls = cluster.TransportSocket.TypedConfig.Unpack<UpstreamTlsContext>();
         Assert.Equal("orders.internal", tls.Sni);
         Assert.Equal("orders-ca", tls.CommonTlsContext.CombinedValidationContext.ValidationContextSdsSecretConfig.Name);
         Assert.Equal("orders-client", tls.CommonTlsContext.TlsCertificateSdsSecretConfigs.Single().Name);
-        Assert.Equal("/ready", cluster.HealthChecks.Single().HttpHealthCheck.Path);
+    }
+
+    [Fact]
+    public void AHealthCheck_IsCompiledForATargetByAddress_AndRefusedForOneByName_WithTheReason()
+    {
+        var byAddress = Compile(State(target: new Target { Edge = "edge-1", Url = "http://10.1.2.3:9100/hooks", HealthCheck = new XdsModel.HealthCheck { Path = "/ready" } }));
+        Assert.Equal("/ready", One<Cluster>(byAddress, TypeUrls.Cluster, "flow-gh-orders").HealthChecks.Single().HttpHealthCheck.Path);
+
+        var problems = DesiredStateValidator.Validate(State(target: new Target { Edge = "edge-1", Url = "https://orders.internal/hooks", HealthCheck = new XdsModel.HealthCheck { Path = "/ready" } }));
+        var problem = Assert.Single(problems);
+        Assert.Equal("healthCheck", problem.Field);
+        Assert.Contains("address", problem.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

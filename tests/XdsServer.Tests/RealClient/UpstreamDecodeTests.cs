@@ -25,7 +25,7 @@ public sealed class UpstreamDecodeTests(NodePackagesFixture packages) : IClassFi
             endpoints:
               gh: {edge: local, provider: github, secretRef: gh, rateLimit: {requestsPerSecond: 5}}
             targets:
-              orders: {edge: local, url: "https://orders.internal/hooks", tls: {caSecretRef: orders-ca}, healthCheck: {}}
+              orders: {edge: local, url: "https://orders.internal/hooks", tls: {caSecretRef: orders-ca}}
             flows:
               gh-orders: {endpoint: gh, target: orders, maxInFlight: 64, rateLimit: {requestsPerSecond: 3}}
             """, Encoding.UTF8, "application/yaml"));
@@ -60,5 +60,7 @@ public sealed class UpstreamDecodeTests(NodePackagesFixture packages) : IClassFi
         Assert.Equal(["flow-gh-orders", "unknown-flow"], routes["zenmesh-egress-routes"]);
         var clusters = summary.GetProperty("clusters").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
         Assert.Equal(64, clusters["flow-gh-orders"].GetProperty("maxRequests").GetInt32());
+        // A target by name: Envoy's own API reads back a cluster that connects to the egress's checked address.
+        Assert.Equal(("ORIGINAL_DST", "x-zenmesh-target-address", 443), (clusters["flow-gh-orders"].GetProperty("type").GetString(), clusters["flow-gh-orders"].GetProperty("addressHeader").GetString(), clusters["flow-gh-orders"].GetProperty("portOverride").GetInt32()));
     }
 }

@@ -52,7 +52,9 @@ public sealed class ValidationRulesTests
         var state = DesiredState.Empty
             .With(ResourceKind.Edge, "t", "e", new Edge())
             .With(ResourceKind.Endpoint, "t", "in", new XdsModel.Endpoint { Edge = "e", Provider = "github", SecretRef = "s", RateLimit = new RateLimit { RequestsPerSecond = 5 } })
-            .With(ResourceKind.Target, "t", "out", new Target { Edge = "e", Url = "https://orders.internal/hooks", Tls = new TargetTls { CaSecretRef = "ca" }, HealthCheck = new XdsModel.HealthCheck() })
+            .With(ResourceKind.Target, "t", "out", new Target { Edge = "e", Url = "https://orders.internal/hooks", Tls = new TargetTls { CaSecretRef = "ca" } })
+            .With(ResourceKind.Target, "t", "checked", new Target { Edge = "e", Url = "http://10.0.0.7:9100/hooks", HealthCheck = new XdsModel.HealthCheck() })
+            .With(ResourceKind.Flow, "t", "g", new Flow { Endpoint = "in", Target = "checked" })
             .With(ResourceKind.Flow, "t", "f", new Flow { Endpoint = "in", Target = "out", RateLimit = new RateLimit { RequestsPerSecond = 1 }, Retry = new XdsModel.RetryPolicy { PerTryTimeout = TimeSpan.FromSeconds(1) } });
         var snapshot = FlowCompiler.CompileEdge(state, "t", "e");
 
