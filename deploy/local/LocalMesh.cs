@@ -148,7 +148,7 @@ public sealed class LocalMesh : IAsyncDisposable
         }
 
         // 5. Ingester and egress, both clients of the agent's relay; the egress opens the job stream to the ingester.
-        _streamPort = o.StreamPort != 0 ? o.StreamPort : FreePort();
+        _streamPort = o.StreamPort != 0 ? o.StreamPort : FreePort(except: _hookPort);
         await StartIngesterAndEgressAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -222,11 +222,19 @@ public sealed class LocalMesh : IAsyncDisposable
         return response.IsSuccessStatusCode ? body : throw new InvalidOperationException($"could not {what}: {(int)response.StatusCode} {body}");
     }
 
-    private static int FreePort()
+    /// <summary>A port free now; not <paramref name="except"/>, picked earlier and not yet bound (the kernel may hand it out again).</summary>
+    private static int FreePort(int except = -1)
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            if (port != except)
+            {
+                return port;
+            }
+        }
     }
 
     /// <summary>What a newcomer needs to see: where each part listens, the token, and a webhook to send.</summary>
