@@ -21,8 +21,6 @@ using ZenMesh.Metrics;
 // --repeat N measures the no-op and the ingester N times each, back to back, and reports the
 // median pair: on a shared virtual machine one 10 s window can be 20% off the next.
 // --store-only measures the embedded store alone (no HTTP, no wrk): see StoreOnly.
-// --store sqlite|log picks the embedded store (the ingester's --store; default log, as for a new data directory).
-var storeKind = StringArg("--store", "log");
 var seconds = Arg("--seconds", 10);
 var repeat = Arg("--repeat", 1);
 var warmup = Arg("--warmup", 5);
@@ -32,7 +30,7 @@ var pacedConnections = connections * 4;
 var root = Directory.CreateTempSubdirectory("zenmesh-ingester-bench-").FullName;
 if (args.Contains("--store-only"))
 {
-    await ZenMesh.IngesterBench.StoreOnly.RunAsync(Path.Combine(root, "data"), storeKind, connections, seconds, warmup, repeat, DiskBytesWritten);
+    await ZenMesh.IngesterBench.StoreOnly.RunAsync(Path.Combine(root, "data"), connections, seconds, warmup, repeat, DiskBytesWritten);
     Directory.Delete(root, recursive: true);
     return 0;
 }
@@ -95,7 +93,7 @@ noOpApp.MapPost("/hooks/default/gh", async (HttpContext http) =>
 });
 await noOpApp.StartAsync();
 
-var ingester = IngesterApp.Build(["--port", "18382", "--stream-port", "18383", "--data-dir", Path.Combine(root, "data"), "--store", storeKind, "--secrets-dir", root, "--xds", "http://127.0.0.1:9", "--Ingester:MaxPending", "100000"], b => b.Logging.ClearProviders());
+var ingester = IngesterApp.Build(["--port", "18382", "--stream-port", "18383", "--data-dir", Path.Combine(root, "data"), "--secrets-dir", root, "--xds", "http://127.0.0.1:9", "--Ingester:MaxPending", "100000"], b => b.Logging.ClearProviders());
 ingester.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", Flows = { new FlowRoute { Flow = "to-ci", EventTypes = { "*" }, Enabled = true } } }]);
 await ingester.StartAsync();
 var store = ingester.Services.GetRequiredService<ZenMesh.Ingester.Storage.IEventStore>();
@@ -273,12 +271,6 @@ static long DiskBytesWritten()
     }
     var line = File.ReadLines(Io).FirstOrDefault(l => l.StartsWith("write_bytes:", StringComparison.Ordinal));
     return line is null ? 0 : long.Parse(line.AsSpan("write_bytes:".Length).Trim(), CultureInfo.InvariantCulture);
-}
-
-string StringArg(string name, string fallback)
-{
-    var i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }
 
 int Arg(string name, int fallback)

@@ -15,12 +15,10 @@ namespace ZenMesh.IngesterBench;
 /// </summary>
 internal static class StoreOnly
 {
-    public static async Task RunAsync(string dataDir, string kind, int producers, int seconds, int warmup, int repeat, Func<long> diskBytesWritten)
+    public static async Task RunAsync(string dataDir, int producers, int seconds, int warmup, int repeat, Func<long> diskBytesWritten)
     {
         var options = Options.Create(new IngesterOptions { DataDir = dataDir });
-        IEventStore Open() => kind == "log"
-            ? new ZenMesh.Ingester.Storage.Log.LogEventStore(options, TimeProvider.System, NullLogger<ZenMesh.Ingester.Storage.Log.LogEventStore>.Instance)
-            : new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+        IEventStore Open() => new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
         var store = Open();
         var body = Encoding.UTF8.GetBytes("{\"action\":\"opened\",\"padding\":\"" + new string('x', 1024 - 38) + "\"}");
         // Headers as the intake stores them for a GitHub delivery.
@@ -37,15 +35,9 @@ internal static class StoreOnly
         Console.WriteLine($"store alone: {string.Join(", ", rates.Select(r => r.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))} events/s; median {rates[rates.Count / 2]:0}/s");
 
         // A restart after all that: how long the store takes to open, and what it then holds in memory
-        // (none of the jobs has been acknowledged here). The log store opens from the checkpoint its
-        // shutdown wrote; then once more without it, as a log from before checkpoints would.
+        // (none of the jobs has been acknowledged here), its integrity check included.
         await store.DisposeAsync();
         await ReopenAsync("reopened");
-        if (kind == "log")
-        {
-            File.Delete(Path.Combine(dataDir, "log", ZenMesh.Ingester.Storage.Log.LogEventStore.CheckpointFileName));
-            await ReopenAsync("reopened without its checkpoint");
-        }
 
         async Task ReopenAsync(string label)
         {
@@ -55,8 +47,7 @@ internal static class StoreOnly
             var took = reopening.Elapsed;
             var held = GC.GetTotalMemory(forceFullCollection: true) - heapBefore;
             Console.WriteLine($"{label}: {reopened.Count("default", "gh"):N0} events, {reopened.OpenJobs:N0} open jobs, in {took.TotalMilliseconds:N0} ms; "
-                + $"managed heap held {held / 1048576.0:0.0} MiB ({(double)held / Math.Max(1, reopened.OpenJobs):0} bytes per open job, dedup keys in memory included)"
-                + (reopened is ZenMesh.Ingester.Storage.Log.LogEventStore log ? $"; {log.Recovered}" : ""));
+                + $"managed heap held {held / 1048576.0:0.0} MiB ({(double)held / Math.Max(1, reopened.OpenJobs):0} bytes per open job)");
         }
 
         async Task<double> RunOnceAsync(string label, int forSeconds)

@@ -7,7 +7,6 @@ using ZenMesh.Ingester.Intake;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Status;
 using ZenMesh.Ingester.Storage;
-using ZenMesh.Ingester.Storage.Log;
 using ZenMesh.Hosting;
 using ZenMesh.Secrets;
 using ZenMesh.Observability;
@@ -61,10 +60,6 @@ public static class IngesterApp
         if (options.Postgres is { Length: > 0 })
         {
             builder.Services.AddSingleton<IEventStore, PostgresEventStore>();
-        }
-        else if (StoreKinds.Resolve(options.DataDir, options.Store) == "log")
-        {
-            builder.Services.AddSingleton<IEventStore, LogEventStore>();
         }
         else
         {
@@ -129,7 +124,10 @@ public static class IngesterApp
         hooks.MapHooks();
         hooks.MapIngesterMetrics();
         (options.HealthPort is null ? hooks : app.MapGroup("").ServedOn(endpoints.Health))
-            .MapGet("/healthz", (IEventStore store) => Results.Json(new { status = "ok", pending = store.Pending })).AllowAnonymous();
+            .MapGet("/healthz", (IEventStore store) => store.Health is { Writable: false } down
+                // Unhealthy while webhooks cannot be stored: a balancer sends them to an ingester that can.
+                ? Results.Json(new { status = "store_unwritable", problem = down.Problem, since = down.Since, pending = store.Pending }, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Json(new { status = "ok", pending = store.Pending })).AllowAnonymous();
         hooks.MapGet("/status", (EndpointPolicies policies, IEventStore store, IntakeCounters counters, ConfigStatus config) => Results.Json(new { endpoints = policies.Count, config = config.Current, pending = store.Pending, openJobs = store.OpenJobs, store = store.Location, outcomes = counters.Snapshot() }))
             .RequireAuthorization(ServiceAccess.LocalOrToken);
         // The subscriber proves itself on each call with the stream secret (SubscriberAuthentication).
@@ -168,17 +166,15 @@ public static class IngesterApp
         {
             problems.Add("Ingester:MaxPending must be at least 0 and Ingester:MaxBatch at least 1.");
         }
-        if (o.Store is not (null or "sqlite" or "log"))
+        if (o.Store is not (null or "sqlite"))
         {
-            problems.Add($"Ingester:Store (--store) '{o.Store}' is not a store; use 'log' or 'sqlite', or leave it unset for the store the data directory already holds ('log' for a new one).");
+            problems.Add(o.Store == "log"
+                ? "Ingester:Store (--store) 'log': the log store was removed; the embedded store is SQLite. Leave --store out (a data directory that still holds log events is refused at start, saying how to drain it)."
+                : $"Ingester:Store (--store) '{o.Store}' is not a store; the embedded store is 'sqlite' (leave --store out), or give --postgres for several ingesters.");
         }
-        if (o.LogSegmentBytes is < 1 << 20 or > 1L << 30)
+        if (o.StoreProbeInterval <= TimeSpan.Zero)
         {
-            problems.Add($"Ingester:LogSegmentBytes {o.LogSegmentBytes} must be between 1 MiB and 1 GiB (default {64L << 20}).");
-        }
-        if (o.DedupRunSize < 1)
-        {
-            problems.Add($"Ingester:DedupRunSize {o.DedupRunSize} must be at least 1 (default 65536).");
+            problems.Add($"Ingester:StoreProbeInterval {o.StoreProbeInterval} must be positive (default 00:00:05).");
         }
         if (o.DedupWindow <= TimeSpan.Zero)
         {

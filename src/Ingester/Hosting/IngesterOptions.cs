@@ -25,14 +25,10 @@ public sealed record IngesterOptions
     public string? Postgres { get; init; }
 
     /// <summary>
-    /// The embedded store's kind (--store): "log" (an append-only log of its own in DataDir/log: one
-    /// write and one fdatasync per group commit) or "sqlite" (events.db in DataDir). Unset: the store
-    /// the data directory already holds, and the log for a new one. Ignored with --postgres.
+    /// The embedded store (--store): "sqlite", the only one (events.db in DataDir); accepted so that
+    /// scripts which named it keep working. Ignored with --postgres.
     /// </summary>
     public string? Store { get; init; }
-
-    /// <summary>The log store's segment size: zero-filled ahead of use, and the unit retention deletes.</summary>
-    public long LogSegmentBytes { get; init; } = 64L << 20;
 
     /// <summary>The embedded event store (--data-dir).</summary>
     public string DataDir { get; init; } = "./ingester-data";
@@ -43,11 +39,8 @@ public sealed record IngesterOptions
     /// <summary>Above this many events waiting for their commit, new webhooks get 503 with Retry-After instead of a promise the store cannot keep.</summary>
     public int MaxPending { get; init; } = 10_000;
 
-    /// <summary>How long a provider's event id is remembered to answer a redelivery as a duplicate.</summary>
+    /// <summary>How long a provider's event id is remembered to answer a redelivery as a duplicate (whole UTC days: up to a day longer).</summary>
     public TimeSpan DedupWindow { get; init; } = TimeSpan.FromDays(7);
-
-    /// <summary>How many new dedup keys are held in memory before they are written out, sorted, as one run file; also the most events a restart reads back.</summary>
-    public int DedupRunSize { get; init; } = 65_536;
 
     /// <summary>How long payloads are kept; a day's partition is dropped whole once all of it is older than this.</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
@@ -79,6 +72,9 @@ public sealed record IngesterOptions
 
     /// <summary>The bearer token of /status and /metrics once the webhook port is bound beyond loopback; when unset, {DataDir}/api-token.</summary>
     public string? ApiToken { get; init; }
+
+    /// <summary>While the store cannot write (a full disk), how often it tries a write of its own to learn that it can again.</summary>
+    public TimeSpan StoreProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The most events committed in one transaction (group commit).</summary>
     public int MaxBatch { get; init; } = 512;

@@ -139,7 +139,7 @@ public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets,
             flows = active.FlowsFor(eventType);
             stored = await store.AppendAsync(new IncomingEvent(tenant, endpoint, dedupKey, eventType, time.GetUtcNow(), headers, body, flows)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
+        catch (StoreUnavailableException)
         {
             http.Response.Headers.RetryAfter = "5";
             return Refuse(503, "store_unavailable", "the event could not be stored; nothing was accepted, retry");

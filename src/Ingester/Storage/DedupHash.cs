@@ -3,16 +3,18 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace ZenMesh.Ingester.Storage.Dedup;
+namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// What the dedup index keys on: the first 128 bits of SHA-256 over "tenant\nendpoint\nkey". A fixed
-/// 16 bytes whatever the provider's id looks like, spread evenly (so a bloom filter needs no second
-/// hash), and collisions are out of reach: two keys among ten billion share one with odds of about
-/// 1 in 10^19.
+/// What deduplication keys on: the first 128 bits of SHA-256 over "tenant\nendpoint\nkey". A fixed
+/// 16 bytes whatever the provider's id looks like (a short primary key), and collisions are out of
+/// reach, even for a sender who chooses its ids: two keys among ten billion share one with odds of
+/// about 1 in 10^19.
 /// </summary>
 public static class DedupHash
 {
+    public const int Bytes = 16;
+
     public static UInt128 Of(string tenant, string endpoint, string key)
     {
         var length = Encoding.UTF8.GetMaxByteCount(tenant.Length + endpoint.Length + key.Length + 2);
@@ -37,4 +39,7 @@ public static class DedupHash
             }
         }
     }
+
+    /// <summary>The hash as the 16 bytes a store keys on.</summary>
+    public static void Write(UInt128 hash, Span<byte> destination) => BinaryPrimitives.WriteUInt128BigEndian(destination, hash);
 }

@@ -1,8 +1,6 @@
-using System.Data.Common;
 using System.Threading.Channels;
 using Microsoft.Extensions.Caching.Memory;
 using ZenMesh.Ingester.Hosting;
-using ZenMesh.Ingester.Storage.Dedup;
 using ZenMesh.Metrics;
 
 namespace ZenMesh.Ingester.Storage;
@@ -14,6 +12,8 @@ namespace ZenMesh.Ingester.Storage;
 /// through that writer. A redelivery, once answered, is answered again from memory without a round
 /// trip (a provider retrying a batch over and over costs the writer nothing). New events are not
 /// remembered there: an entry per event was what most of each GC had to keep, and made the p99.
+/// Whatever one batch throws fails that batch's callers alone (as <see cref="StoreUnavailableException"/>)
+/// and marks the store unwritable; the writer then probes until a write commits again.
 /// </summary>
 public abstract partial class GroupCommitStore : IEventStore
 {
@@ -25,6 +25,7 @@ public abstract partial class GroupCommitStore : IEventStore
     private readonly MemoryCacheEntryOptions _remember;
     private int _pending;
     private long _openJobs;
+    private volatile StoreHealth _health = StoreHealth.Ok;
 
     protected GroupCommitStore(IngesterOptions options, TimeProvider time, ILogger logger)
     {
@@ -54,6 +55,11 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public LatencyHistogram Commits { get; } = new();
 
+    public StoreHealth Health => _health;
+
+    /// <summary>How often an unwritable store tries a write of its own to learn whether it can write again.</summary>
+    private TimeSpan ProbeInterval => Options.StoreProbeInterval;
+
     /// <summary>Called by the derived store once its schema is ready.</summary>
     protected void StartWriter(long openJobs)
     {
@@ -72,12 +78,12 @@ public abstract partial class GroupCommitStore : IEventStore
             return Task.FromResult(new StoredEvent(known!, Duplicate: true));
         }
         // Continuations run where the result is set: on the writer, right after the commit (BatchReplies).
-        var append = new Append(incoming, key, new TaskCompletionSource<StoredEvent>());
+        var append = new Append(incoming, key);
         Interlocked.Increment(ref _pending);
         if (!_queue.Writer.TryWrite(append))
         {
             Interlocked.Decrement(ref _pending);
-            return Task.FromException<StoredEvent>(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+            return Task.FromException<StoredEvent>(new StoreUnavailableException("the event store is shutting down"));
         }
         return append.Stored.Task;
     }
@@ -96,8 +102,8 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public async Task<RetentionResult> ExpireAsync(CancellationToken cancellationToken)
     {
-        var done = new TaskCompletionSource<RetentionResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var result = await Enqueue(new Expire(done), done.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var expire = new Expire();
+        var result = await Enqueue(expire, expire.Done.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
         await OnExpiredAsync(result, cancellationToken).ConfigureAwait(false);
         if ((result.DroppedPartitions.Count > 0 || result.ForgottenKeys > 0) && Logger.IsEnabled(LogLevel.Information))
         {
@@ -110,15 +116,21 @@ public abstract partial class GroupCommitStore : IEventStore
     /// <summary>After retention committed: forget in-memory state about what it dropped.</summary>
     protected virtual Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>One transaction for the whole batch; returns each item's outcome in order (StoredEvent, RetentionResult or null).</summary>
-    protected abstract List<object?> Commit(List<Work> batch);
+    /// <summary>
+    /// One transaction for the whole batch, durable when it returns: sets each <see cref="Append"/>'s
+    /// and <see cref="Expire"/>'s outcome. Whatever it throws, nothing of the batch may be kept.
+    /// </summary>
+    protected abstract void Commit(IReadOnlyList<Work> batch);
+
+    /// <summary>A durable write of nothing in particular: succeeds once the store can write again.</summary>
+    protected abstract void Probe();
 
     protected static string DedupKey(IncomingEvent e) => $"{e.Tenant}\n{e.Endpoint}\n{e.DedupKey}";
 
     private async Task WriteLoopAsync()
     {
         var batch = new List<Work>();
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await NextBatchAsync().ConfigureAwait(false))
         {
             batch.Clear();
             while (batch.Count < Options.MaxBatch && _queue.Reader.TryRead(out var item))
@@ -130,19 +142,20 @@ public abstract partial class GroupCommitStore : IEventStore
             var started = Time.GetTimestamp();
             try
             {
-                var outcomes = Commit(batch);
+                Commit(batch);
+                Writable();
                 // Commits that stored an event: one that only found duplicates wrote nothing.
-                if (outcomes.Exists(o => o is StoredEvent { Duplicate: false }))
+                if (batch.Exists(w => w is Append { Outcome.Duplicate: false }))
                 {
                     Commits.Observe(Time.GetElapsedTime(started));
                 }
-                foreach (var (work, outcome) in batch.Zip(outcomes))
+                foreach (var work in batch)
                 {
                     switch (work)
                     {
                         case Append a:
                             appended++;
-                            var stored = (StoredEvent)outcome!;
+                            var stored = a.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left an event without an outcome");
                             if (stored.Duplicate)
                             {
                                 _recent.Set(a.Key, stored.Id, _remember);
@@ -153,25 +166,27 @@ public abstract partial class GroupCommitStore : IEventStore
                             ack.Done.TrySetResult();
                             break;
                         case Expire expire:
-                            expire.Done.TrySetResult((RetentionResult)outcome!);
+                            expire.Done.TrySetResult(expire.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left retention without an outcome"));
                             break;
                     }
                 }
                 JobsReady.Notify();
             }
-            catch (Exception e) when (e is DbException or IOException)
+            catch (Exception e)
             {
-                Log.CommitFailed(Logger, batch.Count, e.Message);
+                // Any failure, not just the engine's own: a writer that stopped here would leave every
+                // later webhook waiting for an answer while /healthz still said ok.
+                var unavailable = Unwritable(e);
                 foreach (var work in batch)
                 {
                     if (work is Append a)
                     {
                         appended++;
-                        replies.Failed(a.Stored, e);
+                        replies.Failed(a.Stored, unavailable);
                     }
                     else
                     {
-                        work.Fail(e);
+                        work.Fail(unavailable);
                     }
                 }
             }
@@ -183,26 +198,92 @@ public abstract partial class GroupCommitStore : IEventStore
         }
     }
 
+    /// <summary>
+    /// Waits for work; while the store is unwritable, probes it every <see cref="ProbeInterval"/>
+    /// meanwhile, so it says it is writable again (and /healthz recovers) without a webhook to try.
+    /// </summary>
+    private async Task<bool> NextBatchAsync()
+    {
+        // One wait for the whole spell: a single-reader channel takes one waiter at a time.
+        Task<bool>? waiting = null;
+        while (!_health.Writable)
+        {
+            waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
+            var next = await Task.WhenAny(waiting, Task.Delay(ProbeInterval, Time)).ConfigureAwait(false);
+            if (next == waiting)
+            {
+                return await waiting.ConfigureAwait(false);
+            }
+            try
+            {
+                Probe();
+                Writable();
+            }
+            catch (Exception e)
+            {
+                Unwritable(e);
+            }
+        }
+        return waiting is null ? await _queue.Reader.WaitToReadAsync().ConfigureAwait(false) : await waiting.ConfigureAwait(false);
+    }
+
+    private void Writable()
+    {
+        if (!_health.Writable)
+        {
+            Log.Writable(Logger, _health.Problem);
+            _health = StoreHealth.Ok;
+        }
+    }
+
+    private StoreUnavailableException Unwritable(Exception e)
+    {
+        var reason = e is StoreUnavailableException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+        if (_health.Writable || _health.Problem != reason)
+        {
+            Log.CommitFailed(Logger, reason, e);
+        }
+        _health = new StoreHealth(false, reason, _health.Since ?? Time.GetUtcNow());
+        return e as StoreUnavailableException ?? new StoreUnavailableException($"the event store could not commit: {reason}", e);
+    }
+
     /// <summary>Work for the one writer: each item completes once its transaction has committed.</summary>
-    protected abstract record Work
+    protected abstract class Work
     {
         public abstract void Fail(Exception e);
     }
 
-    /// <summary>An event to store; <paramref name="Key"/> is its <see cref="DedupHash"/>, made once.</summary>
-    protected sealed record Append(IncomingEvent Event, UInt128 Key, TaskCompletionSource<StoredEvent> Stored) : Work
+    /// <summary>An event to store; <see cref="Key"/> is its <see cref="DedupHash"/>, made once. <see cref="Commit"/> sets <see cref="Outcome"/>.</summary>
+    protected sealed class Append(IncomingEvent incoming, UInt128 key) : Work
     {
+        public IncomingEvent Event { get; } = incoming;
+
+        public UInt128 Key { get; } = key;
+
+        public TaskCompletionSource<StoredEvent> Stored { get; } = new();
+
+        public StoredEvent? Outcome { get; set; }
+
         public override void Fail(Exception e) => Stored.TrySetException(e);
     }
 
-    /// <summary>Jobs to end, as the store knows them (a seq, an "event/flow" id, or the open job itself).</summary>
-    protected sealed record AckJobs(IReadOnlyList<object> Keys, TaskCompletionSource Done) : Work
+    /// <summary>Jobs to end, by their seq in the store.</summary>
+    protected sealed class AckJobs(IReadOnlyList<long> seqs) : Work
     {
+        public IReadOnlyList<long> Seqs { get; } = seqs;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public override void Fail(Exception e) => Done.TrySetException(e);
     }
 
-    protected sealed record Expire(TaskCompletionSource<RetentionResult> Done) : Work
+    /// <summary>A retention pass. <see cref="Commit"/> sets <see cref="Outcome"/>.</summary>
+    protected sealed class Expire : Work
     {
+        public TaskCompletionSource<RetentionResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public RetentionResult? Outcome { get; set; }
+
         public override void Fail(Exception e) => Done.TrySetException(e);
     }
 
@@ -216,7 +297,7 @@ public abstract partial class GroupCommitStore : IEventStore
     {
         if (!_queue.Writer.TryWrite(work))
         {
-            work.Fail(new ObjectDisposedException(GetType().Name, "the event store is shutting down"));
+            work.Fail(new StoreUnavailableException("the event store is shutting down"));
         }
         return done;
     }
@@ -235,8 +316,11 @@ public abstract partial class GroupCommitStore : IEventStore
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "could not commit {Count} events: {Reason}; their senders get 503 and retry")]
-        public static partial void CommitFailed(ILogger logger, int count, string reason);
+        [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "the event store cannot write: {Reason}; webhooks get 503 with Retry-After (nothing is accepted), /healthz says so, and the store is probed until it can write again")]
+        public static partial void CommitFailed(ILogger logger, string reason, Exception exception);
+
+        [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "the event store can write again (it could not: {Reason})")]
+        public static partial void Writable(ILogger logger, string? reason);
 
         [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "retention: dropped partitions {Partitions} with {Jobs} open jobs, forgot {Keys} dedup keys")]
         public static partial void Expired(ILogger logger, string partitions, long jobs, long keys);

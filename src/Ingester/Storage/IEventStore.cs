@@ -13,7 +13,13 @@ public interface IEventStore : IAsyncDisposable
     /// <summary>Events handed over and not yet committed: what backpressure is measured by.</summary>
     int Pending { get; }
 
-    /// <summary>Completes once the event and its jobs are durably stored, or it is found to be a redelivery of one that is.</summary>
+    /// <summary>Whether the store can write now; when not, why and since when (/healthz).</summary>
+    StoreHealth Health { get; }
+
+    /// <summary>
+    /// Completes once the event and its jobs are durably stored, or it is found to be a redelivery of
+    /// one that is; fails with <see cref="StoreUnavailableException"/> when nothing could be stored.
+    /// </summary>
     Task<StoredEvent> AppendAsync(IncomingEvent incoming);
 
     /// <summary>

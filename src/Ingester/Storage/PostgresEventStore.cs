@@ -29,12 +29,14 @@ public sealed partial class PostgresEventStore : GroupCommitStore
         Location = $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
         using var connection = _source.OpenConnection();
+        RequireSynchronousCommit(connection, builder);
         using (var transaction = connection.BeginTransaction())
         {
             connection.Command("SELECT pg_advisory_xact_lock(@lock)", transaction).With("@lock", SchemaLock).ExecuteNonQuery();
             connection.Command("""
                 CREATE TABLE IF NOT EXISTS ingester_dedup (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (tenant, endpoint, dedup_key));
                 CREATE INDEX IF NOT EXISTS ingester_dedup_expiry ON ingester_dedup (expires_at);
+                CREATE TABLE IF NOT EXISTS ingester_probe (instance TEXT PRIMARY KEY, at TIMESTAMPTZ NOT NULL);
                 CREATE TABLE IF NOT EXISTS ingester_jobs (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL, leased_until TIMESTAMPTZ NOT NULL DEFAULT '-infinity', handed_out INT NOT NULL DEFAULT 0, UNIQUE (event_id, flow));
                 -- Whose edge a job is: ingesters of several edges (and tenants) may share the database,
                 -- and each hands out only its own edge's jobs. '' marks jobs stored before the column.
@@ -47,6 +49,22 @@ public sealed partial class PostgresEventStore : GroupCommitStore
     }
 
     public override string Location { get; }
+
+    /// <summary>
+    /// A 2xx promises the webhook survives a crash: with synchronous_commit off, PostgreSQL reports a
+    /// commit before its WAL is flushed, and a crash loses the last ones. Refused rather than risked.
+    /// </summary>
+    private static void RequireSynchronousCommit(NpgsqlConnection connection, NpgsqlConnectionStringBuilder builder)
+    {
+        var setting = connection.Command("SELECT current_setting('synchronous_commit')").Scalar<string>();
+        if (setting == "off")
+        {
+            throw new InvalidOperationException(
+                $"synchronous_commit is off for user '{builder.Username}' on database '{builder.Database}' at {builder.Host}: PostgreSQL would confirm a commit before it is on disk, "
+                + "and the ingester answers 2xx only for events that survive a crash. Turn it on for this user (ALTER ROLE ... SET synchronous_commit = on), "
+                + "in postgresql.conf, or remove '-c synchronous_commit=off' from the connection string's Options.");
+        }
+    }
 
     /// <summary>Every instance's jobs: the count is the database's, not this process's.</summary>
     public override long OpenJobs
@@ -86,26 +104,38 @@ public sealed partial class PostgresEventStore : GroupCommitStore
         }
     }
 
-    protected override List<object?> Commit(List<Work> batch)
+    private NpgsqlConnection Writer()
     {
         if (_writer is not { State: System.Data.ConnectionState.Open })
         {
             _writer?.Dispose();
             _writer = _source.OpenConnection();
         }
-        var connection = _writer;
+        return _writer;
+    }
+
+    protected override void Probe()
+    {
+        var connection = Writer();
+        connection.Command("INSERT INTO ingester_probe (instance, at) VALUES (@instance, now()) ON CONFLICT (instance) DO UPDATE SET at = excluded.at").With("@instance", Options.Edge).ExecuteNonQuery();
+    }
+
+    protected override void Commit(IReadOnlyList<Work> batch)
+    {
+        var connection = Writer();
         var now = Time.GetUtcNow();
         EnsurePartitions(connection, batch.OfType<Append>().Select(a => EventIds.PartitionOf(a.Event.ReceivedAt)));
-        var outcomes = new object?[batch.Count];
         var inBatch = new Dictionary<string, string>(StringComparer.Ordinal);
+        var outcomes = new List<(Append Append, StoredEvent Outcome)>();
         using var transaction = connection.BeginTransaction();
         // Claims in key order: two instances claiming overlapping keys wait for each other, never deadlock.
-        foreach (var (index, e) in batch.Select((w, i) => (i, w)).Where(x => x.w is Append).Select(x => (x.i, ((Append)x.w).Event)).OrderBy(x => DedupKey(x.Event), StringComparer.Ordinal))
+        foreach (var append in batch.OfType<Append>().OrderBy(a => DedupKey(a.Event), StringComparer.Ordinal))
         {
+            var e = append.Event;
             var key = DedupKey(e);
             if (inBatch.TryGetValue(key, out var sameBatch))
             {
-                outcomes[index] = new StoredEvent(sameBatch, Duplicate: true);
+                outcomes.Add((append, new StoredEvent(sameBatch, Duplicate: true)));
                 continue;
             }
             var id = EventIds.Of(Uuids.New(e.ReceivedAt));
@@ -118,7 +148,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
             {
                 var existing = connection.Command("SELECT event_id FROM ingester_dedup WHERE tenant = @tenant AND endpoint = @endpoint AND dedup_key = @key", transaction)
                     .With("@tenant", e.Tenant).With("@endpoint", e.Endpoint).With("@key", e.DedupKey).ExecuteScalar();
-                outcomes[index] = new StoredEvent((string)existing!, Duplicate: true);
+                outcomes.Add((append, new StoredEvent((string)existing!, Duplicate: true)));
                 continue;
             }
             var partition = EventIds.PartitionOf(e.ReceivedAt);
@@ -130,17 +160,20 @@ public sealed partial class PostgresEventStore : GroupCommitStore
                     .With("@id", id).With("@partition", partition).With("@edge", Options.Edge).WithTexts("@flows", e.Flows).ExecuteNonQuery();
             }
             inBatch[key] = id;
-            outcomes[index] = new StoredEvent(id, Duplicate: false);
+            outcomes.Add((append, new StoredEvent(id, Duplicate: false)));
         }
-        for (var i = 0; i < batch.Count; i++)
-        {
-            if (batch[i] is Expire)
-            {
-                outcomes[i] = ExpireIn(connection, transaction, now);
-            }
-        }
+        var expires = batch.OfType<Expire>().ToList();
+        var expired = expires.Count > 0 ? ExpireIn(connection, transaction, now) : null;
         transaction.Commit();
-        return [.. outcomes];
+        // Outcomes only once committed: a batch that failed must not look answered.
+        foreach (var (append, outcome) in outcomes)
+        {
+            append.Outcome = outcome;
+        }
+        foreach (var expire in expires)
+        {
+            expire.Outcome = expired;
+        }
     }
 
     private void EnsurePartitions(NpgsqlConnection connection, IEnumerable<string> needed)

@@ -15,8 +15,13 @@ internal sealed partial class RetentionService(IEventStore store, IOptions<Inges
             {
                 await store.ExpireAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is System.Data.Common.DbException or ObjectDisposedException)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                return;
+            }
+            catch (Exception e)
+            {
+                // Retention failing must not end the service: the next pass tries again.
                 Log.Failed(logger, e.Message);
             }
         }

@@ -1,63 +1,57 @@
 using Microsoft.Data.Sqlite;
-using ZenMesh.Ingester.Storage.Dedup;
 
 namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// Opening the dedup index: claims the runs do not hold are read back from the events' own rows,
-/// and a store made before the index existed has its dedup table turned into a run first.
+/// Opening: every day still inside the dedup window has its dedup table. A store written before the
+/// keys lived in SQLite (they were in run files of our own under {data-dir}/dedup) has them rebuilt
+/// from the events' own rows, which hold each event's key; the old files are removed after.
 /// </summary>
 public sealed partial class SqliteEventStore
 {
-    /// <summary>Rows after each day's covered rowid: committed claims that were still in memory when the store last stopped.</summary>
-    private void RecoverDedupKeys(SqliteConnection connection)
+    private void CompleteDedupDays(SqliteConnection connection)
     {
-        var now = Time.GetUtcNow();
-        foreach (var partition in _partitions)
+        var horizon = Time.GetUtcNow() - Options.DedupWindow;
+        var missing = _partitions.Where(p => !_dedupDays.Contains(p) && EventIds.EndOf(p) > horizon).ToList();
+        var legacyTable = connection.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'dedup'").Scalar<long>() > 0;
+        if (missing.Count > 0 || legacyTable)
         {
-            using var rows = connection.Command($"SELECT rowid, id, tenant, endpoint, dedup_key FROM {Table(partition)} WHERE rowid > @from ORDER BY rowid")
-                .With("@from", _dedup.Covered.GetValueOrDefault(partition)).ExecuteReader();
-            while (rows.Read())
+            using var transaction = connection.BeginTransaction();
+            long keys = 0;
+            var hash = new byte[DedupHash.Bytes];
+            foreach (var day in missing)
             {
-                if (EventIds.UuidOf(rows.GetString(1)) is { } uuid && !new DedupEntry(default, uuid).ExpiredAt(now, Options.DedupWindow))
+                connection.Command($"CREATE TABLE {DedupTable(day)} (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID", transaction).ExecuteNonQuery();
+                using var insert = connection.Command($"INSERT OR IGNORE INTO {DedupTable(day)} (hash, id) VALUES (@hash, @id)", transaction);
+                var hashParameter = ((SqliteCommand)insert).Parameters.Add("@hash", SqliteType.Blob);
+                var idParameter = ((SqliteCommand)insert).Parameters.Add("@id", SqliteType.Text);
+                using var rows = connection.Command($"SELECT id, tenant, endpoint, dedup_key FROM {Table(day)}", transaction).ExecuteReader();
+                while (rows.Read())
                 {
-                    _dedup.Add(DedupHash.Of(rows.GetString(2), rows.GetString(3), rows.GetString(4)), uuid, partition, rows.GetInt64(0));
+                    DedupHash.Write(DedupHash.Of(rows.GetString(1), rows.GetString(2), rows.GetString(3)), hash);
+                    hashParameter.Value = hash;
+                    idParameter.Value = rows.GetString(0);
+                    keys += insert.ExecuteNonQuery();
                 }
             }
-        }
-    }
-
-    /// <summary>
-    /// The dedup table of earlier versions, whose claims cover every event row there is: written as a
-    /// run (durably) before the table is dropped, so a crash in between only migrates it again.
-    /// </summary>
-    private void MigrateDedupTable(SqliteConnection connection)
-    {
-        if (connection.Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'dedup'").Scalar<long>() == 0)
-        {
-            return;
-        }
-        var now = Time.GetUtcNow();
-        var claims = new List<DedupEntry>();
-        using (var rows = connection.Command("SELECT tenant, endpoint, dedup_key, event_id FROM dedup").ExecuteReader())
-        {
-            while (rows.Read())
+            if (legacyTable)
             {
-                if (EventIds.UuidOf(rows.GetString(3)) is { } uuid && new DedupEntry(DedupHash.Of(rows.GetString(0), rows.GetString(1), rows.GetString(2)), uuid) is var claim && !claim.ExpiredAt(now, Options.DedupWindow))
-                {
-                    claims.Add(claim);
-                }
+                connection.Command("DROP TABLE dedup", transaction).ExecuteNonQuery();
             }
+            transaction.Commit();
+            _dedupDays = _dedupDays.Union(missing);
+            Log.DedupRebuilt(Logger, keys, missing.Count);
         }
-        var coverage = _partitions.ToDictionary(p => p, p => connection.Command($"SELECT COALESCE(MAX(rowid), 0) FROM {Table(p)}").Scalar<long>(), StringComparer.Ordinal);
-        _dedup.Import(claims, coverage);
-        connection.Command("DROP TABLE dedup").ExecuteNonQuery();
-        Log.DedupTableMigrated(Logger, claims.Count);
+        var runs = Path.Combine(Options.DataDir, "dedup");
+        if (Directory.Exists(runs))
+        {
+            Directory.Delete(runs, recursive: true);
+        }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3112, Level = LogLevel.Information, Message = "moved {Count} dedup keys from the dedup table of an earlier version into a dedup run")]
-        public static partial void DedupTableMigrated(ILogger logger, int count);
+        [LoggerMessage(EventId = 3112, Level = LogLevel.Information, Message = "rebuilt {Keys} dedup keys of {Days} days from the stored events (a store from before the keys lived in SQLite)")]
+        public static partial void DedupRebuilt(ILogger logger, long keys, int days);
     }
 }

@@ -32,7 +32,8 @@ public sealed partial class SqliteEventStore
             if (orphans.Count > 0)
             {
                 // Their event's partition was dropped by retention: nothing left to deliver.
-                _ = Enqueue(new AckJobs([.. orphans.Select(o => (object)o.Seq)], new TaskCompletionSource()), Task.CompletedTask);
+                var ack = new AckJobs([.. orphans.Select(o => o.Seq)]);
+                _ = Enqueue(ack, ack.Done.Task);
             }
             return leased;
         }
@@ -115,8 +116,8 @@ public sealed partial class SqliteEventStore
         }
         if (acked.Count > 0)
         {
-            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            await Enqueue(new AckJobs([.. acked.Select(j => (object)j.Seq)], done), done.Task).ConfigureAwait(false);
+            var ack = new AckJobs([.. acked.Select(j => j.Seq)]);
+            await Enqueue(ack, ack.Done.Task).ConfigureAwait(false);
         }
         return acked.Count;
     }

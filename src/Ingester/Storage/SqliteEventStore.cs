@@ -2,46 +2,43 @@ using System.Collections.Immutable;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
+using ZenMesh.Data;
 using ZenMesh.Ingester.Hosting;
-using ZenMesh.Ingester.Storage.Dedup;
 
 namespace ZenMesh.Ingester.Storage;
 
 /// <summary>
-/// Events in a SQLite file in the data directory, committed with synchronous=FULL before anyone is
-/// told they are stored, through the one group-commit writer (so nothing waits on SQLite's busy
-/// lock). Events live in one table per UTC day, so retention drops whole tables instead of deleting
-/// rows. Deduplication on the provider's id is durable: each event's row holds its key, and a
-/// <see cref="DedupIndex"/> beside the database finds it (kept out of the commit, which it had doubled).
+/// Events in a SQLite file in the data directory, committed with synchronous=FULL (WAL) before anyone
+/// is told they are stored, through the one group-commit writer (so nothing waits on SQLite's busy
+/// lock). Events live in one table per UTC day, and so do their dedup keys (the first 16 bytes of
+/// SHA-256, <see cref="DedupHash"/>), so retention and the dedup window each drop whole tables
+/// instead of deleting rows. The file is checked (PRAGMA quick_check) before it is served.
 /// </summary>
 public sealed partial class SqliteEventStore : GroupCommitStore
 {
     private readonly string _connectionString;
     private volatile ImmutableSortedSet<string> _partitions;
-    private readonly DedupIndex _dedup;
+    private ImmutableSortedSet<string> _dedupDays;
     private Statements? _statements;
 
     public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
         : base(options.Value, time, logger)
     {
-        StoreKinds.RefuseSwitch(Options.DataDir, to: "sqlite");
+        RemovedLogStore.RefuseLeftovers(Options.DataDir);
         Directory.CreateDirectory(Options.DataDir);
         Location = Path.GetFullPath(Path.Combine(Options.DataDir, "events.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();
+        SqliteIntegrity.Check(Location, "the ingester's events, dedup keys and open jobs");
         using var connection = Open();
-        using (var schema = connection.CreateCommand())
-        {
-            // AUTOINCREMENT: a job's seq is never reused, so a lease cursor never skips a new job.
-            schema.CommandText = """
-                PRAGMA journal_mode = WAL;
-                CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
-                """;
-            schema.ExecuteNonQuery();
-        }
-        _partitions = [.. connection.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'events\\_%' ESCAPE '\\'").Strings().Select(n => n["events_".Length..])];
-        _dedup = new DedupIndex(Path.Combine(Options.DataDir, "dedup"), Options.DedupWindow, time, logger, Options.DedupRunSize);
-        MigrateDedupTable(connection);
-        RecoverDedupKeys(connection);
+        // AUTOINCREMENT: a job's seq is never reused, so a lease cursor never skips a new job.
+        connection.Command("""
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+            """).ExecuteNonQuery();
+        _partitions = [.. Tables(connection, "events_")];
+        _dedupDays = [.. Tables(connection, "dedup_")];
+        CompleteDedupDays(connection);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
@@ -65,6 +62,11 @@ public sealed partial class SqliteEventStore : GroupCommitStore
 
     private static string Table(string partition) => "events_" + partition;
 
+    private static string DedupTable(string day) => "dedup_" + day;
+
+    private static IEnumerable<string> Tables(SqliteConnection connection, string prefix) =>
+        connection.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE @pattern ESCAPE '\\'").With("@pattern", prefix.Replace("_", "\\_", StringComparison.Ordinal) + "%").Strings().Select(n => n[prefix.Length..]);
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
@@ -73,16 +75,47 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         return connection;
     }
 
-    protected override List<object?> Commit(List<Work> batch)
+    protected override void Probe()
+    {
+        try
+        {
+            _statements ??= new Statements(Open());
+            _statements.Connection.Command("INSERT OR REPLACE INTO probe (id, at) VALUES (1, @at)").With("@at", Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)).ExecuteNonQuery();
+        }
+        catch
+        {
+            _statements?.Dispose();
+            _statements = null;
+            throw;
+        }
+    }
+
+    protected override void Commit(IReadOnlyList<Work> batch)
+    {
+        try
+        {
+            CommitOnce(batch);
+        }
+        catch
+        {
+            // After a failed commit (a full disk, an I/O error) SQLite may have rolled back on its own:
+            // the next batch starts on a connection of its own rather than on whatever state is left.
+            _statements?.Dispose();
+            _statements = null;
+            throw;
+        }
+    }
+
+    private void CommitOnce(IReadOnlyList<Work> batch)
     {
         _statements ??= new Statements(Open());
         var st = _statements;
         var now = Time.GetUtcNow();
         Span<char> receivedAt = stackalloc char[40];
-        var outcomes = new List<object?>(batch.Count);
+        Span<byte> hash = stackalloc byte[DedupHash.Bytes];
         var inBatch = new Dictionary<UInt128, string>();
-        var claims = new List<(UInt128 Key, Guid Event, string Partition, long Row)>(batch.Count);
         var partitions = _partitions;
+        var dedupDays = _dedupDays;
         long jobDelta = 0;
         using var transaction = st.Connection.BeginTransaction();
         st.Enlist(transaction);
@@ -90,45 +123,50 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         {
             switch (work)
             {
-                case Append { Event: var e, Key: var key }:
-                    if (_dedup.DuplicateOf(key, inBatch) is { } duplicateOf)
+                case Append { Event: var e, Key: var key } append:
+                    DedupHash.Write(key, hash);
+                    if (inBatch.TryGetValue(key, out var sameBatch) || (sameBatch = Remembered(st.DedupLookup(dedupDays).Bind(1, hash).Text(), now)) is not null)
                     {
-                        outcomes.Add(new StoredEvent(duplicateOf, Duplicate: true));
+                        append.Outcome = new StoredEvent(sameBatch, Duplicate: true);
                         continue;
                     }
-                    var uuid = Uuids.New(e.ReceivedAt);
-                    var id = EventIds.Of(uuid);
+                    var id = EventIds.Of(Uuids.New(e.ReceivedAt));
                     var partition = EventIds.PartitionOf(e.ReceivedAt);
                     if (!partitions.Contains(partition))
                     {
                         st.Connection.Command($"CREATE TABLE IF NOT EXISTS {Table(partition)} (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL)", transaction).ExecuteNonQuery();
                         partitions = partitions.Add(partition);
                     }
+                    if (!dedupDays.Contains(partition))
+                    {
+                        st.Connection.Command($"CREATE TABLE IF NOT EXISTS {DedupTable(partition)} (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID", transaction).ExecuteNonQuery();
+                        dedupDays = dedupDays.Add(partition);
+                    }
                     e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
                     st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
                         .Bind(6, receivedAt[..written]).BindUtf8Text(7, e.HeadersJson).Bind(8, e.Body).Execute();
-                    claims.Add((key, uuid, partition, st.LastInsertRowId));
+                    st.ClaimIn(partition).Bind(1, hash).Bind(2, id).Execute();
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
                         jobDelta++;
                     }
                     inBatch[key] = id;
-                    outcomes.Add(new StoredEvent(id, Duplicate: false));
+                    append.Outcome = new StoredEvent(id, Duplicate: false);
                     break;
-                case AckJobs { Keys: var seqs }:
+                case AckJobs { Seqs: var seqs }:
                     foreach (var seq in seqs)
                     {
                         st.Seq.Value = seq;
                         jobDelta -= st.DeleteJob.ExecuteNonQuery();
                     }
-                    outcomes.Add(null);
                     break;
-                case Expire:
-                    var result = ExpireIn(transaction, partitions, now);
+                case Expire expire:
+                    var result = ExpireIn(transaction, partitions, dedupDays, now);
                     partitions = partitions.Except(result.DroppedPartitions);
-                    jobDelta -= result.DroppedJobs;
-                    outcomes.Add(result);
+                    dedupDays = dedupDays.Except(result.DroppedDedupDays);
+                    jobDelta -= result.Result.DroppedJobs;
+                    expire.Outcome = result.Result;
                     break;
             }
         }
@@ -147,21 +185,21 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             throw;
         }
         _partitions = partitions;
-        // Only now: a claim remembered for a transaction that rolled back would turn its redelivery away.
-        foreach (var (key, uuid, partition, row) in claims)
-        {
-            _dedup.Add(key, uuid, partition, row);
-        }
-        _dedup.MaybeFlush();
+        _dedupDays = dedupDays;
         AddOpenJobs(jobDelta);
-        return outcomes;
     }
+
+    /// <summary>
+    /// The event a key was first stored as, while that is inside the dedup window (its id holds the
+    /// time it came in): a day's keys are dropped whole, so a key can outlive its window by up to a day.
+    /// </summary>
+    private string? Remembered(string? eventId, DateTimeOffset now) =>
+        eventId is not null && EventIds.UuidOf(eventId) is { } uuid && EventIds.TimeOf(uuid) + Options.DedupWindow > now ? eventId : null;
 
     protected override ValueTask DisposeStoreAsync()
     {
         _statements?.Dispose();
         _reader?.Dispose();
-        _dedup.Dispose();
         _leases.Dispose();
         return ValueTask.CompletedTask;
     }

@@ -9,7 +9,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Storage;
-using ZenMesh.Ingester.Storage.Log;
 using ZenMesh.Ingester.Tests.Infrastructure;
 
 namespace ZenMesh.Ingester.Tests.Storage;
@@ -18,6 +17,8 @@ namespace ZenMesh.Ingester.Tests.Storage;
 /// The ingester as its own process, killed with SIGKILL in the middle of a load of webhooks and
 /// started again: every webhook that was answered 2xx is there exactly once (a provider's retry of
 /// it is an idempotent replay with the same id), and retrying the rest leaves one event per webhook.
+/// A process crash, not a power loss: what the killed process wrote stays in the page cache, so
+/// this cannot tell whether the store synced (the power-loss tests do).
 /// </summary>
 public sealed class CrashTests : IAsyncLifetime
 {
@@ -44,11 +45,11 @@ public sealed class CrashTests : IAsyncLifetime
         Directory.Delete(_secretsDir, recursive: true);
     }
 
-    private Process StartIngester(string store)
+    private Process StartIngester()
     {
         var start = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { typeof(IngesterApp).Assembly.Location, "--port", _port.ToString(CultureInfo.InvariantCulture), "--stream-port", _streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local", "--store", store },
+            ArgumentList = { typeof(IngesterApp).Assembly.Location, "--port", _port.ToString(CultureInfo.InvariantCulture), "--stream-port", _streamPort.ToString(CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--xds", _server.AdsUri.ToString(), "--edge", "default/local" },
             Environment = { ["ZENMESH_SECRETS_DIR"] = _secretsDir, ["Logging__LogLevel__Default"] = "Warning" },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -77,21 +78,14 @@ public sealed class CrashTests : IAsyncLifetime
         return (response.StatusCode, id, response.Headers.Contains("Idempotent-Replay"));
     }
 
-    private IEventStore OpenStore(string store)
-    {
-        var options = Options.Create(new IngesterOptions { DataDir = _dataDir });
-        return store == "log"
-            ? new LogEventStore(options, TimeProvider.System, NullLogger<LogEventStore>.Instance)
-            : new SqliteEventStore(options, TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
-    }
+    private SqliteEventStore OpenStore() =>
+        new(Options.Create(new IngesterOptions { DataDir = _dataDir }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
 
-    [Theory]
-    [InlineData("sqlite")]
-    [InlineData("log")]
-    public async Task KilledUnderLoad_EveryAcknowledgedWebhookIsThereExactlyOnce(string store)
+    [Fact]
+    public async Task KilledUnderLoad_EveryAcknowledgedWebhookIsThereExactlyOnce()
     {
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_port}"), Timeout = TimeSpan.FromSeconds(10) };
-        var first = StartIngester(store);
+        var first = StartIngester();
         var sent = new ConcurrentBag<string>();
         var acknowledged = new ConcurrentDictionary<string, string>();
         try
@@ -146,12 +140,12 @@ public sealed class CrashTests : IAsyncLifetime
         }
 
         // Offline, straight from the store: every acknowledged event survived the kill.
-        await using (var offline = OpenStore(store))
+        await using (var offline = OpenStore())
         {
             Assert.All(acknowledged, a => Assert.NotNull(offline.Body(a.Value)));
         }
 
-        var second = StartIngester(store);
+        var second = StartIngester();
         try
         {
             await TestTimeouts.Eventually(async () =>
@@ -185,7 +179,7 @@ public sealed class CrashTests : IAsyncLifetime
             second.Dispose();
         }
 
-        await using var after = OpenStore(store);
+        await using var after = OpenStore();
         Assert.Equal(sent.Distinct().Count() + 1, after.Count("default", "gh"));
     }
 }

@@ -34,7 +34,7 @@ public abstract class EmbeddedStoreContract : IAsyncLifetime
     }
 
     private IEventStore Open(TimeSpan? retention = null) =>
-        Open(new IngesterOptions { DataDir = DataDir, Retention = retention ?? TimeSpan.FromDays(7), LogSegmentBytes = 1 << 20 }, _time);
+        Open(new IngesterOptions { DataDir = DataDir, Retention = retention ?? TimeSpan.FromDays(7) }, _time);
 
     private async Task ReopenAsync(TimeSpan? retention = null)
     {

@@ -9,10 +9,11 @@ using ZenMesh.Ingester.Storage;
 namespace ZenMesh.Ingester.Tests.Storage;
 
 /// <summary>
-/// The embedded store's deduplication, whose keys live beside the database: a redelivery is a
-/// duplicate with its original id after any number of runs written and merged, after a second
-/// store opens the same files without the first having stopped (as after a crash), after
-/// retention dropped the day the event came in, and in a store made before the index existed.
+/// The embedded store's deduplication, whose keys live in SQLite beside the events, a table per day:
+/// a redelivery is a duplicate with its original id after a restart, after a second store opens the
+/// file without the first having stopped (as after a crash), after retention dropped the day the
+/// event came in (the keys have a window of their own), and in a store from an earlier version
+/// (keys in a dedup table, or in run files of our own), whose keys are rebuilt from its events.
 /// </summary>
 public sealed class SqliteDedupTests : IAsyncDisposable
 {
@@ -26,14 +27,14 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private SqliteEventStore Open(int runSize = 8, TimeSpan? retention = null) =>
-        new(Options.Create(new IngesterOptions { DataDir = _dataDir, DedupRunSize = runSize, Retention = retention ?? TimeSpan.FromDays(7) }), _time, NullLogger<SqliteEventStore>.Instance);
+    private SqliteEventStore Open(TimeSpan? retention = null, TimeSpan? window = null) =>
+        new(Options.Create(new IngesterOptions { DataDir = _dataDir, Retention = retention ?? TimeSpan.FromDays(7), DedupWindow = window ?? TimeSpan.FromDays(7) }), _time, NullLogger<SqliteEventStore>.Instance);
 
     private Task<StoredEvent> AppendAsync(SqliteEventStore store, string key) =>
         store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), "{}"u8.ToArray(), Encoding.UTF8.GetBytes(key), ["to-ci"])).WaitAsync(TestTimeouts.Default);
 
     [Fact]
-    public async Task Redeliveries_AreDuplicatesWithTheirOriginalIds_InMemoryInRunsAndAfterARestart()
+    public async Task Redeliveries_AreDuplicatesWithTheirOriginalIds_InMemoryAndAfterARestart()
     {
         var ids = new Dictionary<string, string>();
         await using (var store = Open())
@@ -57,12 +58,12 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task AStoreOpenedWhileTheLastOneNeverStopped_ReadsItsUnwrittenKeysBackFromTheEvents()
+    public async Task AStoreOpenedWhileTheLastOneNeverStopped_FindsItsKeys()
     {
-        var first = Open(runSize: 1000);
+        var first = Open();
         var stored = await AppendAsync(first, "only-in-memory");
 
-        await using (var second = Open(runSize: 1000))
+        await using (var second = Open())
         {
             Assert.Equal(new StoredEvent(stored.Id, Duplicate: true), await AppendAsync(second, "only-in-memory"));
         }
@@ -72,15 +73,15 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     [Fact]
     public async Task AKeyWhoseDayRetentionDropped_IsStillADuplicate_InsideTheWindow_EvenAfterACrash()
     {
-        var first = Open(runSize: 1000, retention: TimeSpan.FromDays(1));
+        var first = Open(retention: TimeSpan.FromDays(1));
         var stored = await AppendAsync(first, "outlives-its-payload");
         _time.Advance(TimeSpan.FromDays(2));
 
         Assert.Equal(["20261123"], (await first.ExpireAsync(CancellationToken.None)).DroppedPartitions);
         Assert.Null(first.Body(stored.Id));
 
-        // The first store is not stopped: only what retention wrote out before the drop can tell.
-        await using (var second = Open(runSize: 1000, retention: TimeSpan.FromDays(1)))
+        // The first store is not stopped: only what it committed can tell.
+        await using (var second = Open(retention: TimeSpan.FromDays(1)))
         {
             Assert.Equal(new StoredEvent(stored.Id, Duplicate: true), await AppendAsync(second, "outlives-its-payload"));
         }
@@ -88,7 +89,24 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task AStoreFromBeforeTheDedupIndex_KeepsItsKeys_AndLosesItsDedupTable()
+    public async Task AKeyPastTheWindow_IsForgottenWithItsWholeDay_AndTheEventIsNewAgain()
+    {
+        await using var store = Open(retention: TimeSpan.FromDays(7), window: TimeSpan.FromDays(1));
+        var first = await AppendAsync(store, "once-a-week");
+        _time.Advance(TimeSpan.FromDays(2));
+
+        var result = await store.ExpireAsync(CancellationToken.None);
+
+        Assert.Empty(result.DroppedPartitions);
+        Assert.Equal(1, result.ForgottenKeys);
+        Assert.NotNull(store.Body(first.Id));
+        var again = await AppendAsync(store, "once-a-week");
+        Assert.False(again.Duplicate);
+        Assert.NotEqual(first.Id, again.Id);
+    }
+
+    [Fact]
+    public async Task AStoreFromAnEarlierVersion_KeepsItsKeys_AndLosesItsDedupTableAndRunFiles()
     {
         var path = Path.Combine(_dataDir, "events.db");
         var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
@@ -96,7 +114,7 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         {
             old.Open();
             using var schema = old.CreateCommand();
-            // The schema as the previous version made it, with one event and its claim.
+            // The schema as earlier versions made it, with one event and its claim.
             schema.CommandText = $"""
                 PRAGMA journal_mode = WAL;
                 CREATE TABLE dedup (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (tenant, endpoint, dedup_key));
@@ -109,11 +127,14 @@ public sealed class SqliteDedupTests : IAsyncDisposable
             schema.ExecuteNonQuery();
         }
         SqliteConnection.ClearAllPools();
+        var runs = Directory.CreateDirectory(Path.Combine(_dataDir, "dedup")).FullName;
+        await File.WriteAllBytesAsync(Path.Combine(runs, "000001.run"), [1, 2, 3]);
 
         await using var store = Open();
 
         Assert.Equal(new StoredEvent(id, Duplicate: true), await AppendAsync(store, "from-before"));
         Assert.False((await AppendAsync(store, "new")).Duplicate);
+        Assert.False(Directory.Exists(runs));
         using var check = new SqliteConnection($"Data Source={path}");
         check.Open();
         using var tables = check.CreateCommand();
