@@ -35,12 +35,18 @@ public static class CredentialFiles
         var dir = Directory(stateDir);
         if (OperatingSystem.IsWindows())
         {
-            System.IO.Directory.CreateDirectory(dir);
+            ZenMesh.Data.DirectorySync.CreateDurably(dir);
         }
         else
         {
             // Owner-only from creation; an existing directory is narrowed too.
+            ZenMesh.Data.DirectorySync.CreateDurably(Path.GetDirectoryName(Path.GetFullPath(dir))!);
+            var created = !System.IO.Directory.Exists(dir);
             System.IO.Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            if (created)
+            {
+                ZenMesh.Data.DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(dir))!);
+            }
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         using var certificate = X509Certificate2.CreateFromPem(certificatePem);

@@ -33,9 +33,11 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     public SqliteDeliveryStore(IOptions<EgressOptions> options)
     {
         _tenant = options.Value.Edge.Split('/')[0];
-        Directory.CreateDirectory(options.Value.DataDir);
+        // Durably: deliveries committed into a directory whose own entry never reached the disk are lost with it.
+        ZenMesh.Data.DirectorySync.CreateDurably(options.Value.DataDir);
         Location = Path.GetFullPath(Path.Combine(options.Value.DataDir, "deliveries.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Location, Pooling = true }.ToString();
+        ZenMesh.Data.SqliteIntegrity.Check(Location, "the egress's deliveries (jobs the ingester no longer has) and their attempts");
         _writer = Open();
         _writer.Command("""
             PRAGMA journal_mode = WAL;

@@ -76,6 +76,12 @@ public sealed record IngesterOptions
     /// <summary>While the store cannot write (a full disk), how often it tries a write of its own to learn that it can again.</summary>
     public TimeSpan StoreProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Tests only, never configuration (internal, so no setting binds it): the store commits
+    /// without syncing, so the power-loss tests can show that they catch a store that does not sync.
+    /// </summary>
+    internal bool SkipSyncForTests { get; init; }
+
     /// <summary>The most events committed in one transaction (group commit).</summary>
     public int MaxBatch { get; init; } = 512;
 }

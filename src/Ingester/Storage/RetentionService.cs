@@ -9,23 +9,26 @@ internal sealed partial class RetentionService(IEventStore store, IOptions<Inges
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.RetentionInterval, time);
-        do
+        try
         {
-            try
+            do
             {
-                await store.ExpireAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await store.ExpireAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Retention failing must not end the service: the next pass tries again.
+                    Log.Failed(logger, e.Message);
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // Retention failing must not end the service: the next pass tries again.
-                Log.Failed(logger, e.Message);
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping (also when the host is disposed without being stopped first): not a failure.
+        }
     }
 
     private static partial class Log

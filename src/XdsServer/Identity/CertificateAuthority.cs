@@ -42,7 +42,6 @@ public sealed class CertificateAuthority : IDisposable
             {
                 throw new InvalidOperationException($"The CA directory {directory} has only one of ca.crt and ca.key; restore the other, or remove both to create a new CA (which invalidates every edge credential).");
             }
-            System.IO.Directory.CreateDirectory(directory);
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = new CertificateRequest($"CN=ZenMesh control plane CA {Guid.NewGuid():N}, O=ZenMesh", key, HashAlgorithmName.SHA256);
             request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
@@ -50,11 +49,38 @@ public sealed class CertificateAuthority : IDisposable
             request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
             var now = time.GetUtcNow();
             using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.AddYears(10));
-            ZenMesh.Secrets.SecretFile.Write(keyFile, key.ExportPkcs8PrivateKeyPem());
-            File.WriteAllText(certFile, certificate.ExportCertificatePem());
+            CreatePair(directory, certificate.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
             created = true;
         }
         return new CertificateAuthority(X509Certificate2.CreateFromPemFile(certFile, keyFile), Path.GetFullPath(directory));
+    }
+
+    /// <summary>
+    /// The certificate and its key appear together or not at all, even across a power cut: both are
+    /// written (and synced) in a directory of their own beside the CA's, which is then renamed into
+    /// place. A crash before the rename leaves that directory, and the next start begins again: no
+    /// credential can have been issued by a CA that was never in place.
+    /// </summary>
+    private static void CreatePair(string directory, string certificatePem, string keyPem)
+    {
+        var full = Path.GetFullPath(directory);
+        var parent = Path.GetDirectoryName(full)!;
+        var staging = full + ".creating";
+        ZenMesh.Data.DirectorySync.CreateDurably(parent);
+        if (System.IO.Directory.Exists(staging))
+        {
+            System.IO.Directory.Delete(staging, recursive: true);
+        }
+        System.IO.Directory.CreateDirectory(staging);
+        ZenMesh.Secrets.SecretFile.Write(Path.Combine(staging, "ca.key"), keyPem);
+        ZenMesh.Secrets.SecretFile.Write(Path.Combine(staging, "ca.crt"), certificatePem);
+        if (System.IO.Directory.Exists(full))
+        {
+            // Holds neither file (the caller checked): replaced whole by the staged pair.
+            System.IO.Directory.Delete(full, recursive: true);
+        }
+        System.IO.Directory.Move(staging, full);
+        ZenMesh.Data.DirectorySync.Flush(parent);
     }
 
     /// <summary>A client certificate for an edge: its identity in the SAN (URI) and the subject's CN.</summary>

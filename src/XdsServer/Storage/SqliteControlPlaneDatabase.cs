@@ -13,9 +13,11 @@ public sealed class SqliteControlPlaneDatabase : ControlPlaneDatabase
 
     public SqliteControlPlaneDatabase(string dataDirectory)
     {
-        Directory.CreateDirectory(dataDirectory);
+        // Durably: changes committed into a directory whose own entry never reached the disk are lost with it.
+        ZenMesh.Data.DirectorySync.CreateDurably(dataDirectory);
         Path = System.IO.Path.GetFullPath(System.IO.Path.Combine(dataDirectory, "zenmesh.db"));
         _connectionString = new SqliteConnectionStringBuilder { DataSource = Path, Pooling = true }.ToString();
+        ZenMesh.Data.SqliteIntegrity.Check(Path, "the control plane's desired state, tokens, edge credentials and evidence ledger");
         Execute("PRAGMA journal_mode = WAL;");
     }
 

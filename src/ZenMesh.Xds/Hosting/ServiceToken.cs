@@ -35,7 +35,7 @@ public sealed class ServiceToken
         {
             return new ServiceToken(configured, $"the value of {configKey}");
         }
-        Directory.CreateDirectory(dataDir);
+        ZenMesh.Data.DirectorySync.CreateDurably(dataDir);
         var file = Path.GetFullPath(Path.Combine(dataDir, fileName));
         if (!File.Exists(file))
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ZenMesh.Data;
 using ZenMesh.Xds.Cache;
 
 namespace ZenMesh.Xds.LastKnownGood;
@@ -24,7 +25,8 @@ public sealed partial class GenerationStore
         _directory = Path.GetFullPath(directory);
         _keep = keep;
         _logger = logger;
-        System.IO.Directory.CreateDirectory(_directory);
+        // Durably: a generation renamed into a directory whose own entry never reached the disk is lost with it.
+        DirectorySync.CreateDurably(_directory);
         _lastSequence = Files().Select(f => f.Sequence).DefaultIfEmpty().Max();
     }
 

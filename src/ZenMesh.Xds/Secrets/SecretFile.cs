@@ -5,7 +5,8 @@ namespace ZenMesh.Secrets;
 /// <summary>
 /// Files that hold a credential (tokens, keys, bundles): created with mode 0600 from the first
 /// byte, never widened then narrowed, so no other user can open them even for a moment; written
-/// beside the target, synced, and renamed over it, so a reader sees the old file or the new, whole.
+/// beside the target, synced, and renamed over it, so a reader sees the old file or the new, whole;
+/// then the directory is synced, so the new file survives a power cut.
 /// </summary>
 public static class SecretFile
 {
@@ -26,6 +27,9 @@ public static class SecretFile
             stream.Flush(flushToDisk: true);
         }
         File.Move(temporary, path, overwrite: true);
+        // The rename is durable once the directory entry is: a token or key lost to a power cut
+        // would be created anew at the next start, and every holder of the old one shut out.
+        ZenMesh.Data.DirectorySync.Flush(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     /// <summary>True when only the owner may read or write <paramref name="path"/> (always true on Windows, which has no modes).</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using ZenMesh.Data;
 using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Xds.Cache;
 using ZenMesh.Xds.Resources;
@@ -70,4 +71,14 @@ public sealed class GenerationStoreTests : IDisposable
 
     [Fact]
     public void LoadNewest_WithNothingStored_IsNull() => Assert.Null(Store().LoadNewest());
+
+    [Fact]
+    public void ADirectoryThatCannotBeSynced_IsAnError_NotADurableRename()
+    {
+        var missing = Path.Combine(_stateDir, "not-there");
+
+        var failure = Assert.Throws<IOException>(() => DirectorySync.Flush(missing));
+
+        Assert.StartsWith($"could not open the directory {missing} to make its entries durable: ", failure.Message, StringComparison.Ordinal);
+    }
 }

@@ -38,14 +38,19 @@ internal sealed class Mesh : IAsyncDisposable
     private MeshTelemetry? _telemetry;
     private readonly List<(WebApplication App, string Dir)> _others = [];
 
-    private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy, string? postgres)
+    private readonly bool _ownsDataDir;
+
+    private Mesh(IReadOnlyList<FlowPolicy> flows, Uri? envoy, string? postgres, string? egressDataDir = null)
     {
         _flows = [.. flows];
         _envoy = envoy;
         _postgres = postgres;
+        _ownsDataDir = egressDataDir is null;
+        DataDir = egressDataDir ?? Directory.CreateTempSubdirectory("zenmesh-egress-").FullName;
     }
 
-    public string DataDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-").FullName;
+    /// <summary>The egress's data directory: the mesh's own, or one the test gave it (and removes itself).</summary>
+    public string DataDir { get; private set; }
 
     public string SecretsDir { get; } = Directory.CreateTempSubdirectory("zenmesh-egress-secrets-").FullName;
 
@@ -84,14 +89,17 @@ internal sealed class Mesh : IAsyncDisposable
     public static Task<Mesh> StartAsync(Uri? envoy, params FlowPolicy[] flows) => StartAsync(envoy, null, flows);
 
     /// <summary>Ingester and egress with the telemetry settings given and their JSON logs in writers of their own.</summary>
-    public static Task<Mesh> StartAsync(MeshTelemetry telemetry, params FlowPolicy[] flows) => StartAsync(null, null, telemetry, flows);
+    public static Task<Mesh> StartAsync(MeshTelemetry telemetry, params FlowPolicy[] flows) => StartAsync(null, null, telemetry, flows, null);
 
-    public static Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows) => StartAsync(envoy, postgres, null, flows);
+    public static Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows) => StartAsync(envoy, postgres, null, flows, null);
+
+    /// <summary>The egress keeps its deliveries in <paramref name="egressDataDir"/> (a power-loss filesystem, say), which the test owns.</summary>
+    public static Task<Mesh> StartInAsync(string egressDataDir, params FlowPolicy[] flows) => StartAsync(null, null, null, flows, egressDataDir);
 
     /// <summary>With <paramref name="postgres"/>, the egress (and any started by <see cref="StartAnotherEgressAsync"/>) keeps its deliveries in that database.</summary>
-    private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, params FlowPolicy[] flows)
+    private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, FlowPolicy[] flows, string? egressDataDir = null)
     {
-        var mesh = new Mesh(flows, envoy, postgres) { _telemetry = telemetry };
+        var mesh = new Mesh(flows, envoy, postgres, egressDataDir) { _telemetry = telemetry };
         mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", "0", "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9", .. telemetry?.Args ?? []],
             b => Quiet(b, telemetry?.IngesterLog));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
@@ -110,6 +118,29 @@ internal sealed class Mesh : IAsyncDisposable
     {
         _egress = await BuildEgressAsync(DataDir);
         Api = ApiClient(_egress, DataDir);
+    }
+
+    /// <summary>Starts the egress again on <paramref name="dataDir"/> (what a power loss left of its own), the same job stream and flows.</summary>
+    public async Task StartEgressInAsync(string dataDir)
+    {
+        DataDir = dataDir;
+        await StartEgressAsync();
+    }
+
+    /// <summary>Stops the egress whose disk is gone: whatever stopping it throws is the dead disk's.</summary>
+    public async Task AbandonEgressAsync()
+    {
+        Api.Dispose();
+        try
+        {
+            await _egress!.DisposeAsync();
+        }
+        catch (Exception e) when (e is IOException or System.Data.Common.DbException or AggregateException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+        _egress = null;
+        // Pooled connections keep their files open, and the filesystem unmounts only once they close.
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 
     /// <summary>A client of an egress's API that sends the token it created in <paramref name="dataDir"/>.</summary>
@@ -226,7 +257,7 @@ internal sealed class Mesh : IAsyncDisposable
         }
         await _ingester.StopAsync();
         await _ingester.DisposeAsync();
-        foreach (var dir in new[] { DataDir, SecretsDir, IngesterDir })
+        foreach (var dir in _ownsDataDir ? [DataDir, SecretsDir, IngesterDir] : new[] { SecretsDir, IngesterDir })
         {
             Directory.Delete(dir, recursive: true);
         }
