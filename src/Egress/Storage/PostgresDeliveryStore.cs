@@ -36,6 +36,7 @@ public sealed class PostgresDeliveryStore : IDeliveryStore
         Location = $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
         using var connection = _source.OpenConnection();
+        ZenMesh.Data.PostgresDurability.RequireSynchronousCommit(connection, $"user '{builder.Username}' on database '{builder.Database}' at {builder.Host}", "the egress acknowledges a job to the ingester (which then forgets it) only once it is stored to survive a crash");
         using var transaction = connection.BeginTransaction();
         connection.Command("SELECT pg_advisory_xact_lock(@lock)", transaction).With("@lock", SchemaLock).ExecuteNonQuery();
         connection.Command("""

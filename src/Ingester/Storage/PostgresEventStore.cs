@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using ZenMesh.Data;
 using ZenMesh.Ingester.Hosting;
 
 namespace ZenMesh.Ingester.Storage;
@@ -29,7 +30,7 @@ public sealed partial class PostgresEventStore : GroupCommitStore
         Location = $"postgres://{builder.Host}:{builder.Port}/{builder.Database}";
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
         using var connection = _source.OpenConnection();
-        RequireSynchronousCommit(connection, builder);
+        PostgresDurability.RequireSynchronousCommit(connection, $"user '{builder.Username}' on database '{builder.Database}' at {builder.Host}", "the ingester answers 2xx only for events that survive a crash");
         using (var transaction = connection.BeginTransaction())
         {
             connection.Command("SELECT pg_advisory_xact_lock(@lock)", transaction).With("@lock", SchemaLock).ExecuteNonQuery();
@@ -49,22 +50,6 @@ public sealed partial class PostgresEventStore : GroupCommitStore
     }
 
     public override string Location { get; }
-
-    /// <summary>
-    /// A 2xx promises the webhook survives a crash: with synchronous_commit off, PostgreSQL reports a
-    /// commit before its WAL is flushed, and a crash loses the last ones. Refused rather than risked.
-    /// </summary>
-    private static void RequireSynchronousCommit(NpgsqlConnection connection, NpgsqlConnectionStringBuilder builder)
-    {
-        var setting = connection.Command("SELECT current_setting('synchronous_commit')").Scalar<string>();
-        if (setting == "off")
-        {
-            throw new InvalidOperationException(
-                $"synchronous_commit is off for user '{builder.Username}' on database '{builder.Database}' at {builder.Host}: PostgreSQL would confirm a commit before it is on disk, "
-                + "and the ingester answers 2xx only for events that survive a crash. Turn it on for this user (ALTER ROLE ... SET synchronous_commit = on), "
-                + "in postgresql.conf, or remove '-c synchronous_commit=off' from the connection string's Options.");
-        }
-    }
 
     /// <summary>Every instance's jobs: the count is the database's, not this process's.</summary>
     public override long OpenJobs

@@ -32,11 +32,19 @@ public sealed class PostgresControlPlaneDatabase : ControlPlaneDatabase, IAsyncD
 
     public override bool IsShared => true;
 
+    private volatile bool _durabilityChecked;
+
     public override DbConnection Open()
     {
         try
         {
-            return _dataSource.OpenConnection();
+            var connection = _dataSource.OpenConnection();
+            if (!_durabilityChecked)
+            {
+                ZenMesh.Data.PostgresDurability.RequireSynchronousCommit(connection, _description, "the Flow API answers 2xx only for changes that survive a crash");
+                _durabilityChecked = true;
+            }
+            return connection;
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {

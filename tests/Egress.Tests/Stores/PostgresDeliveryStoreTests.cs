@@ -96,4 +96,15 @@ public sealed class PostgresDeliveryStoreTests(PostgresServerFixture postgres) :
         await Store.FinishAttemptAsync(Outcome(mine[0], DeliveryStates.Delivered, Now, Now, 200), CancellationToken.None);
         Assert.Equal(["ev_1/a"], (await DueAsync(other, "a", Now)).Select(d => d.JobId));
     }
+
+    [PostgresFact]
+    public async Task SynchronousCommitOff_IsRefusedAtStart_SayingHowToTurnItOn()
+    {
+        var off = new Npgsql.NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync()) { Options = "-c synchronous_commit=off" }.ToString();
+
+        var refused = Assert.Throws<InvalidOperationException>(() => new PostgresDeliveryStore(Options.Create(new EgressOptions { Postgres = off })));
+
+        Assert.StartsWith("synchronous_commit is off for user '", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("the egress acknowledges a job", refused.Message, StringComparison.Ordinal);
+    }
 }

@@ -162,4 +162,16 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
         var error = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync("--postgres", $"Host=127.0.0.1;Port={port};Username=zenmesh;Database=zenmesh;Timeout=2"));
         Assert.Contains($"127.0.0.1:{port}", error.Message);
     }
+
+    [PostgresFact]
+    public async Task SynchronousCommitOff_StopsTheStart_SayingHowToTurnItOn()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        var off = new Npgsql.NpgsqlConnectionStringBuilder(database) { Options = "-c synchronous_commit=off" }.ToString();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync("--postgres", off));
+
+        Assert.Contains("synchronous_commit is off for PostgreSQL database", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ALTER ROLE ... SET synchronous_commit = on", error.Message, StringComparison.Ordinal);
+    }
 }
