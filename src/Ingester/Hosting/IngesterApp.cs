@@ -172,6 +172,10 @@ public static class IngesterApp
                 ? "Ingester:Store (--store) 'log': the log store was removed; the embedded store is SQLite. Leave --store out (a data directory that still holds log events is refused at start, saying how to drain it)."
                 : $"Ingester:Store (--store) '{o.Store}' is not a store; the embedded store is 'sqlite' (leave --store out), or give --postgres for several ingesters.");
         }
+        if (o.DedupWriteBatch < 1)
+        {
+            problems.Add($"Ingester:DedupWriteBatch {o.DedupWriteBatch} must be at least 1 (default 65536).");
+        }
         if (o.StoreProbeInterval <= TimeSpan.Zero)
         {
             problems.Add($"Ingester:StoreProbeInterval {o.StoreProbeInterval} must be positive (default 00:00:05).");

@@ -77,6 +77,12 @@ public sealed record IngesterOptions
     public TimeSpan StoreProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How many new dedup keys wait in memory (their events' rows hold them durably) before they are
+    /// written to their days' tables in one sorted batch; also the most a restart reads back.
+    /// </summary>
+    public int DedupWriteBatch { get; init; } = 65_536;
+
+    /// <summary>
     /// Tests only, never configuration (internal, so no setting binds it): the store commits
     /// without syncing, so the power-loss tests can show that they catch a store that does not sync.
     /// </summary>

@@ -195,7 +195,27 @@ public abstract partial class GroupCommitStore : IEventStore
                 Interlocked.Add(ref _pending, -appended);
                 replies.Send();
             }
+            if (_health.Writable)
+            {
+                try
+                {
+                    Maintain(idle: _queue.Reader.Count == 0);
+                }
+                catch (Exception e)
+                {
+                    // Nothing answered depends on it; it is tried again after the next batch.
+                    Log.MaintenanceFailed(Logger, $"{e.GetType().Name}: {e.Message}");
+                }
+            }
         }
+    }
+
+    /// <summary>
+    /// Work the store may do on the writer between batches, once the waiting webhooks have their
+    /// answers; <paramref name="idle"/> when nothing is queued (so no answer would wait for it).
+    /// </summary>
+    protected virtual void Maintain(bool idle)
+    {
     }
 
     /// <summary>
@@ -318,6 +338,9 @@ public abstract partial class GroupCommitStore : IEventStore
     {
         [LoggerMessage(EventId = 3100, Level = LogLevel.Error, Message = "the event store cannot write: {Reason}; webhooks get 503 with Retry-After (nothing is accepted), /healthz says so, and the store is probed until it can write again")]
         public static partial void CommitFailed(ILogger logger, string reason, Exception exception);
+
+        [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "the event store's upkeep between batches failed: {Reason}; tried again after the next batch")]
+        public static partial void MaintenanceFailed(ILogger logger, string reason);
 
         [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "the event store can write again (it could not: {Reason})")]
         public static partial void Writable(ILogger logger, string? reason);

@@ -12,7 +12,9 @@ namespace ZenMesh.Ingester.Storage;
 /// is told they are stored, through the one group-commit writer (so nothing waits on SQLite's busy
 /// lock). Events live in one table per UTC day, and so do their dedup keys (the first 16 bytes of
 /// SHA-256, <see cref="DedupHash"/>), so retention and the dedup window each drop whole tables
-/// instead of deleting rows. The file is checked (PRAGMA quick_check) before it is served.
+/// instead of deleting rows. Each event's row holds its key, which is what makes it durable: the
+/// keys' own tables are written behind, in sorted batches (see SqliteEventStore.Dedup). The file is
+/// checked (PRAGMA quick_check) before it is served.
 /// </summary>
 public sealed partial class SqliteEventStore : GroupCommitStore
 {
@@ -36,10 +38,13 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS dedup_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
             """).ExecuteNonQuery();
         _partitions = [.. Tables(connection, "events_")];
-        _dedupDays = [.. Tables(connection, "dedup_")];
-        CompleteDedupDays(connection);
+        _dedupDays = [.. Tables(connection, "dedup_").Where(d => d != "written")];
+        RecoverUnwrittenKeys(connection);
+        // A store from before the keys were kept in SQLite may bring many: written at once, not held.
+        Maintain(idle: true);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
@@ -115,6 +120,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         Span<char> receivedAt = stackalloc char[40];
         Span<byte> hash = stackalloc byte[DedupHash.Bytes];
         var inBatch = new Dictionary<UInt128, string>();
+        var claims = new List<(UInt128 Key, string Id, string Day, long Row)>();
         var partitions = _partitions;
         var dedupDays = _dedupDays;
         long jobDelta = 0;
@@ -126,7 +132,9 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             {
                 case Append { Event: var e, Key: var key } append:
                     DedupHash.Write(key, hash);
-                    if (inBatch.TryGetValue(key, out var sameBatch) || (sameBatch = Remembered(st.DedupLookup(dedupDays).Bind(1, hash).Text(), now)) is not null)
+                    if (inBatch.TryGetValue(key, out var sameBatch)
+                        || (sameBatch = Remembered(_unwritten.TryGetValue(key, out var unwritten) ? unwritten.Id : null, now)) is not null
+                        || (sameBatch = Remembered(st.DedupLookup(dedupDays).Bind(1, hash).Text(), now)) is not null)
                     {
                         append.Outcome = new StoredEvent(sameBatch, Duplicate: true);
                         continue;
@@ -138,15 +146,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                         st.Connection.Command($"CREATE TABLE IF NOT EXISTS {Table(partition)} (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL)", transaction).ExecuteNonQuery();
                         partitions = partitions.Add(partition);
                     }
-                    if (!dedupDays.Contains(partition))
-                    {
-                        st.Connection.Command($"CREATE TABLE IF NOT EXISTS {DedupTable(partition)} (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID", transaction).ExecuteNonQuery();
-                        dedupDays = dedupDays.Add(partition);
-                    }
                     e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
                     st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
                         .Bind(6, receivedAt[..written]).BindUtf8Text(7, e.HeadersJson).Bind(8, e.Body).Execute();
-                    st.ClaimIn(partition).Bind(1, hash).Bind(2, id).Execute();
+                    claims.Add((key, id, partition, st.LastInsertRowId));
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
@@ -163,6 +166,9 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     }
                     break;
                 case Expire expire:
+                    // Keys still only in memory are written first: their events' rows, which would
+                    // rebuild them after a crash, may be about to go.
+                    dedupDays = WriteKeys(transaction, dedupDays, claims);
                     var result = ExpireIn(transaction, partitions, dedupDays, now);
                     partitions = partitions.Except(result.DroppedPartitions);
                     dedupDays = dedupDays.Except(result.DroppedDedupDays);
@@ -187,6 +193,15 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         }
         _partitions = partitions;
         _dedupDays = dedupDays;
+        // Only now: a key remembered for a transaction that rolled back would turn its redelivery away.
+        if (batch.Any(w => w is Expire))
+        {
+            _unwritten.Clear();
+        }
+        foreach (var (key, id, day, row) in claims)
+        {
+            _unwritten[key] = (id, day, row);
+        }
         AddOpenJobs(jobDelta);
     }
 

@@ -46,7 +46,8 @@ public sealed class PowerLossTests
     {
         await using var fs = await PowerLossFilesystem.MountAsync();
         var acknowledged = new List<string>();
-        var store = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = Path.Combine(fs.Path, "ingester"), SkipSyncForTests = skipSync }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+        // Keys written to their tables every 16, so the plug also finds some between two such writes.
+        var store = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = Path.Combine(fs.Path, "ingester"), SkipSyncForTests = skipSync, DedupWriteBatch = 16 }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
         for (var n = 0; n < 200; n++)
         {
             acknowledged.Add((await store.AppendAsync(Event($"d-{n}")).WaitAsync(TestTimeouts.Default)).Id);
@@ -57,8 +58,17 @@ public sealed class PowerLossTests
         var rebuilt = await fs.RebuildAsync();
         try
         {
-            await using var reopened = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = Path.Combine(rebuilt, "ingester") }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
-            return (acknowledged.Count, acknowledged.Count(id => reopened.Body(id) is null));
+            await using var reopened = new SqliteEventStore(Options.Create(new IngesterOptions { DataDir = Path.Combine(rebuilt, "ingester"), DedupWriteBatch = 16 }), TimeProvider.System, NullLogger<SqliteEventStore>.Instance);
+            var lost = acknowledged.Count(id => reopened.Body(id) is null);
+            if (lost == 0)
+            {
+                // Each one's dedup key too: a redelivery is the same event.
+                for (var n = 0; n < acknowledged.Count; n++)
+                {
+                    Assert.Equal(new StoredEvent(acknowledged[n], Duplicate: true), await reopened.AppendAsync(Event($"d-{n}")).WaitAsync(TestTimeouts.Default));
+                }
+            }
+            return (acknowledged.Count, lost);
         }
         catch (DamagedDatabaseException)
         {
@@ -139,7 +149,8 @@ public sealed class PowerLossTests
 
     private static async Task<WebApplication> StartAsync(string dataDir, string secrets)
     {
-        var app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", dataDir, "--secrets-dir", secrets, "--xds", "http://127.0.0.1:9"], b => b.Logging.SetMinimumLevel(LogLevel.Critical));
+        // Dedup keys written to their tables every 32: the plug lands between such writes too.
+        var app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", dataDir, "--secrets-dir", secrets, "--xds", "http://127.0.0.1:9", "--Ingester:DedupWriteBatch", "32"], b => b.Logging.SetMinimumLevel(LogLevel.Critical));
         app.Services.GetRequiredService<EndpointPolicies>().Replace([new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", MaxBodyBytes = 65536 }]);
         await app.StartAsync();
         return app;

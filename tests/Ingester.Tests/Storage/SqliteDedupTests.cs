@@ -9,11 +9,12 @@ using ZenMesh.Ingester.Storage;
 namespace ZenMesh.Ingester.Tests.Storage;
 
 /// <summary>
-/// The embedded store's deduplication, whose keys live in SQLite beside the events, a table per day:
-/// a redelivery is a duplicate with its original id after a restart, after a second store opens the
-/// file without the first having stopped (as after a crash), after retention dropped the day the
-/// event came in (the keys have a window of their own), and in a store from an earlier version
-/// (keys in a dedup table, or in run files of our own), whose keys are rebuilt from its events.
+/// The embedded store's deduplication, whose keys live in SQLite beside the events, a table per day,
+/// written behind in batches: a redelivery is a duplicate with its original id whether its key is
+/// still in memory or written, after a restart, after a second store opens the file without the
+/// first having stopped (as after a crash), after retention dropped the day the event came in (the
+/// keys have a window of their own), and in a store from an earlier version (keys in a dedup table,
+/// or in run files of our own), whose keys are read back from its events.
 /// </summary>
 public sealed class SqliteDedupTests : IAsyncDisposable
 {
@@ -27,8 +28,9 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    // Keys are written to their tables every 8: most tests cross that several times.
     private SqliteEventStore Open(TimeSpan? retention = null, TimeSpan? window = null) =>
-        new(Options.Create(new IngesterOptions { DataDir = _dataDir, Retention = retention ?? TimeSpan.FromDays(7), DedupWindow = window ?? TimeSpan.FromDays(7) }), _time, NullLogger<SqliteEventStore>.Instance);
+        new(Options.Create(new IngesterOptions { DataDir = _dataDir, Retention = retention ?? TimeSpan.FromDays(7), DedupWindow = window ?? TimeSpan.FromDays(7), DedupWriteBatch = 8 }), _time, NullLogger<SqliteEventStore>.Instance);
 
     private Task<StoredEvent> AppendAsync(SqliteEventStore store, string key) =>
         store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), "{}"u8.ToArray(), Encoding.UTF8.GetBytes(key), ["to-ci"])).WaitAsync(TestTimeouts.Default);
@@ -58,14 +60,22 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task AStoreOpenedWhileTheLastOneNeverStopped_FindsItsKeys()
+    public async Task AStoreOpenedWhileTheLastOneNeverStopped_FindsItsKeys_WrittenOrNot()
     {
         var first = Open();
-        var stored = await AppendAsync(first, "only-in-memory");
+        var ids = new List<string>();
+        // 8 written to their table, 3 still only in memory (and in their events' rows).
+        for (var n = 0; n < 11; n++)
+        {
+            ids.Add((await AppendAsync(first, $"key-{n}")).Id);
+        }
 
         await using (var second = Open())
         {
-            Assert.Equal(new StoredEvent(stored.Id, Duplicate: true), await AppendAsync(second, "only-in-memory"));
+            for (var n = 0; n < 11; n++)
+            {
+                Assert.Equal(new StoredEvent(ids[n], Duplicate: true), await AppendAsync(second, $"key-{n}"));
+            }
         }
         await first.DisposeAsync();
     }
