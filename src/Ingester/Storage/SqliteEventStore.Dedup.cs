@@ -18,9 +18,11 @@ public sealed partial class SqliteEventStore
     private readonly Dictionary<UInt128, (string Id, string Day, long Row)> _unwritten = [];
 
     /// <summary>Between batches: the keys waiting in memory are written once there are enough of them (at twice as many, even under load).</summary>
-    protected override void Maintain(bool idle)
+    protected override void Maintain(bool idle) => Maintain(idle, Options.DedupWriteBatch);
+
+    private void Maintain(bool idle, int atLeast)
     {
-        if (_unwritten.Count < Options.DedupWriteBatch || (!idle && _unwritten.Count < 2 * Options.DedupWriteBatch))
+        if (_unwritten.Count < atLeast || (!idle && _unwritten.Count < 2 * atLeast))
         {
             return;
         }
@@ -114,6 +116,9 @@ public sealed partial class SqliteEventStore
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 3113, Level = LogLevel.Warning, Message = "could not write {Keys} dedup keys at stop ({Reason}); the next start reads them back from their events")]
+        public static partial void KeysNotWrittenAtStop(ILogger logger, int keys, string reason);
+
         [LoggerMessage(EventId = 3112, Level = LogLevel.Information, Message = "read back {Keys} dedup keys from the stored events (not yet in their days' tables when the store last stopped)")]
         public static partial void KeysRecovered(ILogger logger, int keys);
     }

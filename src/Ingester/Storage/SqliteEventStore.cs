@@ -214,6 +214,18 @@ public sealed partial class SqliteEventStore : GroupCommitStore
 
     protected override ValueTask DisposeStoreAsync()
     {
+        if (_unwritten.Count > 0 && Health.Writable)
+        {
+            // A clean stop writes the keys waiting in memory, so the next start has none to read back.
+            try
+            {
+                Maintain(idle: true, atLeast: 1);
+            }
+            catch (Exception e) when (e is SqliteException or IOException)
+            {
+                Log.KeysNotWrittenAtStop(Logger, _unwritten.Count, e.Message);
+            }
+        }
         _statements?.Dispose();
         _reader?.Dispose();
         _leases.Dispose();

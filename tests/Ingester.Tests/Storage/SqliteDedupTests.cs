@@ -151,4 +151,25 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         tables.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('dedup', 'dedup_expiry')";
         Assert.Equal(0L, tables.ExecuteScalar());
     }
+
+    [Fact]
+    public async Task AStop_WritesTheKeysWaitingInMemory_AndACrashLeavesThemToTheRows()
+    {
+        var stopped = Open();
+        for (var n = 0; n < 3; n++)
+        {
+            await AppendAsync(stopped, $"stopped-{n}");
+        }
+        await stopped.DisposeAsync();
+        var crashed = Open();
+        await AppendAsync(crashed, "crashed");
+        // Not stopped: its key is only in memory and in its event's row.
+
+        using var check = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "events.db")}");
+        check.Open();
+        using var keys = check.CreateCommand();
+        keys.CommandText = "SELECT COUNT(*) FROM dedup_20261123";
+        Assert.Equal(3L, keys.ExecuteScalar());
+        await crashed.DisposeAsync();
+    }
 }
