@@ -7,9 +7,9 @@ internal static class LogEventIds
     public const int Listening = 2000;
     public const int ServingLastKnownGood = 2100;
     public const int NoLastKnownGood = 2101;
-    public const int CorruptGeneration = 2102;
-    public const int GenerationSaved = 2103;
+    // 2102-2103: the generation store (ZenMesh.Xds.LastKnownGood.LastKnownGoodLogEventIds).
     public const int GenerationSaveFailed = 2104;
+    public const int InconsistentGeneration = 2105;
     public const int UpstreamConnected = 2200;
     public const int UpstreamLost = 2201;
     public const int UpstreamRefused = 2202;

@@ -40,7 +40,7 @@ internal sealed partial class LastKnownGoodLoader(GenerationStore store, ISnapsh
         [LoggerMessage(EventId = LogEventIds.NoLastKnownGood, Level = LogLevel.Information, Message = "no last-known-good config in {Directory} yet; local clients wait for the control plane")]
         public static partial void None(ILogger logger, string directory);
 
-        [LoggerMessage(EventId = LogEventIds.CorruptGeneration, Level = LogLevel.Error, Message = "last-known-good file {File} reads back but is inconsistent ({Errors}); not serving it")]
+        [LoggerMessage(EventId = LogEventIds.InconsistentGeneration, Level = LogLevel.Error, Message = "last-known-good file {File} reads back but is inconsistent ({Errors}); not serving it")]
         public static partial void Corrupt(ILogger logger, string file, string errors);
     }
 }

@@ -201,10 +201,10 @@ public sealed partial class JobReceiver(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 6200, Level = LogLevel.Warning, Message = "the job stream from the ingester at {Address} failed: {Code} {Detail}; reconnecting in {Seconds} s")]
+        [LoggerMessage(EventId = 6500, Level = LogLevel.Warning, Message = "the job stream from the ingester at {Address} failed: {Code} {Detail}; reconnecting in {Seconds} s")]
         public static partial void StreamFailed(ILogger logger, string address, string code, string detail, double seconds);
 
-        [LoggerMessage(EventId = 6201, Level = LogLevel.Error, Message = "could not record delivery jobs: {Reason}; they were not acknowledged and will be handed out again")]
+        [LoggerMessage(EventId = 6501, Level = LogLevel.Error, Message = "could not record delivery jobs: {Reason}; they were not acknowledged and will be handed out again")]
         public static partial void RecordFailed(ILogger logger, string reason);
     }
 }

@@ -107,7 +107,7 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "no xDS stream for node '{Node}' ({Reason}); keeping the config already held, retrying")]
+        [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "no xDS stream for node '{Node}' ({Reason}); keeping the config already held, retrying")]
         public static partial void Lost(ILogger logger, string node, string reason);
     }
 }

@@ -72,7 +72,7 @@ public sealed partial class PolicySubscription(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3200, Level = LogLevel.Error, Message = "could not store the config: {Reason}; using it anyway")]
+        [LoggerMessage(EventId = 1111, Level = LogLevel.Error, Message = "could not store the config: {Reason}; using it anyway")]
         public static partial void SaveFailed(ILogger logger, string reason);
     }
 }
