@@ -104,8 +104,10 @@ public sealed class EvidenceLedger : IAsyncDisposable
                 WriteBatch(batch);
                 batch.ForEach(b => b.Written?.TrySetResult());
             }
-            catch (DbException e)
+            catch (Exception e)
             {
+                // Any failure (an unreachable PostgreSQL is not a DbException): a writer that stopped
+                // here would leave every later Flow API change waiting for its entry forever.
                 batch.ForEach(b => b.Written?.TrySetException(e));
             }
         }
