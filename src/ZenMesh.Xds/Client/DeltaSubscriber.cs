@@ -10,7 +10,8 @@ namespace ZenMesh.Xds.Client;
 
 /// <summary>
 /// A data-plane service as an xDS client: one delta ADS stream as the edge's node, subscribed to
-/// everything of the given types, ACKing what it applies. Each state is handed to the caller; a
+/// everything of the given types, applying each response before it ACKs it and NACKing (with the
+/// reason) what it cannot apply. Each state is handed to the caller; a
 /// broken stream is retried with capped, jittered exponential backoff, resuming from what is held
 /// (initial_resource_versions), so the service keeps its config through any outage.
 /// </summary>
@@ -86,27 +87,47 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
         await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             received = true;
-            if (!held.TryGetValue(response.TypeUrl, out var resources))
+            var before = held.TryGetValue(response.TypeUrl, out var previous) ? previous : null;
+            var resources = before is null ? new Dictionary<string, XdsResource>(StringComparer.Ordinal) : new Dictionary<string, XdsResource>(before, StringComparer.Ordinal);
+            var reply = new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce };
+            // Applied first, then ACKed: what the service cannot apply is NACKed with the reason,
+            // and it keeps the state it had (the control plane records the NACK and does not resend).
+            try
             {
-                resources = new Dictionary<string, XdsResource>(StringComparer.Ordinal);
+                foreach (var name in response.RemovedResources)
+                {
+                    resources.Remove(name);
+                }
+                foreach (var resource in response.Resources.Where(r => r.Resource_ is not null))
+                {
+                    resources[resource.Name] = XdsResource.FromAny(resource.Name, resource.Resource_, resource.Ttl?.ToTimeSpan());
+                }
                 held[response.TypeUrl] = resources;
+                onState(Snapshot.Create(held.Values.SelectMany(r => r.Values), $"xds {nodeId}"));
             }
-            foreach (var name in response.RemovedResources)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                resources.Remove(name);
+                if (before is null)
+                {
+                    held.Remove(response.TypeUrl);
+                }
+                else
+                {
+                    held[response.TypeUrl] = before;
+                }
+                reply.ErrorDetail = new Google.Rpc.Status { Code = (int)StatusCode.InvalidArgument, Message = $"{e.GetType().Name}: {e.Message}" };
+                Log.Refused(logger, nodeId, response.TypeUrl, e.Message);
             }
-            foreach (var resource in response.Resources.Where(r => r.Resource_ is not null))
-            {
-                resources[resource.Name] = XdsResource.FromAny(resource.Name, resource.Resource_, resource.Ttl?.ToTimeSpan());
-            }
-            await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
-            onState(Snapshot.Create(held.Values.SelectMany(r => r.Values), $"xds {nodeId}"));
+            await call.RequestStream.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
         }
         return received;
     }
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1112, Level = LogLevel.Error, Message = "node '{Node}' could not apply the control plane's {TypeUrl} ({Reason}); NACKed it and kept the config it had")]
+        public static partial void Refused(ILogger logger, string node, string typeUrl, string reason);
+
         [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "no xDS stream for node '{Node}' ({Reason}); keeping the config already held, retrying")]
         public static partial void Lost(ILogger logger, string node, string reason);
     }
