@@ -15,7 +15,7 @@ public sealed class SotwProtocolTests : ServerTest
     [Fact] // Rule 1
     public async Task Responses_EachCarryAFreshNonce_AndAnAckEchoesTheLatest()
     {
-        await using var client = Server.Sotw();
+        await using var client = Server.Sotw("nonce-node");
         await client.RequestAsync(TypeUrls.Cluster);
         var first = await client.ReceiveAsync(TypeUrls.Cluster);
         await client.AckAsync(first);
@@ -24,6 +24,17 @@ public sealed class SotwProtocolTests : ServerTest
 
         Assert.NotEqual(first.Nonce, second.Nonce);
         Assert.NotEqual(first.VersionInfo, second.VersionInfo);
+
+        // An ACK counts only when it echoes the latest nonce: one that names the new version but
+        // echoes the first response's nonce is stale, and records nothing.
+        await client.SendAsync(new DiscoveryRequest { TypeUrl = TypeUrls.Cluster, VersionInfo = second.VersionInfo, ResponseNonce = first.Nonce });
+        await client.ExpectNoResponseAsync("to an ACK echoing a stale nonce");
+        Assert.Equal(first.VersionInfo, await AckedAsync());
+        await client.AckAsync(second);
+        await TestTimeouts.Eventually(async () => await AckedAsync() == second.VersionInfo, "the ACK echoing the latest nonce to be recorded");
+
+        async Task<string?> AckedAsync() =>
+            (await Server.ClientsAsync("nonce-node")).Single().GetProperty("types").EnumerateArray().Single(t => t.GetProperty("type").GetString() == "CDS").GetProperty("lastAckedVersion").GetString();
     }
 
     [Fact] // Rule 1: nonces do not survive a reconnect
