@@ -36,6 +36,7 @@ public sealed class CertificateAuthority : IDisposable
         var certFile = Path.Combine(directory, "ca.crt");
         var keyFile = Path.Combine(directory, "ca.key");
         created = false;
+        FinishCreation(directory);
         if (!File.Exists(certFile) || !File.Exists(keyFile))
         {
             if (File.Exists(certFile) != File.Exists(keyFile))
@@ -74,13 +75,46 @@ public sealed class CertificateAuthority : IDisposable
         System.IO.Directory.CreateDirectory(staging);
         ZenMesh.Secrets.SecretFile.Write(Path.Combine(staging, "ca.key"), keyPem);
         ZenMesh.Secrets.SecretFile.Write(Path.Combine(staging, "ca.crt"), certificatePem);
-        if (System.IO.Directory.Exists(full))
+        if (System.IO.Directory.Exists(full) && System.IO.Directory.EnumerateFileSystemEntries(full).Any())
         {
-            // Holds neither file (the caller checked): replaced whole by the staged pair.
-            System.IO.Directory.Delete(full, recursive: true);
+            // A directory with other files in it (a mount, notes): the pair moves in one by one, the key
+            // last; a crash between the two leaves the key in the staging directory, and the next
+            // start finishes the move (FinishCreation).
+            File.Move(Path.Combine(staging, "ca.crt"), Path.Combine(full, "ca.crt"));
+            File.Move(Path.Combine(staging, "ca.key"), Path.Combine(full, "ca.key"));
+            ZenMesh.Data.DirectorySync.Flush(full);
+            System.IO.Directory.Delete(staging);
         }
-        System.IO.Directory.Move(staging, full);
+        else
+        {
+            if (System.IO.Directory.Exists(full))
+            {
+                System.IO.Directory.Delete(full);
+            }
+            System.IO.Directory.Move(staging, full);
+        }
         ZenMesh.Data.DirectorySync.Flush(parent);
+    }
+
+    /// <summary>
+    /// A creation a crash interrupted: its key still staged beside a certificate already moved in is
+    /// moved in too; a staging directory with nothing moved yet is dropped, and the CA made anew.
+    /// </summary>
+    private static void FinishCreation(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        var staging = full + ".creating";
+        if (!System.IO.Directory.Exists(staging))
+        {
+            return;
+        }
+        var stagedKey = Path.Combine(staging, "ca.key");
+        if (File.Exists(Path.Combine(full, "ca.crt")) && !File.Exists(Path.Combine(full, "ca.key")) && File.Exists(stagedKey))
+        {
+            File.Move(stagedKey, Path.Combine(full, "ca.key"));
+            ZenMesh.Data.DirectorySync.Flush(full);
+        }
+        System.IO.Directory.Delete(staging, recursive: true);
     }
 
     /// <summary>A client certificate for an edge: its identity in the SAN (URI) and the subject's CN.</summary>

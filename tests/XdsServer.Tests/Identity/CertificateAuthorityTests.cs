@@ -45,4 +45,29 @@ public sealed class CertificateAuthorityTests : IDisposable
         var error = Assert.Throws<InvalidOperationException>(() => CertificateAuthority.LoadOrCreate(_dir, TimeProvider.System, out _));
         Assert.Equal($"The CA directory {_dir} has only one of ca.crt and ca.key; restore the other, or remove both to create a new CA (which invalidates every edge credential).", error.Message);
     }
+
+    [Fact]
+    public void ACaDirectoryWithOtherFiles_GetsThePair_AndACreationInterruptedBetweenTheTwoFiles_IsFinished()
+    {
+        var caDir = Path.Combine(_dir, "ca");
+        Directory.CreateDirectory(caDir);
+        File.WriteAllText(Path.Combine(caDir, "README"), "the control plane's CA");
+        using (var ca = CertificateAuthority.LoadOrCreate(caDir, TimeProvider.System, out var created))
+        {
+            Assert.True(created);
+        }
+        Assert.True(File.Exists(Path.Combine(caDir, "ca.key")));
+        Assert.True(File.Exists(Path.Combine(caDir, "README")));
+
+        // A crash after the certificate moved in and before the key did: the key is still staged.
+        var staging = Directory.CreateDirectory(caDir + ".creating").FullName;
+        File.Move(Path.Combine(caDir, "ca.key"), Path.Combine(staging, "ca.key"));
+        var pem = File.ReadAllText(Path.Combine(caDir, "ca.crt"));
+
+        using var finished = CertificateAuthority.LoadOrCreate(caDir, TimeProvider.System, out var recreated);
+
+        Assert.False(recreated);
+        Assert.Equal(pem, finished.CertificatePem);
+        Assert.False(Directory.Exists(staging));
+    }
 }
