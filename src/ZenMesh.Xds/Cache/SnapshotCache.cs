@@ -10,7 +10,8 @@ namespace ZenMesh.Xds.Cache;
 public sealed class SnapshotCache : ISnapshotCache
 {
     private readonly object _gate = new();
-    private readonly ConcurrentDictionary<Watcher, byte> _watchers = new();
+    /// <summary>Watchers by node key: a publish for one node wakes its own, not a scan of every stream's.</summary>
+    private readonly ConcurrentDictionary<string, WatcherSet> _watchers = new(StringComparer.Ordinal);
 
     /// <summary>Versions (content hashes) of resources that passed validation: unchanged resources are not checked again.</summary>
     private readonly ConcurrentDictionary<string, byte> _valid = new(StringComparer.Ordinal);
@@ -35,8 +36,15 @@ public sealed class SnapshotCache : ISnapshotCache
             }
             _default = snapshot;
         }
+        // The default serves every node without a snapshot of its own.
         var specific = _byNode;
-        Notify(w => !specific.ContainsKey(w.NodeKey));
+        foreach (var (nodeKey, watchers) in _watchers)
+        {
+            if (!specific.ContainsKey(nodeKey))
+            {
+                Notify(watchers);
+            }
+        }
         return SnapshotUpdate.Ok(snapshot.Version);
     }
 
@@ -55,7 +63,7 @@ public sealed class SnapshotCache : ISnapshotCache
             }
             _byNode = _byNode.SetItem(nodeKey, snapshot);
         }
-        Notify(w => w.NodeKey == nodeKey);
+        Notify(nodeKey);
         return SnapshotUpdate.Ok(snapshot.Version);
     }
 
@@ -69,7 +77,7 @@ public sealed class SnapshotCache : ISnapshotCache
             }
             _byNode = _byNode.Remove(nodeKey);
         }
-        Notify(w => w.NodeKey == nodeKey);
+        Notify(nodeKey);
     }
 
     private IReadOnlyList<string> Check(Snapshot snapshot)
@@ -94,17 +102,73 @@ public sealed class SnapshotCache : ISnapshotCache
     public IDisposable Watch(string nodeKey, Action changed)
     {
         var watcher = new Watcher(this, nodeKey, changed);
-        _watchers.TryAdd(watcher, 0);
+        while (!_watchers.GetOrAdd(nodeKey, _ => new WatcherSet()).TryAdd(watcher))
+        {
+            // That set was just retired (its last watcher left): the next GetOrAdd makes a new one.
+        }
         return watcher;
     }
 
-    private void Notify(Func<Watcher, bool> affected)
+    private void Notify(string nodeKey)
     {
-        foreach (var watcher in _watchers.Keys)
+        if (_watchers.TryGetValue(nodeKey, out var watchers))
         {
-            if (affected(watcher))
+            Notify(watchers);
+        }
+    }
+
+    private static void Notify(WatcherSet watchers)
+    {
+        foreach (var watcher in watchers.Snapshot())
+        {
+            watcher.Changed();
+        }
+    }
+
+    private void Remove(Watcher watcher)
+    {
+        if (_watchers.TryGetValue(watcher.NodeKey, out var watchers) && watchers.RemoveAndRetireIfEmpty(watcher))
+        {
+            // Gone with its last watcher, so node keys that come and go (or a client inventing them) leave nothing behind.
+            _watchers.TryRemove(KeyValuePair.Create(watcher.NodeKey, watchers));
+        }
+    }
+
+    /// <summary>One node key's watchers; once retired (emptied and about to leave the map) it takes no more.</summary>
+    private sealed class WatcherSet
+    {
+        private readonly Lock _gate = new();
+        private readonly HashSet<Watcher> _watchers = [];
+        private bool _retired;
+
+        public bool TryAdd(Watcher watcher)
+        {
+            lock (_gate)
             {
-                watcher.Changed();
+                if (_retired)
+                {
+                    return false;
+                }
+                _watchers.Add(watcher);
+                return true;
+            }
+        }
+
+        public bool RemoveAndRetireIfEmpty(Watcher watcher)
+        {
+            lock (_gate)
+            {
+                _watchers.Remove(watcher);
+                _retired = _watchers.Count == 0;
+                return _retired;
+            }
+        }
+
+        public Watcher[] Snapshot()
+        {
+            lock (_gate)
+            {
+                return [.. _watchers];
             }
         }
     }
@@ -113,6 +177,6 @@ public sealed class SnapshotCache : ISnapshotCache
     {
         public string NodeKey { get; } = nodeKey;
         public Action Changed { get; } = changed;
-        public void Dispose() => owner._watchers.TryRemove(this, out _);
+        public void Dispose() => owner.Remove(this);
     }
 }
