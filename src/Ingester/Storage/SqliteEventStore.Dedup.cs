@@ -9,7 +9,7 @@ namespace ZenMesh.Ingester.Storage;
 /// key's place in them is random, so writing each key in its event's commit touched a page of its
 /// own each time: a third of the throughput, and 10 KiB more written per 1 KB event
 /// (bench/README, session 28). So new keys wait in memory (where lookups see them too) and are
-/// written in sorted batches, with how far each day's rows are covered (dedup_written); opening the
+/// written in sorted batches, with how far each day's rows are covered (keys_written); opening the
 /// store reads back the rows after that, so a crash loses no key. The database stays the one truth.
 /// </summary>
 public sealed partial class SqliteEventStore
@@ -26,22 +26,14 @@ public sealed partial class SqliteEventStore
         {
             return;
         }
-        try
+        OnWriterConnection(st =>
         {
-            _statements ??= new Statements(Open());
-            using var transaction = _statements.Connection.BeginTransaction();
+            using var transaction = st.Connection.BeginTransaction();
             var days = WriteKeys(transaction, _dedupDays, []);
             transaction.Commit();
             _dedupDays = days;
             _unwritten.Clear();
-        }
-        catch
-        {
-            // As after a failed commit: the keys stay in memory, and the next try starts on a connection of its own.
-            _statements?.Dispose();
-            _statements = null;
-            throw;
-        }
+        });
     }
 
     /// <summary>
@@ -68,7 +60,7 @@ public sealed partial class SqliteEventStore
                 DedupHash.Write(key, hash);
                 claim.Bind(1, hash).Bind(2, id).Execute();
             }
-            connection.Command("INSERT INTO dedup_written (day, through_rowid) VALUES (@day, @row) ON CONFLICT (day) DO UPDATE SET through_rowid = MAX(through_rowid, excluded.through_rowid)", transaction)
+            connection.Command("INSERT INTO keys_written (day, through_rowid) VALUES (@day, @row) ON CONFLICT (day) DO UPDATE SET through_rowid = MAX(through_rowid, excluded.through_rowid)", transaction)
                 .With("@day", day.Key).With("@row", day.Max(c => c.Row)).ExecuteNonQuery();
         }
         return days;
@@ -76,14 +68,14 @@ public sealed partial class SqliteEventStore
 
     /// <summary>
     /// At open: the keys of every event inside the dedup window that its day's table does not cover
-    /// yet (rows after dedup_written's mark; every row, for a store from before the keys were kept
+    /// yet (rows after keys_written's mark; every row, for a store from before the keys were kept
     /// in SQLite) wait in memory as if just committed. Earlier versions' dedup table and run files go.
     /// </summary>
     private void RecoverUnwrittenKeys(SqliteConnection connection)
     {
         var horizon = Time.GetUtcNow() - Options.DedupWindow;
         var written = new Dictionary<string, long>(StringComparer.Ordinal);
-        using (var rows = connection.Command("SELECT day, through_rowid FROM dedup_written").ExecuteReader())
+        using (var rows = connection.Command("SELECT day, through_rowid FROM keys_written").ExecuteReader())
         {
             while (rows.Read())
             {

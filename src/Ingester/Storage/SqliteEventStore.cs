@@ -38,10 +38,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS dedup_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS keys_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
             """).ExecuteNonQuery();
         _partitions = [.. Tables(connection, "events_")];
-        _dedupDays = [.. Tables(connection, "dedup_").Where(d => d != "written")];
+        _dedupDays = [.. Tables(connection, "dedup_")];
         RecoverUnwrittenKeys(connection);
         // A store from before the keys were kept in SQLite may bring many: written at once, not held.
         Maintain(idle: true);
@@ -81,41 +81,33 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         return connection;
     }
 
-    protected override void Probe()
-    {
-        try
-        {
-            _statements ??= new Statements(Open());
-            _statements.Connection.Command("INSERT OR REPLACE INTO probe (id, at) VALUES (1, @at)").With("@at", Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)).ExecuteNonQuery();
-        }
-        catch
-        {
-            _statements?.Dispose();
-            _statements = null;
-            throw;
-        }
-    }
+    protected override void Probe() =>
+        OnWriterConnection(st => st.Connection.Command("INSERT OR REPLACE INTO probe (id, at) VALUES (1, @at)").With("@at", Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)).ExecuteNonQuery());
 
-    protected override void Commit(IReadOnlyList<Work> batch)
-    {
-        try
-        {
-            CommitOnce(batch);
-        }
-        catch
-        {
-            // After a failed commit (a full disk, an I/O error) SQLite may have rolled back on its own:
-            // the next batch starts on a connection of its own rather than on whatever state is left.
-            _statements?.Dispose();
-            _statements = null;
-            throw;
-        }
-    }
+    protected override void Commit(IReadOnlyList<Work> batch) => OnWriterConnection(st => CommitOn(st, batch));
 
-    private void CommitOnce(IReadOnlyList<Work> batch)
+    /// <summary>
+    /// Runs writer work on the writer's connection. After a failure (a full disk, an I/O error)
+    /// SQLite may have rolled back on its own: the next work starts on a connection of its own
+    /// rather than on whatever state is left.
+    /// </summary>
+    private void OnWriterConnection(Action<Statements> work)
     {
         _statements ??= new Statements(Open());
-        var st = _statements;
+        try
+        {
+            work(_statements);
+        }
+        catch
+        {
+            _statements.Dispose();
+            _statements = null;
+            throw;
+        }
+    }
+
+    private void CommitOn(Statements st, IReadOnlyList<Work> batch)
+    {
         var now = Time.GetUtcNow();
         Span<char> receivedAt = stackalloc char[40];
         Span<byte> hash = stackalloc byte[DedupHash.Bytes];

@@ -65,11 +65,7 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
 
     private Task<HttpResponseMessage> GitHubAsync(string body, string delivery, string secret = Secret, string endpoint = "gh")
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/hooks/default/{endpoint}") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(body))));
-        request.Headers.Add("X-GitHub-Delivery", delivery);
-        request.Headers.Add("X-GitHub-Event", "push");
-        return _http.SendAsync(request);
+        return _http.SendAsync(GitHubWebhook.Request($"/hooks/default/{endpoint}", body, delivery, secret));
     }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;

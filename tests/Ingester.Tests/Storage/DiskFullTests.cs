@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -104,10 +102,6 @@ public sealed class DiskFullTests : IAsyncDisposable
     private static Task<HttpResponseMessage> SendAsync(HttpClient http, string delivery, string padding)
     {
         var body = $$"""{"delivery":"{{delivery}}","padding":"{{padding}}"}""";
-        var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/default/gh") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes(body))));
-        request.Headers.Add("X-GitHub-Delivery", delivery);
-        request.Headers.Add("X-GitHub-Event", "push");
-        return http.SendAsync(request);
+        return http.SendAsync(GitHubWebhook.Request("/hooks/default/gh", body, delivery, Secret));
     }
 }

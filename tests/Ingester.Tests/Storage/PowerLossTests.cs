@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -176,11 +175,7 @@ public sealed class PowerLossTests
     private static Task<HttpResponseMessage> SendAsync(HttpClient http, string delivery, CancellationToken cancellationToken)
     {
         var body = $$"""{"delivery":"{{delivery}}","padding":"{{new string('x', 900)}}"}""";
-        var request = new HttpRequestMessage(HttpMethod.Post, "/hooks/default/gh") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes(body))));
-        request.Headers.Add("X-GitHub-Delivery", delivery);
-        request.Headers.Add("X-GitHub-Event", "push");
-        return http.SendAsync(request, cancellationToken);
+        return http.SendAsync(GitHubWebhook.Request("/hooks/default/gh", body, delivery, Secret), cancellationToken);
     }
 
     private static async Task<JsonElement> JsonAsync(HttpResponseMessage response) => JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
