@@ -20,7 +20,7 @@ namespace ZenMesh.Ingester.Intake;
 /// <remarks>
 /// One instance serves every webhook, mapped as a plain request delegate: everything it uses is a
 /// singleton, so a request needs no service scope and no parameter binding (with their async state,
-/// about 7% of what each webhook allocated; bench/README, session 18).
+/// about 7% of what each webhook allocated; bench/HISTORY.md, session 18).
 /// </remarks>
 public sealed class HookEndpoint(EndpointPolicies policies, SecretStore secrets, IEventStore store, IntakeCounters counters, IOptions<IngesterOptions> options, TimeProvider time, ServiceTracing tracing, IntakeLog log)
 {

@@ -5,7 +5,7 @@ namespace ZenMesh.Ingester.Storage;
 /// the waiting webhooks' continuations (their 2xx, or their 503) one after another, each as far as
 /// handing its response to Kestrel. The writer is running then; a thread-pool worker had to be woken
 /// for them, and that wait (70-290 us a batch, in 5 s averages) was longer than a webhook's place in line
-/// here (bench/README, session 19). Before that, each webhook had a work item of its own, and the
+/// here (bench/HISTORY.md, session 19). Before that, each webhook had a work item of its own, and the
 /// wake-ups and context switches cost more than the answers themselves.
 /// The waiters' completion sources must not run continuations asynchronously, or each would still
 /// be queued on its own. And what a waiter runs must not block: it would hold up every commit after it.

@@ -11,7 +11,7 @@ namespace ZenMesh.Ingester.Storage;
 /// <c>Guid.CreateVersion7</c> reads its 16 random bytes from /dev/urandom with a system call per id on
 /// .NET's Linux builds. The store's one writer makes every id, and a system call costs 1.1-1.5 us on
 /// this virtual machine. Without them, about 5% more webhooks were stored in the same time
-/// (bench/README, session 21).
+/// (bench/HISTORY.md, session 21).
 /// </remarks>
 public sealed class EventUuids
 {

@@ -8,7 +8,7 @@ namespace ZenMesh.Ingester.Storage;
 /// The keys' own tables (one per day, a B-tree on the 16-byte hash) are what a lookup reads, and a
 /// key's place in them is random, so writing each key in its event's commit touched a page of its
 /// own each time: a third of the throughput, and 10 KiB more written per 1 KB event
-/// (bench/README, session 28). So new keys wait in memory (where lookups see them too) and are
+/// (bench/HISTORY.md, session 28). So new keys wait in memory (where lookups see them too) and are
 /// written in sorted batches, with how far each day's rows are covered (keys_written); opening the
 /// store reads back the rows after that, so a crash loses no key. The database stays the one truth.
 /// </summary>

@@ -6,7 +6,7 @@ namespace ZenMesh.Ingester.Verification;
 /// <summary>
 /// HMAC-SHA256 keyed once per secret and reused across webhooks. A one-shot HMAC sets its key up,
 /// fetches the algorithm and frees it all again on every call: 2.0 us for a 1 KiB body here,
-/// against 1.2 us for an instance keyed before (bench/README, session 26), on every webhook. The
+/// against 1.2 us for an instance keyed before (bench/HISTORY.md, session 26), on every webhook. The
 /// signed text is hashed in parts ("{t}." and then the body), so it is never copied into one array.
 /// </summary>
 /// <remarks>
