@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using ZenMesh.Xds;
 using System.Text.Json;
 using System.Text.Json.Serialization;

@@ -3,7 +3,7 @@ using Envoy.Config.Core.V3;
 namespace ZenMesh.Xds.Cache;
 
 /// <summary>The default: one snapshot per node id.</summary>
-public sealed class NodeIdHash : INodeHash
+internal sealed class NodeIdHash : INodeHash
 {
     public string KeyOf(Node node) => node.Id;
 }

@@ -20,7 +20,7 @@ public interface INodeAuthorizer
 }
 
 /// <summary>Trusts the node id each client presents: loopback-only servers (local development, the agent's relay).</summary>
-public sealed class TrustedNodeIds : INodeAuthorizer
+internal sealed class TrustedNodeIds : INodeAuthorizer
 {
     public bool Required => false;
 

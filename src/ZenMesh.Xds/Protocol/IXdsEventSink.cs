@@ -13,7 +13,7 @@ public interface IXdsEventSink
 }
 
 /// <summary>Reports nothing: for hosts that keep no record of ACKs and NACKs beyond client status.</summary>
-public sealed class NoXdsEvents : IXdsEventSink
+internal sealed class NoXdsEvents : IXdsEventSink
 {
     public void Acked(Node node, string typeUrl, string version)
     {

@@ -3,7 +3,7 @@ using Grpc.Core;
 namespace ZenMesh.Xds.Protocol;
 
 /// <summary>Counts open streams and refuses new ones past the limit.</summary>
-public sealed class StreamAdmission(XdsLimits limits)
+internal sealed class StreamAdmission(XdsLimits limits)
 {
     private int _open;
 

@@ -6,7 +6,7 @@ using ZenMesh.Xds.Status;
 namespace ZenMesh.Xds.Protocol;
 
 /// <summary>What every stream needs from the server, bundled so services stay one-liners.</summary>
-public sealed class XdsStreamDependencies(
+internal sealed class XdsStreamDependencies(
     ISnapshotCache cache,
     INodeHash nodeHash,
     ClientRegistry registry,

@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using System.Collections;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;

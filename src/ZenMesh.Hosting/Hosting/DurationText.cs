@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
-namespace ZenMesh.Xds;
+namespace ZenMesh.Hosting;
 
 /// <summary>
 /// Durations as people write them in config: "500ms", "2s", "5m", "1h30m", "72h". Read and written

@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace ZenMesh.Xds.Client;
+namespace ZenMesh.Hosting;
 
 /// <summary>The checks every data-plane service makes of its options, each problem naming the setting, its switch and a value that works.</summary>
 public static class ServiceOptionChecks
