@@ -5,12 +5,13 @@ using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.Upstream;
 using ZenMesh.Contracts.V1;
+using ZenMesh.Hosting.Resilience;
 
 namespace ZenMesh.Agent.Identity;
 
 /// <summary>
 /// Renews the edge credential two thirds into its life, over mutual TLS with the current one and a
-/// new key; a failed attempt is retried with backoff while a third of the life remains.
+/// new key; a failed attempt is retried with the one backoff while a third of the life remains.
 /// </summary>
 internal sealed partial class CredentialRenewer(UpstreamChannel upstream, IOptions<AgentOptions> options, TimeProvider time, ILogger<CredentialRenewer> logger) : BackgroundService
 {
@@ -21,7 +22,11 @@ internal sealed partial class CredentialRenewer(UpstreamChannel upstream, IOptio
             return;
         }
         var client = new EdgeEnrollment.EdgeEnrollmentClient(upstream.Channel);
-        var failures = 0;
+        // The one backoff, retrying a failed renewal for as long as it takes (the credential stays valid meanwhile).
+        var retry = new Backoff(options.Value.ReconnectDelay, options.Value.MaxReconnectDelay * 4).RetryForever(
+            time,
+            e => e is RpcException or IOException or UnauthorizedAccessException,
+            (e, delay) => Log.Failed(logger, upstream.Credentials.Current?.NodeId ?? "?", upstream.Credentials.Current?.NotAfter ?? default, e.Message, delay));
         string? justIssued = null;
         while (!stoppingToken.IsCancellationRequested && upstream.Credentials.Current is { } current)
         {
@@ -43,27 +48,25 @@ internal sealed partial class CredentialRenewer(UpstreamChannel upstream, IOptio
                     await Task.Delay(wait < TimeSpan.FromHours(1) ? wait : TimeSpan.FromHours(1), time, stoppingToken).ConfigureAwait(false);
                     continue;
                 }
-                using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-                var csr = new CertificateRequest($"CN={current.NodeId}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
-                var issued = await client.RenewAsync(new RenewRequest { CsrPem = csr }, cancellationToken: stoppingToken).ResponseAsync.ConfigureAwait(false);
-                var renewed = CredentialFiles.Save(options.Value.StateDir, issued.NodeId, current.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key, issued.IssuerPem);
+                var renewed = await retry.ExecuteAsync(token => RenewAsync(client, current, token), stoppingToken).ConfigureAwait(false);
                 upstream.Credentials.Replace(renewed);
                 justIssued = renewed.Serial;
-                failures = 0;
                 Log.Renewed(logger, renewed.NodeId, renewed.Serial, renewed.NotAfter);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (e is RpcException or IOException or UnauthorizedAccessException)
-            {
-                failures++;
-                var delay = TimeSpan.FromTicks(Math.Min(options.Value.MaxReconnectDelay.Ticks * 4, options.Value.ReconnectDelay.Ticks * (1L << Math.Min(failures, 16))));
-                Log.Failed(logger, current.NodeId, current.NotAfter, e.Message, delay);
-                await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-            }
         }
+    }
+
+    /// <summary>One renewal: a new key, its CSR signed over mutual TLS with the current credential, the result saved.</summary>
+    private async ValueTask<EdgeCredential> RenewAsync(EdgeEnrollment.EdgeEnrollmentClient client, EdgeCredential current, CancellationToken cancellationToken)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = new CertificateRequest($"CN={current.NodeId}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        var issued = await client.RenewAsync(new RenewRequest { CsrPem = csr }, cancellationToken: cancellationToken).ResponseAsync.ConfigureAwait(false);
+        return CredentialFiles.Save(options.Value.StateDir, issued.NodeId, current.ControlPlane, issued.CertificatePem, issued.CaCertificatePem, key, issued.IssuerPem);
     }
 
     private static partial class Log

@@ -3,12 +3,11 @@ using Envoy.Service.Discovery.V3;
 using Grpc.Core;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using Polly;
-using Polly.Retry;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.LastKnownGood;
 using ZenMesh.Xds.LastKnownGood;
 using ZenMesh.Agent.Status;
+using ZenMesh.Hosting.Resilience;
 using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
 
 namespace ZenMesh.Agent.Upstream;
@@ -17,7 +16,7 @@ namespace ZenMesh.Agent.Upstream;
 /// The agent's one outbound connection: a delta ADS stream to the control plane as the edge's node,
 /// subscribed to everything of every type. Each consistent state it reaches is served to the local
 /// clients and stored as a new generation; an incomplete one (clusters before their endpoints) waits
-/// for the rest. Reconnects back off exponentially with jitter, and resume from what is held
+/// for the rest. Reconnects back off the one way (<see cref="ReconnectLoop"/>), and resume from what is held
 /// (initial_resource_versions), so a reconnect costs only what changed.
 /// </summary>
 internal sealed partial class UpstreamSync(
@@ -47,48 +46,29 @@ internal sealed partial class UpstreamSync(
         _published = served.Types.IsEmpty ? null : served.Version;
 
         var client = new Ads.AggregatedDiscoveryServiceClient(upstream.Channel);
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions
+        // Fail static: no failure stops the relay serving what it has, so every one is retried;
+        // what is not a lost connection is logged as the fault it is.
+        var loop = new ReconnectLoop(new Backoff(_options.ReconnectDelay, _options.MaxReconnectDelay), time, _ => true);
+        await loop.RunAsync(
+            (progressed, token) => RunStreamAsync(client, progressed, token),
+            (lost, delay) =>
             {
-                ShouldHandle = new PredicateBuilder().Handle<RpcException>().Handle<IOException>().Handle<HttpRequestException>(),
-                MaxRetryAttempts = int.MaxValue,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = _options.ReconnectDelay,
-                MaxDelay = _options.MaxReconnectDelay,
-                OnRetry = args =>
+                var reason = Describe(lost);
+                status.Disconnected(reason);
+                if (lost is null or RpcException or IOException or HttpRequestException)
                 {
-                    var reason = Describe(args.Outcome.Exception);
-                    status.Disconnected(reason);
-                    Log.Lost(logger, upstream.Address, reason, args.RetryDelay);
-                    return default;
-                },
-            })
-            .Build();
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                // A stream that worked and then ended returns normally: the next failure starts the backoff afresh.
-                await pipeline.ExecuteAsync(RunStreamAsync, client, stoppingToken).ConfigureAwait(false);
-                await Task.Delay(_options.ReconnectDelay, time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-#pragma warning disable CA1031 // Fail static: a fault here must never stop the relay serving what it has.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                status.Disconnected(e.Message);
-                Log.Fault(logger, e);
-                await Task.Delay(_options.MaxReconnectDelay, time, stoppingToken).ConfigureAwait(false);
-            }
-        }
+                    Log.Lost(logger, upstream.Address, reason, delay);
+                }
+                else
+                {
+                    Log.Fault(logger, lost);
+                }
+            },
+            stoppingToken).ConfigureAwait(false);
     }
 
-    private async ValueTask RunStreamAsync(Ads.AggregatedDiscoveryServiceClient client, CancellationToken cancellationToken)
+    /// <summary>One stream, until it ends or breaks; <paramref name="progressed"/> on each response.</summary>
+    private async Task RunStreamAsync(Ads.AggregatedDiscoveryServiceClient client, Action progressed, CancellationToken cancellationToken)
     {
         if (upstream.UsesTls && upstream.Credentials.Current is null)
         {
@@ -131,6 +111,8 @@ internal sealed partial class UpstreamSync(
                     {
                         if (item is DeltaDiscoveryResponse response)
                         {
+                            // Progress is a response, not headers: a refusal can come with headers too.
+                            progressed();
                             Apply(response);
                             _lastNonce[response.TypeUrl] = response.Nonce;
                             applied = true;
@@ -167,7 +149,6 @@ internal sealed partial class UpstreamSync(
             await reader.ConfigureAwait(false);
             await forwarder.ConfigureAwait(false);
         }
-        status.Disconnected("the control plane ended the stream");
     }
 
     /// <summary>
@@ -277,7 +258,7 @@ internal sealed partial class UpstreamSync(
     private static string Describe(Exception? e) => e switch
     {
         RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
-        null => "the stream ended",
+        null => "the control plane ended the stream",
         _ => e.Message,
     };
 

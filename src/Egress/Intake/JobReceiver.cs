@@ -8,6 +8,7 @@ using ZenMesh.Egress.Flows;
 using ZenMesh.Egress.Hosting;
 using ZenMesh.Egress.Scheduling;
 using ZenMesh.Egress.Storage;
+using ZenMesh.Hosting.Resilience;
 
 namespace ZenMesh.Egress.Intake;
 
@@ -16,7 +17,7 @@ namespace ZenMesh.Egress.Intake;
 /// subscribes to the flows in its config, records whatever has arrived in one transaction, and
 /// only then acknowledges those jobs. A job the egress took but did not record (a crash) is handed
 /// out again when its lease runs out; one it recorded twice is kept once. A change in the set of
-/// flows resubscribes; a broken stream reconnects with backoff.
+/// flows resubscribes; a broken stream reconnects with the one backoff (<see cref="ReconnectLoop"/>).
 /// </summary>
 public sealed partial class JobReceiver(
     FlowPolicies policies,
@@ -36,44 +37,62 @@ public sealed partial class JobReceiver(
     {
         using var channel = GrpcChannel.ForAddress(options.Value.Ingester, new GrpcChannelOptions { HttpHandler = StreamHandler() });
         var client = new Events.EventsClient(channel);
-        var backoff = TimeSpan.FromMilliseconds(250);
-        while (!stoppingToken.IsCancellationRequested)
+        var loop = new ReconnectLoop(Backoff.Default, time, e => e is RpcException or System.Data.Common.DbException or IOException);
+        await loop.RunAsync(
+            (progressed, token) => SubscribeWhileFlowsLastAsync(client, progressed, token),
+            (lost, delay) =>
+            {
+                switch (lost)
+                {
+                    case null:
+                        status.Connection(false, "the ingester ended the stream");
+                        break;
+                    case RpcException e:
+                        status.Connection(false, $"the ingester at {options.Value.Ingester} is unavailable: {e.Status.StatusCode} {e.Status.Detail}");
+                        Log.StreamFailed(logger, options.Value.Ingester, e.Status.StatusCode.ToString(), e.Status.Detail, delay.TotalSeconds);
+                        break;
+                    default:
+                        status.Connection(false, $"could not record jobs: {lost.Message}");
+                        Log.RecordFailed(logger, lost.Message);
+                        break;
+                }
+            },
+            stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        status.Connection(false, "stopped");
+    }
+
+    /// <summary>
+    /// Subscriptions to the current flows, a new one each time the set of flows changes (that is no
+    /// failure, so no backoff), until one ends or fails.
+    /// </summary>
+    private async Task SubscribeWhileFlowsLastAsync(Events.EventsClient client, Action progressed, CancellationToken stoppingToken)
+    {
+        while (true)
         {
+            stoppingToken.ThrowIfCancellationRequested();
             var flows = Flows();
             if (flows.Count == 0)
             {
                 status.Connection(false, "no flows in this edge's config yet; nothing to subscribe to");
-                await ChangedAsync(flows, TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await ChangedAsync(flows, TimeSpan.FromSeconds(1), stoppingToken).ConfigureAwait(false);
                 continue;
             }
             using var resubscribe = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             var watch = WatchFlowsAsync(flows, resubscribe);
             try
             {
-                await SubscribeAsync(client, flows, () => backoff = TimeSpan.FromMilliseconds(250), resubscribe.Token).ConfigureAwait(false);
-                status.Connection(false, "the ingester ended the stream");
+                await SubscribeAsync(client, flows, progressed, resubscribe.Token).ConfigureAwait(false);
+                return;
             }
-            catch (Exception e) when (resubscribe.IsCancellationRequested && e is OperationCanceledException or RpcException or ChannelClosedException)
+            catch (Exception e) when (resubscribe.IsCancellationRequested && !stoppingToken.IsCancellationRequested && e is OperationCanceledException or RpcException or ChannelClosedException)
             {
-                status.Connection(false, stoppingToken.IsCancellationRequested ? "stopped" : "resubscribing: the flows changed");
+                status.Connection(false, "resubscribing: the flows changed");
+            }
+            finally
+            {
                 await resubscribe.CancelAsync().ConfigureAwait(false);
                 await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                continue;
             }
-            catch (RpcException e) when (!stoppingToken.IsCancellationRequested)
-            {
-                status.Connection(false, $"the ingester at {options.Value.Ingester} is unavailable: {e.Status.StatusCode} {e.Status.Detail}");
-                Log.StreamFailed(logger, options.Value.Ingester, e.Status.StatusCode.ToString(), e.Status.Detail, backoff.TotalSeconds);
-            }
-            catch (Exception e) when (e is System.Data.Common.DbException or IOException && !stoppingToken.IsCancellationRequested)
-            {
-                status.Connection(false, $"could not record jobs: {e.Message}");
-                Log.RecordFailed(logger, e.Message);
-            }
-            await resubscribe.CancelAsync().ConfigureAwait(false);
-            await watch.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
         }
     }
 

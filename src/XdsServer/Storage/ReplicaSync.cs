@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ZenMesh.Hosting.Resilience;
 using ZenMesh.XdsServer.Hosting;
 
 namespace ZenMesh.XdsServer.Storage;
@@ -8,9 +9,10 @@ namespace ZenMesh.XdsServer.Storage;
 /// Keeps this replica in step with the others sharing a PostgreSQL database: LISTEN for their
 /// changes and reload what each names; after every (re)connection and on a slow poll, reload
 /// everything, so a notification missed while disconnected costs a delay, never a divergence.
-/// With SQLite there is one server and nothing to follow.
+/// With SQLite there is one server and nothing to follow. A lost feed reconnects with the one
+/// backoff (<see cref="ReconnectLoop"/>).
 /// </summary>
-internal sealed partial class ReplicaSync(ControlPlaneDatabase database, IEnumerable<IReplicatedState> states, IOptions<XdsServerOptions> options, ILogger<ReplicaSync> logger) : BackgroundService
+internal sealed partial class ReplicaSync(ControlPlaneDatabase database, IEnumerable<IReplicatedState> states, IOptions<XdsServerOptions> options, TimeProvider time, ILogger<ReplicaSync> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,56 +20,60 @@ internal sealed partial class ReplicaSync(ControlPlaneDatabase database, IEnumer
         {
             return;
         }
-        var poll = options.Value.ReplicaPollInterval;
         var description = database.Describe();
-        var failures = 0;
+        var lostBefore = false;
+        var loop = new ReconnectLoop(Backoff.Default, time, e => e is NpgsqlException or IOException or TimeoutException);
+        await loop.RunAsync(
+            async (progressed, token) =>
+            {
+                await FollowAsync(postgres, () =>
+                {
+                    progressed();
+                    if (lostBefore)
+                    {
+                        Log.Reconnected(logger, description);
+                    }
+                    lostBefore = false;
+                }, token).ConfigureAwait(false);
+            },
+            (lost, delay) =>
+            {
+                lostBefore = true;
+                Log.Disconnected(logger, description, lost?.Message ?? "the database closed the connection", delay);
+            },
+            stoppingToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One connection: LISTEN, reload everything, then reload what each notification names (and everything at each poll) until it breaks.</summary>
+    private async Task FollowAsync(PostgresControlPlaneDatabase postgres, Action listening, CancellationToken stoppingToken)
+    {
+        var poll = options.Value.ReplicaPollInterval;
+        await using var connection = new NpgsqlConnection(postgres.ConnectionString);
+        await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
+        var pending = System.Threading.Channels.Channel.CreateUnbounded<string>();
+        connection.Notification += (_, e) => pending.Writer.TryWrite(e.Payload);
+        await using (var listen = new NpgsqlCommand($"LISTEN {PostgresControlPlaneDatabase.Channel}", connection))
+        {
+            await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
+        }
+        listening();
+        RefreshAll();
         while (!stoppingToken.IsCancellationRequested)
         {
-            try
+            // WaitAsync returns after a notification arrives, or false when the poll is due.
+            if (!await connection.WaitAsync(poll, stoppingToken).ConfigureAwait(false))
             {
-                await using var connection = new NpgsqlConnection(postgres.ConnectionString);
-                await connection.OpenAsync(stoppingToken).ConfigureAwait(false);
-                var pending = System.Threading.Channels.Channel.CreateUnbounded<string>();
-                connection.Notification += (_, e) => pending.Writer.TryWrite(e.Payload);
-                await using (var listen = new NpgsqlCommand($"LISTEN {PostgresControlPlaneDatabase.Channel}", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(stoppingToken).ConfigureAwait(false);
-                }
-                if (failures > 0)
-                {
-                    Log.Reconnected(logger, description);
-                }
-                failures = 0;
                 RefreshAll();
-                while (!stoppingToken.IsCancellationRequested)
-                {
-                    // WaitAsync returns after a notification arrives, or false when the poll is due.
-                    if (!await connection.WaitAsync(poll, stoppingToken).ConfigureAwait(false))
-                    {
-                        RefreshAll();
-                        continue;
-                    }
-                    var topics = new HashSet<string>(StringComparer.Ordinal);
-                    while (pending.Reader.TryRead(out var topic))
-                    {
-                        topics.Add(topic);
-                    }
-                    foreach (var state in states.Where(s => topics.Contains(s.Topic)))
-                    {
-                        Refresh(state);
-                    }
-                }
+                continue;
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            var topics = new HashSet<string>(StringComparer.Ordinal);
+            while (pending.Reader.TryRead(out var topic))
             {
-                return;
+                topics.Add(topic);
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
+            foreach (var state in states.Where(s => topics.Contains(s.Topic)))
             {
-                failures++;
-                var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(failures, 7))) * (0.5 + Random.Shared.NextDouble() / 2));
-                Log.Disconnected(logger, description, e.Message, delay);
-                await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
+                Refresh(state);
             }
         }
     }

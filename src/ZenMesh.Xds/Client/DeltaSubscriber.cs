@@ -2,6 +2,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
 using Grpc.Net.Client;
+using ZenMesh.Hosting.Resilience;
 using ZenMesh.Xds.Cache;
 using ZenMesh.Xds.Resources;
 using Ads = Envoy.Service.Discovery.V3.AggregatedDiscoveryService;
@@ -12,13 +13,12 @@ namespace ZenMesh.Xds.Client;
 /// A data-plane service as an xDS client: one delta ADS stream as the edge's node, subscribed to
 /// everything of the given types, applying each response before it ACKs it and NACKing (with the
 /// reason) what it cannot apply. Each state is handed to the caller; a
-/// broken stream is retried with capped, jittered exponential backoff, resuming from what is held
-/// (initial_resource_versions), so the service keeps its config through any outage.
+/// broken stream is retried with the one backoff (<see cref="ReconnectLoop"/>), resuming from what
+/// is held (initial_resource_versions), so the service keeps its config through any outage.
 /// </summary>
 public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, IReadOnlyList<string> typeUrls, TimeProvider time, ILogger logger)
 {
-    public TimeSpan BaseDelay { get; init; } = TimeSpan.FromMilliseconds(250);
-    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+    public Backoff Backoff { get; init; } = Backoff.Default;
 
     /// <summary>
     /// Runs until cancelled. <paramref name="onState"/> gets every state the control plane's responses
@@ -28,46 +28,28 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
     {
         var held = resumeFrom.Types.ToDictionary(t => t.Key, t => new Dictionary<string, XdsResource>(t.Value.Resources, StringComparer.Ordinal), StringComparer.Ordinal);
         var client = new Ads.AggregatedDiscoveryServiceClient(channel);
-        var failures = 0;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
+        var loop = new ReconnectLoop(Backoff, time, e => e is RpcException or IOException or HttpRequestException);
+        await loop.RunAsync(
+            (progressed, token) => StreamAsync(client, held, onState, onConnection, progressed, token),
+            (lost, _) =>
             {
-                var received = await StreamAsync(client, held, onState, onConnection, cancellationToken).ConfigureAwait(false);
-                failures = received ? 0 : failures + 1;
-                onConnection(false, "the control plane ended the stream");
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is RpcException or IOException or HttpRequestException && cancellationToken.IsCancellationRequested)
-            {
-                // Stopping: the call was cancelled by us, not lost.
-                return;
-            }
-            catch (Exception e) when (e is RpcException or IOException or HttpRequestException)
-            {
-                failures++;
-                var reason = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+                var reason = lost switch
+                {
+                    null => "the control plane ended the stream",
+                    RpcException rpc => $"{rpc.StatusCode}: {rpc.Status.Detail}",
+                    _ => lost.Message,
+                };
                 onConnection(false, reason);
-                Log.Lost(logger, nodeId, reason);
-            }
-            var ceiling = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(failures, 16)));
-            // Full jitter: a fleet that lost its control plane together does not return together.
-            var delay = TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling + BaseDelay.TotalMilliseconds / 2);
-            try
-            {
-                await Task.Delay(delay, time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+                if (lost is not null)
+                {
+                    Log.Lost(logger, nodeId, reason);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<bool> StreamAsync(Ads.AggregatedDiscoveryServiceClient client, Dictionary<string, Dictionary<string, XdsResource>> held, Action<Snapshot> onState, Action<bool, string?> onConnection, CancellationToken cancellationToken)
+    /// <summary>One stream, until it ends or breaks; <paramref name="progressed"/> once a response arrives.</summary>
+    private async Task StreamAsync(Ads.AggregatedDiscoveryServiceClient client, Dictionary<string, Dictionary<string, XdsResource>> held, Action<Snapshot> onState, Action<bool, string?> onConnection, Action progressed, CancellationToken cancellationToken)
     {
         using var call = client.DeltaAggregatedResources(cancellationToken: cancellationToken);
         Node? node = new() { Id = nodeId, UserAgentName = "zenmesh" };
@@ -83,10 +65,9 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
         }
         await call.ResponseHeadersAsync.ConfigureAwait(false);
         onConnection(true, null);
-        var received = false;
         await foreach (var response in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            received = true;
+            progressed();
             var before = held.TryGetValue(response.TypeUrl, out var previous) ? previous : null;
             var resources = before is null ? new Dictionary<string, XdsResource>(StringComparer.Ordinal) : new Dictionary<string, XdsResource>(before, StringComparer.Ordinal);
             var reply = new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce };
@@ -120,7 +101,6 @@ public sealed partial class DeltaSubscriber(GrpcChannel channel, string nodeId, 
             }
             await call.RequestStream.WriteAsync(reply, cancellationToken).ConfigureAwait(false);
         }
-        return received;
     }
 
     private static partial class Log
