@@ -51,7 +51,10 @@ internal sealed class EdgeSecretsCache(SnapshotCache inner, IOptions<AgentOption
         }
     }
 
-    public SnapshotUpdate Publish(string nodeKey, Snapshot snapshot) => inner.Publish(nodeKey, EdgeSecrets.With(snapshot, _secretsDir));
+    public IReadOnlyList<string> Check(Snapshot snapshot) => inner.Check(EdgeSecrets.With(snapshot, _secretsDir));
+
+    // Checked again whatever the caller says: the secrets read now may differ from those it checked with.
+    public SnapshotUpdate Publish(string nodeKey, Snapshot snapshot, bool alreadyChecked = false) => inner.Publish(nodeKey, EdgeSecrets.With(snapshot, _secretsDir));
 
     public void Clear(string nodeKey) => inner.Clear(nodeKey);
 

@@ -14,41 +14,54 @@ public sealed record ChangeResult(IReadOnlyList<Problem> Problems, IReadOnlyList
 
 /// <summary>
 /// Holds desired state and keeps the snapshot cache in step with it. A change is validated as a
-/// whole, compiled, stored durably, and only then published per edge; or refused with every problem
-/// and nothing changed. On start, what was stored is loaded and published before anything is served.
+/// whole, compiled, and its compiled config checked, all free of side effects; then stored
+/// durably; then published per edge. Or refused with every problem, and nothing stored or changed.
+/// On start, what was stored is loaded and published before anything is served.
 /// </summary>
+/// <remarks>
+/// No I/O under the lock: it covers only swapping in a new state and publishing its compiled
+/// snapshots, so the order of publishes follows the order of revisions. Saving is optimistic: it
+/// names the revision the change was judged against, and a change that lost the race (to another
+/// request or another replica) catches up and is judged again.
+/// </remarks>
 public sealed class DesiredStateStore
 {
     private readonly object _gate = new();
     private readonly ISnapshotCache _cache;
     private readonly IDesiredStatePersistence _persistence;
     private readonly EvidenceLedger _ledger;
-    private volatile DesiredState _state;
-    private long _revision;
+    private volatile Held _held;
+
+    /// <summary>A state and the stored revision it is, swapped as one.</summary>
+    private sealed record Held(DesiredState State, long Revision);
+
+    /// <summary>A state's compiled snapshots for the edges a change alters, each checked, and the edges it removes.</summary>
+    private sealed record Compiled(IReadOnlyDictionary<string, Snapshot> Snapshots, IReadOnlyList<string> Removed, IReadOnlyList<Problem> Refused);
 
     public DesiredStateStore(ISnapshotCache cache, IDesiredStatePersistence persistence, EvidenceLedger ledger)
     {
         _cache = cache;
         _persistence = persistence;
         _ledger = ledger;
-        (var stored, _revision) = persistence.Load();
+        var (stored, revision) = persistence.Load();
         var problems = DesiredStateValidator.Validate(stored);
         if (problems.Count > 0)
         {
             throw new DesiredStateLoadException(persistence.Describe(), [.. problems.Select(p => p.ToString())]);
         }
-        var refused = Publish(DesiredState.Empty, stored, stored.Edges.Keys);
-        if (refused.Count > 0)
+        var compiled = Compile(DesiredState.Empty, stored, stored.Edges.Keys);
+        if (compiled.Refused.Count > 0)
         {
-            throw new DesiredStateLoadException(persistence.Describe(), [.. refused.Select(p => p.ToString())]);
+            throw new DesiredStateLoadException(persistence.Describe(), [.. compiled.Refused.Select(p => p.ToString())]);
         }
-        _state = stored;
+        _held = new Held(DesiredState.Empty, -1);
+        Publish(new Held(stored, revision), compiled);
     }
 
-    public DesiredState Current => _state;
+    public DesiredState Current => _held.State;
 
     /// <summary>The stored revision this replica's state and snapshots reflect.</summary>
-    public long Revision => Interlocked.Read(ref _revision);
+    public long Revision => _held.Revision;
 
     /// <summary>Raised (outside the lock) with each edge (node id) that a change removed.</summary>
     public event Action<string>? EdgeRemoved;
@@ -57,21 +70,7 @@ public sealed class DesiredStateStore
     /// Catches up with changes another replica stored: reloads, and publishes the edges they touch.
     /// Returns the changes applied (none when already current).
     /// </summary>
-    public IReadOnlyList<Change> Refresh()
-    {
-        IReadOnlyList<Change> changes;
-        DesiredState before;
-        lock (_gate)
-        {
-            if (_persistence.Revision() == _revision)
-            {
-                return [];
-            }
-            (changes, before) = CatchUp();
-        }
-        RaiseRemoved(before, _state);
-        return changes;
-    }
+    public IReadOnlyList<Change> Refresh() => _persistence.Revision() == _held.Revision ? [] : CatchUp();
 
     /// <summary>
     /// Applies a change (see <see cref="TryChange"/>) and writes each resulting change to the evidence
@@ -84,77 +83,107 @@ public sealed class DesiredStateStore
         {
             return result;
         }
+        var state = _held.State;
         foreach (var c in result.Changes)
         {
-            var versions = _state.List(ResourceKind.Edge, c.Tenant).ToDictionary(e => Compiler.CompiledNames.NodeId(c.Tenant, e.Name), e => _cache.Current(Compiler.CompiledNames.NodeId(c.Tenant, e.Name)).Version);
+            var versions = state.List(ResourceKind.Edge, c.Tenant).ToDictionary(e => Compiler.CompiledNames.NodeId(c.Tenant, e.Name), e => _cache.Current(Compiler.CompiledNames.NodeId(c.Tenant, e.Name)).Version);
             var detail = JsonSerializer.Serialize(new { action = c.Action.ToString().ToLowerInvariant(), etag = c.Spec is null ? null : Api.FlowApiJson.ETag(c.Kind, c.Spec), versions });
             await _ledger.AppendAsync(c.Tenant, "change", actor, $"{c.Kind.Plural()}/{c.Name}", detail).ConfigureAwait(false);
         }
         return result;
     }
 
+    /// <summary>
+    /// Validates, compiles and checks the change (a dry run stops there), saves it, then publishes it.
+    /// Refused with every problem, and nothing stored, when any of the three finds one.
+    /// </summary>
     public ChangeResult TryChange(Func<DesiredState, DesiredState> change, bool dryRun = false)
-    {
-        DesiredState before;
-        ChangeResult result;
-        lock (_gate)
-        {
-            before = _state;
-            result = TryChangeLocked(change, dryRun);
-        }
-        RaiseRemoved(before, _state);
-        return result;
-    }
-
-    private ChangeResult TryChangeLocked(Func<DesiredState, DesiredState> change, bool dryRun)
     {
         while (true)
         {
-            var before = _state;
-            var after = change(before);
-            var changes = DesiredStateDiff.Between(before, after);
+            var held = _held;
+            var after = change(held.State);
+            var changes = DesiredStateDiff.Between(held.State, after);
             var problems = DesiredStateValidator.ValidateChange(after, changes.Select(c => (c.Kind, c.Tenant, c.Name, c.Action == ChangeAction.Deleted)));
-            if (problems.Count > 0 || dryRun || changes.Count == 0)
+            if (problems.Count > 0 || changes.Count == 0)
             {
-                return new(problems, problems.Count > 0 ? [] : changes);
+                return new(problems, []);
+            }
+            var compiled = Compile(held.State, after, AffectedEdges(held.State, after, changes));
+            if (compiled.Refused.Count > 0 || dryRun)
+            {
+                return new(compiled.Refused, compiled.Refused.Count > 0 ? [] : changes);
             }
             long revision;
             try
             {
                 // Durable before visible: an edge never runs config that a restart would forget.
-                revision = _persistence.Save(changes, _revision);
+                revision = _persistence.Save(changes, held.Revision);
             }
             catch (StaleRevisionException)
             {
-                // Another replica got there first: take its changes and judge this one again against
-                // them (validation, If-Match), as if it had arrived a moment later.
+                // Another request or replica got there first: take its changes and judge this one
+                // again against them (validation, If-Match), as if it had arrived a moment later.
                 CatchUp();
                 continue;
             }
-            var refused = Publish(before, after, AffectedEdges(before, after, changes));
-            if (refused.Count > 0)
-            {
-                Interlocked.Exchange(ref _revision, _persistence.Save(DesiredStateDiff.Between(after, before), revision));
-                Publish(after, before, AffectedEdges(after, before, changes));
-                return new(refused, []);
-            }
-            _state = after;
-            Interlocked.Exchange(ref _revision, revision);
+            Publish(new Held(after, revision), compiled);
             return new([], changes);
         }
     }
 
-    private (IReadOnlyList<Change> Changes, DesiredState Before) CatchUp()
+    /// <summary>Loads what is stored and, when it is newer than what is held, publishes the edges it changed.</summary>
+    private IReadOnlyList<Change> CatchUp()
     {
         var (stored, revision) = _persistence.Load();
-        var before = _state;
-        var changes = DesiredStateDiff.Between(before, stored);
-        // What another replica stored was validated and compiled there; a refusal here would be a
-        // compiler difference between versions, and serving the rest beats serving nothing.
-        Publish(before, stored, AffectedEdges(before, stored, changes));
-        _state = stored;
-        Interlocked.Exchange(ref _revision, revision);
-        return (changes, before);
+        while (true)
+        {
+            var held = _held;
+            if (revision <= held.Revision)
+            {
+                return [];
+            }
+            var changes = DesiredStateDiff.Between(held.State, stored);
+            // What another replica stored was validated and compiled there; an edge refused here
+            // would be a compiler difference between versions, and it keeps what it has.
+            var compiled = Compile(held.State, stored, AffectedEdges(held.State, stored, changes));
+            if (Publish(new Held(stored, revision), compiled, expected: held))
+            {
+                return changes;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Swaps in <paramref name="next"/> and publishes its snapshots, unless what is held is already
+    /// as new (a catch-up got there first) or, with <paramref name="expected"/>, is no longer that.
+    /// </summary>
+    private bool Publish(Held next, Compiled compiled, Held? expected = null)
+    {
+        DesiredState before;
+        lock (_gate)
+        {
+            before = _held.State;
+            if (next.Revision <= _held.Revision)
+            {
+                return true;
+            }
+            if (expected is not null && !ReferenceEquals(_held, expected))
+            {
+                return false;
+            }
+            foreach (var (node, snapshot) in compiled.Snapshots)
+            {
+                _cache.Publish(node, snapshot, alreadyChecked: true);
+            }
+            foreach (var node in compiled.Removed)
+            {
+                _cache.Clear(node);
+            }
+            _held = next;
+        }
+        RaiseRemoved(before, next.State);
+        return true;
     }
 
     private void RaiseRemoved(DesiredState before, DesiredState after)
@@ -206,23 +235,23 @@ public sealed class DesiredStateStore
         return edges;
     }
 
-    private List<Problem> Publish(DesiredState before, DesiredState after, IEnumerable<string> edges)
+    /// <summary>Compiles <paramref name="edges"/> of <paramref name="after"/> and checks each snapshot; nothing is published.</summary>
+    private Compiled Compile(DesiredState before, DesiredState after, IEnumerable<string> edges)
     {
+        var snapshots = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
         var refused = new List<Problem>();
         foreach (var node in edges.Where(after.Edges.ContainsKey))
         {
             var (tenant, edge) = DesiredState.Split(node);
-            var update = _cache.Publish(node, FlowCompiler.CompileEdge(after, tenant, edge));
-            if (!update.Accepted)
+            var snapshot = FlowCompiler.CompileEdge(after, tenant, edge);
+            if (_cache.Check(snapshot) is { Count: > 0 } errors)
             {
-                // The compiler produced something inconsistent: a ZenMesh bug, never pushed.
-                refused.AddRange(update.Errors.Select(e => new Problem($"edges/{edge}", "", $"compiled config was refused: {e}. This is a ZenMesh bug; please report it.")));
+                // The compiler produced something inconsistent: a ZenMesh bug, never stored nor pushed.
+                refused.AddRange(errors.Select(e => new Problem($"edges/{edge}", "", $"compiled config was refused: {e}. This is a ZenMesh bug; please report it.")));
+                continue;
             }
+            snapshots[node] = snapshot;
         }
-        foreach (var removed in before.Edges.Keys.Where(k => !after.Edges.ContainsKey(k)))
-        {
-            _cache.Clear(removed);
-        }
-        return refused;
+        return new Compiled(snapshots, [.. before.Edges.Keys.Where(k => !after.Edges.ContainsKey(k))], refused);
     }
 }

@@ -17,8 +17,14 @@ public interface ISnapshotCache
     /// </summary>
     SnapshotUpdate PublishDefault(Snapshot snapshot, bool alreadyChecked = false);
 
-    /// <summary>Publishes a node's own snapshot.</summary>
-    SnapshotUpdate Publish(string nodeKey, Snapshot snapshot);
+    /// <summary>
+    /// What makes the snapshot unservable (its consistency and validation problems); none when it
+    /// may be published. Free of side effects, so a writer checks before it saves anything.
+    /// </summary>
+    IReadOnlyList<string> Check(Snapshot snapshot);
+
+    /// <summary>Publishes a node's own snapshot (checked first, unless the caller just did with <see cref="Check"/>).</summary>
+    SnapshotUpdate Publish(string nodeKey, Snapshot snapshot, bool alreadyChecked = false);
 
     /// <summary>Drops a node's own snapshot; the node falls back to the default.</summary>
     void Clear(string nodeKey);

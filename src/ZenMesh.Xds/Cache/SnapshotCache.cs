@@ -48,9 +48,9 @@ public sealed class SnapshotCache : ISnapshotCache
         return SnapshotUpdate.Ok(snapshot.Version);
     }
 
-    public SnapshotUpdate Publish(string nodeKey, Snapshot snapshot)
+    public SnapshotUpdate Publish(string nodeKey, Snapshot snapshot, bool alreadyChecked = false)
     {
-        var errors = Check(snapshot);
+        var errors = alreadyChecked ? Remember(snapshot) : Check(snapshot);
         if (errors.Count > 0)
         {
             return SnapshotUpdate.Refused(snapshot.Version, errors);
@@ -80,7 +80,7 @@ public sealed class SnapshotCache : ISnapshotCache
         Notify(nodeKey);
     }
 
-    private IReadOnlyList<string> Check(Snapshot snapshot)
+    public IReadOnlyList<string> Check(Snapshot snapshot)
     {
         var errors = SnapshotConsistency.Check(snapshot, r => _valid.ContainsKey(r.Version));
         return errors.Count == 0 ? Remember(snapshot) : errors;

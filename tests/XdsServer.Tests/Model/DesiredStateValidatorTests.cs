@@ -1,3 +1,4 @@
+using ZenMesh.Hosting;
 using ZenMesh.Xds;
 using ZenMesh.XdsServer.Model;
 
