@@ -68,7 +68,21 @@ internal sealed partial class EventsService(IEventStore store, HandoffCounters c
                 counters.Leased(jobs.Count);
                 if (jobs.Count == 0 || jobs.Count == room)
                 {
-                    await Task.WhenAny(store.WaitForJobsAsync(Recheck, done.Token), acked.WaitAsync(Recheck, time, done.Token)).ConfigureAwait(false);
+                    bool atLimit;
+                    lock (held)
+                    {
+                        atLimit = held.Count >= terms.MaxUnacked;
+                    }
+                    // At its limit, nothing more goes to this subscriber until it acknowledges (or a lease runs out).
+                    counters.AtLimit(atLimit ? +1 : 0);
+                    try
+                    {
+                        await Task.WhenAny(store.WaitForJobsAsync(Recheck, done.Token), acked.WaitAsync(Recheck, time, done.Token)).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        counters.AtLimit(atLimit ? -1 : 0);
+                    }
                 }
             }
         }

@@ -29,6 +29,7 @@ internal static class IngesterMetrics
                 .Gauge("zenmesh_ingester_body_bytes_held", "Bytes set aside for bodies still arriving (they grow with what arrived, not what was announced).", intake.BodyBytesHeld)
                 .Gauge("zenmesh_ingester_open_jobs", "Delivery jobs stored and not yet acknowledged by an egress.", store.OpenJobs)
                 .Gauge("zenmesh_ingester_subscribers", "Egress streams open on Events/Subscribe.", handoff.Subscribers)
+                .Gauge("zenmesh_ingester_subscribers_at_limit", "Egress streams holding as many unacknowledged jobs as they asked for (max_unacked): handed nothing more until they acknowledge.", handoff.SubscribersAtLimit)
                 .Counter("zenmesh_ingester_jobs_leased_total", "Jobs handed to egresses, counting hand-outs again after a lease ran out.", handoff.LeasedTotal)
                 .Counter("zenmesh_ingester_jobs_acked_total", "Jobs acknowledged by egresses.", handoff.AckedTotal)
                 .Gauge("zenmesh_ingester_endpoints", "Endpoints in the config being served.", policies.Count)

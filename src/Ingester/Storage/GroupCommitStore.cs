@@ -73,7 +73,8 @@ public abstract partial class GroupCommitStore : IEventStore
     {
         // Hashed here, on the request's thread, not on the one writer every event waits for.
         var key = DedupHash.Of(incoming.Tenant, incoming.Endpoint, incoming.DedupKey);
-        if (_recent.TryGetValue(key, out string? known))
+        // The memory's own expiry runs on the machine's clock; the window is judged on the injected one, as the store judges it.
+        if (_recent.TryGetValue(key, out string? known) && EventIds.UuidOf(known!) is { } uuid && EventIds.TimeOf(uuid) + Options.DedupWindow > Time.GetUtcNow())
         {
             return Task.FromResult(new StoredEvent(known!, Duplicate: true));
         }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ZenMesh.Contracts.V1;
+using ZenMesh.Ingester.Handoff;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Policies;
 using ZenMesh.Ingester.Storage;
@@ -90,12 +91,6 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
             return call.ResponseStream.Current;
         }
 
-        public async Task AssertNothingWithinAsync(TimeSpan quiet)
-        {
-            _next ??= call.ResponseStream.MoveNext();
-            Assert.NotSame(_next, await Task.WhenAny(_next, Task.Delay(quiet)));
-        }
-
         public Task<RpcException> FailureAsync() => Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(TestTimeouts.Default));
 
         public Task AckAsync(params DeliveryJob[] jobs) =>
@@ -120,7 +115,8 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
         Assert.Equal(("default", "orders", "invoice.paid", 1u), (job.Tenant, job.Endpoint, job.EventType, job.HandedOut));
         Assert.Contains("\"invoice.paid\"", job.Body.ToStringUtf8(), StringComparison.Ordinal);
         Assert.Equal("application/json; charset=utf-8", job.Headers["Content-Type"]);
-        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+        // Nothing else can come: the three it holds are every job there is.
+        Assert.Equal(3, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
     }
 
     [Fact]
@@ -151,13 +147,15 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
     public async Task ASubscriber_IsSentNewJobsAsTheyAreStored_OnlyForItsFlows()
     {
         using var call = Subscribe(flows: "to-billing");
-        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(200));
+        Assert.Equal(0, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
 
         await PostAsync("customer.created");
         var invoice = await PostAsync("invoice.created");
 
         Assert.Equal($"{invoice}/to-billing", (await call.NextAsync()).JobId);
-        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+        // Nothing else can come to it: no other to-billing job is there to hand out (the to-audit ones are not its).
+        Assert.Empty(await _app.Services.GetRequiredService<IEventStore>().LeaseAsync(new HashSet<string> { "to-billing" }, 10, TimeSpan.FromSeconds(30), CancellationToken.None));
+        Assert.Equal(3, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
     }
 
     [Fact]
@@ -170,7 +168,13 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
         using var call = Subscribe(maxUnacked: 2, flows: "to-audit");
         var first = await call.NextAsync();
         await call.NextAsync();
-        await call.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(500));
+
+        // The server says when it has stopped for this subscriber's acknowledgements; from then on,
+        // what it handed out is final until an ack: exactly the two, with a third job waiting.
+        var handoff = _app.Services.GetRequiredService<HandoffCounters>();
+        await TestTimeouts.Eventually(() => Task.FromResult(handoff.SubscribersAtLimit == 1), "the subscriber is at its limit of unacknowledged jobs");
+        Assert.Equal(2, handoff.LeasedTotal);
+        Assert.Equal(3, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
 
         await call.AckAsync(first);
 
@@ -210,7 +214,8 @@ public sealed class EventsServiceTests : IAsyncLifetime, IDisposable
         using var next = Subscribe(leaseSeconds: 3600, flows: "to-audit");
 
         Assert.Equal(kept.JobId, (await next.NextAsync()).JobId);
-        await next.AssertNothingWithinAsync(TimeSpan.FromMilliseconds(300));
+        // The acknowledged job is gone from the store, so it can never be handed out again.
+        Assert.Equal(1, _app.Services.GetRequiredService<IEventStore>().OpenJobs);
     }
 
     [Theory]

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using ZenMesh.Contracts.V1;
 using ZenMesh.Ingester.Hosting;
 using ZenMesh.Ingester.Policies;
@@ -42,10 +43,19 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
 
     public void Dispose() => _http?.Dispose();
 
-    private async Task StartAsync(params string[] extra)
+    private Task StartAsync(params string[] extra) => StartAsync(null, extra);
+
+    private async Task StartAsync(TimeProvider? time, params string[] extra)
     {
         // No xDS here: these tests set the endpoint config themselves.
-        _app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", "http://127.0.0.1:9", .. extra], b => b.Logging.SetMinimumLevel(LogLevel.Warning));
+        _app = IngesterApp.Build([.. IngesterPorts.Args, "--data-dir", _dataDir, "--secrets-dir", _secretsDir, "--xds", "http://127.0.0.1:9", .. extra], b =>
+        {
+            b.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (time is not null)
+            {
+                b.Services.AddSingleton(time);
+            }
+        });
         _app.Services.GetRequiredService<EndpointPolicies>().Replace([
             new EndpointPolicy { Tenant = "default", Endpoint = "gh", Provider = "github", SecretRef = "gh-secret", MaxBodyBytes = 4096 },
             new EndpointPolicy { Tenant = "default", Endpoint = "unsigned", Provider = "none" },
@@ -56,11 +66,13 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
         _http = new HttpClient { BaseAddress = new Uri(address) };
     }
 
-    private async Task RestartAsync(params string[] extra)
+    private Task RestartAsync(params string[] extra) => RestartAsync(null, extra);
+
+    private async Task RestartAsync(TimeProvider? time, params string[] extra)
     {
         _http.Dispose();
         await _app.DisposeAsync();
-        await StartAsync(extra);
+        await StartAsync(time, extra);
     }
 
     private Task<HttpResponseMessage> GitHubAsync(string body, string delivery, string secret = Secret, string endpoint = "gh")
@@ -133,27 +145,22 @@ public sealed class HookEndpointTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task AfterTheDedupWindow_ARedeliveryIsANewEvent()
+    public async Task WithinTheDedupWindow_ARedeliveryIsADuplicate_AndAfterItANewEvent_OnTheInjectedClock()
     {
-        await RestartAsync("--Ingester:DedupWindow", "00:00:01");
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await RestartAsync(clock, "--Ingester:DedupWindow", "01:00:00");
         using var first = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
         var id = (await JsonAsync(first)).GetProperty("id").GetString();
 
-        string? later = null;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < deadline)
-        {
-            using var again = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
-            if (!again.Headers.Contains("Idempotent-Replay"))
-            {
-                later = (await JsonAsync(again)).GetProperty("id").GetString();
-                break;
-            }
-            await Task.Delay(200);
-        }
+        clock.Advance(TimeSpan.FromMinutes(59));
+        using var within = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
+        Assert.True(within.Headers.Contains("Idempotent-Replay"), "a redelivery inside the window is a duplicate");
+        Assert.Equal(id, (await JsonAsync(within)).GetProperty("id").GetString());
 
-        Assert.NotNull(later);
-        Assert.NotEqual(id, later);
+        clock.Advance(TimeSpan.FromMinutes(2));
+        using var after = await GitHubAsync("""{"ref":"main"}""", "delivery-window");
+        Assert.False(after.Headers.Contains("Idempotent-Replay"), "a redelivery after the window is a new event");
+        Assert.NotEqual(id, (await JsonAsync(after)).GetProperty("id").GetString());
         Assert.Equal(2, Store.Count("default", "gh"));
     }
 
