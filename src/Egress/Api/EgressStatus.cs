@@ -36,7 +36,7 @@ public static class EgressStatus
                     targetUrl = p.Value.TargetUrl,
                     enabled = p.Value.Enabled,
                     orderingKey = p.Value.OrderingKey.Length > 0 ? p.Value.OrderingKey : null,
-                    held = holds.TryGetValue(p.Key, out var hold) ? new { hold.Reason, hold.At } : null,
+                    held = holds.TryGetValue(p.Key, out var hold) ? new { hold.Reason, hold.At, waiting = lanes.GetValueOrDefault(p.Key)?.HeldBack } : null,
                     pausedUntil = lanes.GetValueOrDefault(p.Key)?.PausedUntil,
                     concurrency = lanes.GetValueOrDefault(p.Key) is { } lane ? new { current = lane.Limit.Current, max = lane.Limit.Max, inFlight = lane.InFlight } : null,
                     deliveries = counts.GetValueOrDefault(p.Key) ?? none,

@@ -53,6 +53,12 @@ public sealed partial class FlowLane : IAsyncDisposable
 
     public AdaptiveLimit Limit { get; }
 
+    /// <summary>
+    /// While held, the deliveries waiting behind the hold when the lane last looked (it looks when
+    /// woken, for example by a new job, and every <see cref="Recheck"/>); null when not held.
+    /// </summary>
+    public long? HeldBack { get; private set; }
+
     /// <summary>Held after a 410 Gone: nothing is attempted until resumed.</summary>
     public bool Held { get; private set; }
 
@@ -94,6 +100,7 @@ public sealed partial class FlowLane : IAsyncDisposable
     {
         Held = false;
         HeldStoredAt = null;
+        HeldBack = null;
         Interlocked.Exchange(ref _pausedUntil, 0);
         _wake.Set();
     }
@@ -107,6 +114,8 @@ public sealed partial class FlowLane : IAsyncDisposable
                 var now = _time.GetUtcNow();
                 if (Held)
                 {
+                    // Counted by the lane itself each time it looks and stays held: what the hold keeps back.
+                    HeldBack = (await _store.PendingAsync(stop).ConfigureAwait(false)).GetValueOrDefault($"{Tenant}/{Flow}");
                     await _wake.WaitAsync(Recheck, _time, stop).ConfigureAwait(false);
                     continue;
                 }

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using ZenMesh.Egress.Storage;
 using ZenMesh.Egress.Tests.Infrastructure;
 
@@ -13,6 +15,26 @@ namespace ZenMesh.Egress.Tests.Delivery;
 /// </summary>
 public sealed class DeliveryTests
 {
+    /// <summary>A fake clock that also says when some timer is set to fire at a given time.</summary>
+    private sealed class WatchedClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private readonly System.Collections.Concurrent.ConcurrentBag<DateTimeOffset> _firings = [];
+
+        public bool HasTimerFiringAt(DateTimeOffset at) => _firings.Contains(at);
+
+        public string Firings => string.Join(", ", _firings.Order().Select(f => f.ToString("HH:mm:ss.fffffff", global::System.Globalization.CultureInfo.InvariantCulture)));
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            if (dueTime != Timeout.InfiniteTimeSpan)
+            {
+                _firings.Add(GetUtcNow() + dueTime);
+            }
+            return timer;
+        }
+    }
+
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(200);
 
     [Fact]
@@ -116,11 +138,13 @@ public sealed class DeliveryTests
         var first = await mesh.SendAsync("""{"type":"a","n":1}""");
         await TestTimeouts.Eventually(async () => (await mesh.GetJsonAsync("/status")).GetProperty("flows")[0].GetProperty("held").ValueKind == System.Text.Json.JsonValueKind.Object, "the flow is held");
         var second = await mesh.SendAsync("""{"type":"a","n":2}""");
-        await Task.Delay(500);
+        // The lane itself reports that it looked with both jobs there (the first put back after its 410) and stayed held: from
+        // then on nothing can go out before a resume, so what the target has seen is final.
+        JsonElement held = default;
+        await TestTimeouts.Eventually(async () => (held = (await mesh.GetJsonAsync("/status")).GetProperty("flows")[0].GetProperty("held")).GetProperty("waiting") is { ValueKind: JsonValueKind.Number } w && w.GetInt64() == 2, "the held lane counts both jobs waiting behind the hold");
 
         Assert.Single(target.Requests);
-        var status = await mesh.GetJsonAsync("/status");
-        Assert.Contains("410", status.GetProperty("flows")[0].GetProperty("held").GetProperty("reason").GetString());
+        Assert.Contains("410", held.GetProperty("reason").GetString());
         Assert.Equal(DeliveryStates.Pending, (await mesh.Store.GetAsync($"{second}/retired", CancellationToken.None))!.State);
 
         Volatile.Write(ref gone, false);
@@ -133,19 +157,49 @@ public sealed class DeliveryTests
     }
 
     [Fact]
-    public async Task TargetDown_ForTheWholeHorizon_IsDeadLettered_WithEveryAttempt()
+    public async Task TargetDown_ForTheWholeHorizon_IsDeadLettered_WithEveryAttempt_OnTheSchedule()
     {
         // Nothing listens on the target's port.
         var (held, port) = TestPorts.Refusing();
         using var refusing = held;
         var down = new Uri($"http://127.0.0.1:{port}/hook");
-        await using var mesh = await Mesh.StartAsync(Mesh.ShortLived("to-nowhere", down, horizonMs: 450));
+        // The egress on a clock this test moves: tried every 100 ms, dead 450 ms after the first attempt.
+        // Whole milliseconds, as the store keeps times.
+        var clock = new WatchedClock(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var mesh = await Mesh.StartOnClockAsync(clock, Mesh.ShortLived("to-nowhere", down, horizonMs: 450));
 
         var eventId = await mesh.SendAsync();
+        var jobId = $"{eventId}/to-nowhere";
+        for (var n = 1; n <= 10; n++)
+        {
+            Storage.Delivery? stored = null;
+            await TestTimeouts.Eventually(async () => (stored = await mesh.Store.GetAsync(jobId, CancellationToken.None)) is { } d && (d.Attempts >= n || d.State == DeliveryStates.Dead), $"attempt {n}");
+            if (stored!.State == DeliveryStates.Dead)
+            {
+                break;
+            }
+            // Moved only once the egress waits for exactly the next due time, so it cannot miss it.
+            var due = stored.DueAt;
+            await TestTimeouts.Eventually(() => Task.FromResult(clock.HasTimerFiringAt(due)), $"the egress waiting for attempt {n + 1}, due at {due:O} (timers fire at {clock.Firings}; now {clock.GetUtcNow():O})");
+            clock.Advance(due - clock.GetUtcNow());
+        }
         var dead = await mesh.WaitForAsync(eventId, "to-nowhere", DeliveryStates.Dead);
 
         var attempts = await mesh.Store.AttemptsAsync(dead.JobId, CancellationToken.None);
-        Assert.InRange(attempts.Count, 3, 6);
+        // At 0, 100, 200, 300 and 400 ms after the first; the next would be past the 450 ms horizon.
+        // Each redelivery came exactly when the schedule said: 100 ms (10% jitter) after the previous
+        // answer (a refused connection still takes a few real milliseconds), never sooner; none past
+        // the 450 ms horizon; and the next would have been past it, so the job is dead.
+        var first = attempts[0].At;
+        for (var k = 1; k < attempts.Count; k++)
+        {
+            var answered = attempts[k - 1].At + TimeSpan.FromMilliseconds(attempts[k - 1].LatencyMs);
+            Assert.InRange((attempts[k].At - answered).TotalMilliseconds, 90, 110);
+        }
+        Assert.All(attempts, a => Assert.True(a.At - first <= TimeSpan.FromMilliseconds(450), $"an attempt {(a.At - first).TotalMilliseconds} ms after the first, past the horizon"));
+        var last = attempts[^1];
+        Assert.True(last.At + TimeSpan.FromMilliseconds(last.LatencyMs + 110) > first + TimeSpan.FromMilliseconds(450), "dead although the next attempt could have come inside the horizon");
+        Assert.True(attempts.Count >= 2, "no redelivery at all");
         Assert.All(attempts, a => Assert.Equal((AttemptOutcomes.Failed, Faults.Target, (int?)null), (a.Outcome, a.Fault, a.Status)));
         Assert.Contains("could not reach the target", attempts[0].Detail);
         var listed = await mesh.GetJsonAsync("/deliveries?state=dead&flow=to-nowhere");

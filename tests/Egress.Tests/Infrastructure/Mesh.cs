@@ -36,6 +36,7 @@ internal sealed class Mesh : IAsyncDisposable
     private readonly Uri? _envoy;
     private readonly string? _postgres;
     private MeshTelemetry? _telemetry;
+    private TimeProvider? _egressTime;
     private readonly List<(WebApplication App, string Dir)> _others = [];
 
     private readonly bool _ownsDataDir;
@@ -93,13 +94,20 @@ internal sealed class Mesh : IAsyncDisposable
 
     public static Task<Mesh> StartAsync(Uri? envoy, string? postgres, params FlowPolicy[] flows) => StartAsync(envoy, postgres, null, flows, null);
 
+    /// <summary>The egress runs on <paramref name="egressTime"/> (a FakeTimeProvider the test moves); the ingester on the machine's clock.</summary>
+    public static async Task<Mesh> StartOnClockAsync(TimeProvider egressTime, params FlowPolicy[] flows)
+    {
+        var mesh = await StartAsync(null, null, null, flows, null, egressTime);
+        return mesh;
+    }
+
     /// <summary>The egress keeps its deliveries in <paramref name="egressDataDir"/> (a power-loss filesystem, say), which the test owns.</summary>
     public static Task<Mesh> StartInAsync(string egressDataDir, params FlowPolicy[] flows) => StartAsync(null, null, null, flows, egressDataDir);
 
     /// <summary>With <paramref name="postgres"/>, the egress (and any started by <see cref="StartAnotherEgressAsync"/>) keeps its deliveries in that database.</summary>
-    private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, FlowPolicy[] flows, string? egressDataDir = null)
+    private static async Task<Mesh> StartAsync(Uri? envoy, string? postgres, MeshTelemetry? telemetry, FlowPolicy[] flows, string? egressDataDir = null, TimeProvider? egressTime = null)
     {
-        var mesh = new Mesh(flows, envoy, postgres, egressDataDir) { _telemetry = telemetry };
+        var mesh = new Mesh(flows, envoy, postgres, egressDataDir) { _telemetry = telemetry, _egressTime = egressTime };
         mesh._ingester = IngesterApp.Build(["--port", "0", "--stream-port", "0", "--data-dir", mesh.IngesterDir, "--xds", "http://127.0.0.1:9", .. telemetry?.Args ?? []],
             b => Quiet(b, telemetry?.IngesterLog));
         var endpoint = new EndpointPolicy { Tenant = "default", Endpoint = "orders", Provider = "none" };
@@ -168,7 +176,14 @@ internal sealed class Mesh : IAsyncDisposable
         string[] mode = _envoy is null ? ["--direct"] : ["--envoy", _envoy.ToString()];
         string[] store = _postgres is null ? [] : ["--postgres", _postgres];
         var egress = EgressApp.Build(["--port", "0", .. mode, .. store, "--data-dir", dataDir, "--secrets-dir", SecretsDir, "--ingester", _stream.ToString(), "--ingester-secret-file", Path.Combine(IngesterDir, "stream-secret"), "--xds", "http://127.0.0.1:9", .. _telemetry?.Args ?? []],
-            b => Quiet(b, _telemetry?.EgressLog));
+            b =>
+            {
+                Quiet(b, _telemetry?.EgressLog);
+                if (_egressTime is not null)
+                {
+                    b.Services.AddSingleton(_egressTime);
+                }
+            });
         egress.Services.GetRequiredService<FlowPolicies>().Replace(_flows);
         await egress.StartAsync();
         return egress;

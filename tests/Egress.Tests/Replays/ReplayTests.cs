@@ -78,7 +78,9 @@ public sealed class ReplayTests
 
         Assert.Equal(HttpStatusCode.Accepted, status);
         await TestTimeouts.Eventually(() => Task.FromResult(target.Requests.Count == 3), "the replayed event arrives again");
-        await Task.Delay(300);
+        // Done means the replay has queued all it ever will: what arrived is final.
+        var replayId = started.GetProperty("id").GetString()!;
+        await TestTimeouts.Eventually(async () => (await mesh.GetJsonAsync($"/replays/{replayId}")).GetProperty("state").GetString() == "done", "the replay is done");
         Assert.Equal([$"{first}/orders", $"{first}/orders", $"{second}/orders"], target.Requests.Select(r => r.Headers["webhook-id"]).Order());
         Assert.Equal(1, started.GetProperty("matched").GetInt64());
         Assert.Equal(2, (await mesh.Store.GetAsync($"{first}/orders", CancellationToken.None))!.Attempts);
@@ -116,10 +118,18 @@ public sealed class ReplayTests
             Assert.Equal((before.State, before.Attempts, before.Failures, before.FirstAttemptAt, before.FinishedAt, before.DueAt),
                 (after.State, after.Attempts, after.Failures, after.FirstAttemptAt, after.FinishedAt, after.DueAt));
         }
-        var requests = target.Requests.Count;
-        mesh.SetFlows(flow);
-        await Task.Delay(500);
-        Assert.Equal(requests, target.Requests.Count);
+        // The flow back, taking one delivery at a time, oldest due first, then a new event behind
+        // them: had the cancel left either dead delivery pending, it would be attempted before the new one.
+        var oneAtATime = flow.Clone();
+        oneAtATime.MaxInFlight = 1;
+        mesh.SetFlows(oneAtATime);
+        var behind = await mesh.SendAsync("""{"type":"behind"}""");
+        await TestTimeouts.Eventually(async () => (await mesh.Store.AttemptsAsync($"{behind}/orders", CancellationToken.None)).Count > 0, "the new event's first attempt");
+        foreach (var before in dead)
+        {
+            var after = (await mesh.Store.GetAsync(before.JobId, CancellationToken.None))!;
+            Assert.Equal((DeliveryStates.Dead, before.Attempts), (after.State, after.Attempts));
+        }
     }
 
     [Fact]
