@@ -103,8 +103,9 @@ internal sealed partial class UpstreamSync(
         {
             while (await inbox.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var settleBy = TimeProvider.System.GetUtcNow() + MaxSettle;
-                var applied = false;
+                var settleBy = time.GetUtcNow() + MaxSettle;
+                Snapshot? whole = null;
+                string? burstOf = null;
                 while (true)
                 {
                     while (inbox.Reader.TryRead(out var item))
@@ -114,8 +115,9 @@ internal sealed partial class UpstreamSync(
                             // Progress is a response, not headers: a refusal can come with headers too.
                             progressed();
                             Apply(response);
+                            burstOf = response.SystemVersionInfo;
+                            whole = null;
                             _lastNonce[response.TypeUrl] = response.Nonce;
-                            applied = true;
                             await call.RequestStream.WriteAsync(new DeltaDiscoveryRequest { TypeUrl = response.TypeUrl, ResponseNonce = response.Nonce }, cancellationToken).ConfigureAwait(false);
                         }
                         else if (item is LocalRejection rejection && _lastNonce.TryGetValue(rejection.TypeUrl, out var nonce))
@@ -130,16 +132,29 @@ internal sealed partial class UpstreamSync(
                             }, cancellationToken).ConfigureAwait(false);
                         }
                     }
-                    var wait = settleBy - TimeProvider.System.GetUtcNow();
-                    if (!applied || wait <= TimeSpan.Zero || !await MoreWithinAsync(inbox.Reader, wait < Quiet ? wait : Quiet, cancellationToken).ConfigureAwait(false))
+                    if (burstOf is null)
+                    {
+                        break;
+                    }
+                    // A burst is complete when what is held is the snapshot each of its responses names
+                    // (system_version_info): one publish and one stored generation for the whole change.
+                    whole ??= Held();
+                    if (whole.Version == burstOf)
+                    {
+                        break;
+                    }
+                    // Not yet whole: the rest of the burst is on its way. A control plane that names no
+                    // snapshot gets MaxSettle on the injected clock, then what is held is taken as it is.
+                    var wait = settleBy - time.GetUtcNow();
+                    if (wait <= TimeSpan.Zero || !await MoreWithinAsync(inbox.Reader, wait, time, cancellationToken).ConfigureAwait(false))
                     {
                         break;
                     }
                 }
-                if (applied)
+                if (burstOf is not null)
                 {
                     status.Contact();
-                    Publish();
+                    Publish(whole ?? Held());
                 }
             }
         }
@@ -152,16 +167,14 @@ internal sealed partial class UpstreamSync(
     }
 
     /// <summary>
-    /// How long a burst may go quiet before it is taken as complete, and the most a burst may delay a
-    /// publish. Measured on the real clock, not the injected one: this is transport latency, and a
-    /// test's frozen clock must not hold config back.
+    /// The most a burst may wait for the rest of itself when its responses name no snapshot that what
+    /// is held reaches (a control plane of another make): on the injected clock.
     /// </summary>
-    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan MaxSettle = TimeSpan.FromMilliseconds(200);
 
-    private static async Task<bool> MoreWithinAsync(ChannelReader<object> reader, TimeSpan wait, CancellationToken cancellationToken)
+    private static async Task<bool> MoreWithinAsync(ChannelReader<object> reader, TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(wait);
+        using var timeout = new CancellationTokenSource(wait, time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
@@ -226,9 +239,10 @@ internal sealed partial class UpstreamSync(
         }
     }
 
-    private void Publish()
+    private Snapshot Held() => Snapshot.Create(_held.Values.SelectMany(t => t.Values), $"control plane {_options.ControlPlane}");
+
+    private void Publish(Snapshot snapshot)
     {
-        var snapshot = Snapshot.Create(_held.Values.SelectMany(t => t.Values), $"control plane {_options.ControlPlane}");
         if (snapshot.Version == _published)
         {
             return;

@@ -105,7 +105,7 @@ internal sealed class DeltaStream(
                 }
                 // Rule 17: each TTL resource again with its version and no body.
                 slot ??= await Deps.PushGate.EnterAsync(cancellationToken).ConfigureAwait(false);
-                var heartbeat = new DeltaDiscoveryResponse { SystemVersionInfo = state.DesiredVersion, TypeUrl = state.TypeUrl, Nonce = NextNonce(), ControlPlane = Deps.Identity };
+                var heartbeat = new DeltaDiscoveryResponse { SystemVersionInfo = _lastSnapshot.Version, TypeUrl = state.TypeUrl, Nonce = NextNonce(), ControlPlane = Deps.Identity };
                 heartbeat.Resources.AddRange(beats.Select(r => r.DeltaHeartbeat));
                 await WriteAsync(heartbeat, cancellationToken).ConfigureAwait(false);
                 state.HeartbeatSent(heartbeat.Nonce, now, beats);
@@ -121,7 +121,9 @@ internal sealed class DeltaStream(
     {
         var response = new DeltaDiscoveryResponse
         {
-            SystemVersionInfo = version,
+            // The version of the whole snapshot this response belongs to: a client holding every type
+            // (the agent) knows its burst is complete when what it holds has this version.
+            SystemVersionInfo = _lastSnapshot.Version,
             TypeUrl = state.TypeUrl,
             Nonce = NextNonce(),
             ControlPlane = Deps.Identity,
