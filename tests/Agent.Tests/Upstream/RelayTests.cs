@@ -53,7 +53,8 @@ public sealed class RelayTests : IAsyncLifetime
     [Fact]
     public async Task ALocalClient_GetsTheEdgesConfig_RelayedFromTheControlPlane()
     {
-        await using var agent = await RunningAgent.StartAsync(_server.AdsUri.ToString(), _stateDir);
+        // On a clock that never moves: the agent knows the control plane's burst is whole from the protocol alone.
+        await using var agent = await RunningAgent.StartAsync(_server.AdsUri.ToString(), _stateDir, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow));
         await using var envoy = agent.Delta();
 
         var held = await FullConfigAsync(envoy);
