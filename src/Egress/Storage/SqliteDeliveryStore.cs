@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using ZenMesh.Contracts.V1;
@@ -22,8 +21,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     /// <summary>Most writes committed in one transaction (one fsync).</summary>
     private const int MostPerCommit = 256;
 
-    private readonly Channel<Write> _writes = Channel.CreateUnbounded<Write>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _committer;
+    private readonly GroupCommitWriter<Write> _writes;
 
     private sealed record Write(Func<DbTransaction, object?> Work, TaskCompletionSource<object?> Done);
 
@@ -70,7 +68,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
             CREATE INDEX IF NOT EXISTS deliveries_replay ON deliveries (replay_id) WHERE replay_id IS NOT NULL;
             CREATE INDEX IF NOT EXISTS deliveries_order ON deliveries (tenant, flow, ordering_key, seq) WHERE state = 'pending' AND ordering_key IS NOT NULL;
             """).ExecuteNonQuery();
-        _committer = Task.Run(CommitAsync);
+        _writes = new GroupCommitWriter<Write>(MostPerCommit, Commit, Failed);
     }
 
     public string Location { get; }
@@ -91,51 +89,42 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
     {
         cancellationToken.ThrowIfCancellationRequested();
         var write = new Write(transaction => work(transaction), new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!_writes.Writer.TryWrite(write))
+        if (!_writes.TryEnqueue(write))
         {
             throw new ObjectDisposedException(nameof(SqliteDeliveryStore), "the delivery store is closed");
         }
         return (T)(await write.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    private async Task CommitAsync()
+    /// <summary>The whole batch in one transaction: many attempts' outcomes share one fsync.</summary>
+    private void Commit(IReadOnlyList<Write> batch)
     {
-        var batch = new List<Write>(MostPerCommit);
-        var results = new object?[MostPerCommit];
-        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        var results = new object?[batch.Count];
+        using (var transaction = _writer.BeginTransaction())
         {
-            batch.Clear();
-            while (batch.Count < MostPerCommit && _writes.Reader.TryRead(out var write))
+            for (var i = 0; i < batch.Count; i++)
             {
-                batch.Add(write);
+                results[i] = batch[i].Work(transaction);
             }
-            try
-            {
-                using (var transaction = _writer.BeginTransaction())
-                {
-                    for (var i = 0; i < batch.Count; i++)
-                    {
-                        results[i] = batch[i].Work(transaction);
-                    }
-                    transaction.Commit();
-                }
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Done.SetResult(results[i]);
-                }
-            }
-            catch (Exception) when (batch.Count > 1)
-            {
-                // One write failed and took the batch with it: each again on its own, so only that one fails.
-                foreach (var write in batch)
-                {
-                    Alone(write);
-                }
-            }
-            catch (Exception e)
-            {
-                batch[0].Done.SetException(e);
-            }
+            transaction.Commit();
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Done.SetResult(results[i]);
+        }
+    }
+
+    private void Failed(IReadOnlyList<Write> batch, Exception e)
+    {
+        if (batch.Count == 1)
+        {
+            batch[0].Done.TrySetException(e);
+            return;
+        }
+        // One write failed and took the batch with it: each again on its own, so only that one fails.
+        foreach (var write in batch)
+        {
+            Alone(write);
         }
     }
 
@@ -415,8 +404,7 @@ public sealed class SqliteDeliveryStore : IDeliveryStore
 
     public async ValueTask DisposeAsync()
     {
-        _writes.Writer.TryComplete();
-        await _committer.ConfigureAwait(false);
+        await _writes.DisposeAsync().ConfigureAwait(false);
         _writer.Dispose();
     }
 }

@@ -17,11 +17,10 @@ namespace ZenMesh.Ingester.Storage;
 /// </summary>
 public abstract partial class GroupCommitStore : IEventStore
 {
-    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
     // Once full, a compaction sorts every entry to find the least recently used; a quarter at a time
     // (not the default 5%) keeps that sort off the hot path for most of the time.
     private readonly MemoryCache _recent = new(new MemoryCacheOptions { SizeLimit = 200_000, CompactionPercentage = 0.25 });
-    private Task _writer = Task.CompletedTask;
+    private GroupCommitWriter<Work>? _writer;
     private readonly MemoryCacheEntryOptions _remember;
     private int _pending;
     private long _openJobs;
@@ -64,7 +63,7 @@ public abstract partial class GroupCommitStore : IEventStore
     protected void StartWriter(long openJobs)
     {
         _openJobs = openJobs;
-        _writer = Task.Run(WriteLoopAsync);
+        _writer = new GroupCommitWriter<Work>(Options.MaxBatch, CommitBatch, FailBatch, NextBatchAsync, AfterBatch);
     }
 
     protected void AddOpenJobs(long delta) => Interlocked.Add(ref _openJobs, delta);
@@ -81,7 +80,7 @@ public abstract partial class GroupCommitStore : IEventStore
         // Continuations run where the result is set: on the writer, right after the commit (BatchReplies).
         var append = new Append(incoming, key);
         Interlocked.Increment(ref _pending);
-        if (!_queue.Writer.TryWrite(append))
+        if (_writer?.TryEnqueue(append) != true)
         {
             Interlocked.Decrement(ref _pending);
             return Task.FromException<StoredEvent>(new StoreUnavailableException("the event store is shutting down"));
@@ -128,86 +127,80 @@ public abstract partial class GroupCommitStore : IEventStore
 
     protected static string DedupKey(IncomingEvent e) => $"{e.Tenant}\n{e.Endpoint}\n{e.DedupKey}";
 
-    private async Task WriteLoopAsync()
+    /// <summary>A batch committed: each caller gets its outcome (duplicates are remembered for the next redelivery).</summary>
+    private void CommitBatch(IReadOnlyList<Work> batch)
     {
-        var batch = new List<Work>();
-        while (await NextBatchAsync().ConfigureAwait(false))
+        var replies = new BatchReplies();
+        var started = Time.GetTimestamp();
+        Commit(batch);
+        Writable();
+        // Commits that stored an event: one that only found duplicates wrote nothing.
+        if (batch.Any(w => w is Append { Outcome.Duplicate: false }))
         {
-            batch.Clear();
-            while (batch.Count < Options.MaxBatch && _queue.Reader.TryRead(out var item))
+            Commits.Observe(Time.GetElapsedTime(started));
+        }
+        foreach (var work in batch)
+        {
+            switch (work)
             {
-                batch.Add(item);
-            }
-            var appended = 0;
-            var replies = new BatchReplies();
-            var started = Time.GetTimestamp();
-            try
-            {
-                Commit(batch);
-                Writable();
-                // Commits that stored an event: one that only found duplicates wrote nothing.
-                if (batch.Exists(w => w is Append { Outcome.Duplicate: false }))
-                {
-                    Commits.Observe(Time.GetElapsedTime(started));
-                }
-                foreach (var work in batch)
-                {
-                    switch (work)
+                case Append a:
+                    var stored = a.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left an event without an outcome");
+                    if (stored.Duplicate)
                     {
-                        case Append a:
-                            appended++;
-                            var stored = a.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left an event without an outcome");
-                            if (stored.Duplicate)
-                            {
-                                _recent.Set(a.Key, stored.Id, _remember);
-                            }
-                            replies.Stored(a.Stored, stored);
-                            break;
-                        case AckJobs ack:
-                            ack.Done.TrySetResult();
-                            break;
-                        case Expire expire:
-                            expire.Done.TrySetResult(expire.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left retention without an outcome"));
-                            break;
+                        _recent.Set(a.Key, stored.Id, _remember);
                     }
-                }
-                JobsReady.Notify();
+                    replies.Stored(a.Stored, stored);
+                    break;
+                case AckJobs ack:
+                    ack.Done.TrySetResult();
+                    break;
+                case Expire expire:
+                    expire.Done.TrySetResult(expire.Outcome ?? throw new InvalidOperationException($"{GetType().Name}.Commit left retention without an outcome"));
+                    break;
             }
-            catch (Exception e)
+        }
+        JobsReady.Notify();
+        Interlocked.Add(ref _pending, -batch.Count(w => w is Append));
+        replies.Send();
+    }
+
+    /// <summary>
+    /// A batch failed, whatever the reason (a writer that stopped here would leave every later
+    /// webhook waiting while /healthz still said ok): each caller is told the store is unavailable.
+    /// </summary>
+    private void FailBatch(IReadOnlyList<Work> batch, Exception e)
+    {
+        var unavailable = Unwritable(e);
+        var replies = new BatchReplies();
+        foreach (var work in batch)
+        {
+            if (work is Append a)
             {
-                // Any failure, not just the engine's own: a writer that stopped here would leave every
-                // later webhook waiting for an answer while /healthz still said ok.
-                var unavailable = Unwritable(e);
-                foreach (var work in batch)
-                {
-                    if (work is Append a)
-                    {
-                        appended++;
-                        replies.Failed(a.Stored, unavailable);
-                    }
-                    else
-                    {
-                        work.Fail(unavailable);
-                    }
-                }
+                replies.Failed(a.Stored, unavailable);
             }
-            finally
+            else
             {
-                Interlocked.Add(ref _pending, -appended);
-                replies.Send();
+                work.Fail(unavailable);
             }
-            if (_health.Writable)
-            {
-                try
-                {
-                    Maintain(idle: _queue.Reader.Count == 0);
-                }
-                catch (Exception e)
-                {
-                    // Nothing answered depends on it; it is tried again after the next batch.
-                    Log.MaintenanceFailed(Logger, $"{e.GetType().Name}: {e.Message}");
-                }
-            }
+        }
+        Interlocked.Add(ref _pending, -batch.Count(w => w is Append));
+        replies.Send();
+    }
+
+    private void AfterBatch(bool idle)
+    {
+        if (!_health.Writable)
+        {
+            return;
+        }
+        try
+        {
+            Maintain(idle);
+        }
+        catch (Exception e)
+        {
+            // Nothing answered depends on it; it is tried again after the next batch.
+            Log.MaintenanceFailed(Logger, $"{e.GetType().Name}: {e.Message}");
         }
     }
 
@@ -223,13 +216,13 @@ public abstract partial class GroupCommitStore : IEventStore
     /// Waits for work; while the store is unwritable, probes it every <see cref="ProbeInterval"/>
     /// meanwhile, so it says it is writable again (and /healthz recovers) without a webhook to try.
     /// </summary>
-    private async Task<bool> NextBatchAsync()
+    private async Task<bool> NextBatchAsync(ChannelReader<Work> queue)
     {
         // One wait for the whole spell: a single-reader channel takes one waiter at a time.
         Task<bool>? waiting = null;
         while (!_health.Writable)
         {
-            waiting ??= _queue.Reader.WaitToReadAsync().AsTask();
+            waiting ??= queue.WaitToReadAsync().AsTask();
             var next = await Task.WhenAny(waiting, Task.Delay(ProbeInterval, Time)).ConfigureAwait(false);
             if (next == waiting)
             {
@@ -245,7 +238,7 @@ public abstract partial class GroupCommitStore : IEventStore
                 Unwritable(e);
             }
         }
-        return waiting is null ? await _queue.Reader.WaitToReadAsync().ConfigureAwait(false) : await waiting.ConfigureAwait(false);
+        return waiting is null ? await queue.WaitToReadAsync().ConfigureAwait(false) : await waiting.ConfigureAwait(false);
     }
 
     private void Writable()
@@ -316,7 +309,7 @@ public abstract partial class GroupCommitStore : IEventStore
 
     protected Task Enqueue(Work work, Task done)
     {
-        if (!_queue.Writer.TryWrite(work))
+        if (_writer?.TryEnqueue(work) != true)
         {
             work.Fail(new StoreUnavailableException("the event store is shutting down"));
         }
@@ -325,8 +318,10 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync().ConfigureAwait(false);
+        }
         await DisposeStoreAsync().ConfigureAwait(false);
         _recent.Dispose();
         GC.SuppressFinalize(this);

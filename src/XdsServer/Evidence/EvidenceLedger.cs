@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using System.Data.Common;
 using ZenMesh.XdsServer.Storage;
 
@@ -18,8 +17,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
 
     private readonly ControlPlaneDatabase _database;
     private readonly TimeProvider _time;
-    private readonly Channel<(Pending Entry, TaskCompletionSource? Written)> _queue = Channel.CreateUnbounded<(Pending, TaskCompletionSource?)>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
+    private readonly GroupCommitWriter<(Pending Entry, TaskCompletionSource? Written)> _writer;
 
     private sealed record Pending(string Tenant, string Kind, string Actor, string Subject, string Detail);
 
@@ -28,19 +26,33 @@ public sealed class EvidenceLedger : IAsyncDisposable
         _time = time;
         _database = database;
         _database.EnsureSchema("CREATE TABLE IF NOT EXISTS evidence (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, tenant TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)");
-        _writer = Task.Run(WriteLoopAsync);
+        _writer = new(512, batch =>
+        {
+            WriteBatch(batch);
+            foreach (var (_, written) in batch)
+            {
+                written?.TrySetResult();
+            }
+        },
+        (batch, e) =>
+        {
+            foreach (var (_, written) in batch)
+            {
+                written?.TrySetException(e);
+            }
+        });
     }
 
     /// <summary>Records an entry and waits until it is durably written (desired-state changes).</summary>
     public Task AppendAsync(string tenant, string kind, string actor, string subject, string detail)
     {
         var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return _queue.Writer.TryWrite((new Pending(tenant, kind, actor, subject, detail), written)) ? written.Task : Task.FromException(new ObjectDisposedException(nameof(EvidenceLedger)));
+        return _writer.TryEnqueue((new Pending(tenant, kind, actor, subject, detail), written)) ? written.Task : Task.FromException(new ObjectDisposedException(nameof(EvidenceLedger)));
     }
 
     /// <summary>Records an entry without waiting (ACKs and NACKs from the xDS streams).</summary>
     public void Record(string tenant, string kind, string actor, string subject, string detail) =>
-        _queue.Writer.TryWrite((new Pending(tenant, kind, actor, subject, detail), null));
+        _writer.TryEnqueue((new Pending(tenant, kind, actor, subject, detail), null));
 
     public IReadOnlyList<EvidenceEntry> Read(string tenant, string? kind, string? subject, long? afterSeq, int limit)
     {
@@ -89,31 +101,7 @@ public sealed class EvidenceLedger : IAsyncDisposable
         return (true, count, null);
     }
 
-    private async Task WriteLoopAsync()
-    {
-        var batch = new List<(Pending Entry, TaskCompletionSource? Written)>();
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            batch.Clear();
-            while (batch.Count < 512 && _queue.Reader.TryRead(out var item))
-            {
-                batch.Add(item);
-            }
-            try
-            {
-                WriteBatch(batch);
-                batch.ForEach(b => b.Written?.TrySetResult());
-            }
-            catch (Exception e)
-            {
-                // Any failure (an unreachable PostgreSQL is not a DbException): a writer that stopped
-                // here would leave every later Flow API change waiting for its entry forever.
-                batch.ForEach(b => b.Written?.TrySetException(e));
-            }
-        }
-    }
-
-    private void WriteBatch(List<(Pending Entry, TaskCompletionSource? Written)> batch)
+    private void WriteBatch(IReadOnlyList<(Pending Entry, TaskCompletionSource? Written)> batch)
     {
         using var connection = _database.Open();
         using var transaction = connection.BeginTransaction();
@@ -160,9 +148,5 @@ public sealed class EvidenceLedger : IAsyncDisposable
         return entries;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _writer.DisposeAsync();
 }

@@ -172,4 +172,29 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         Assert.Equal(3L, keys.ExecuteScalar());
         await crashed.DisposeAsync();
     }
+
+    [Fact]
+    public async Task WhileTheStoreRuns_KeysAreWrittenBehind_OnceABatchOfThemWaits()
+    {
+        await using var store = Open();
+        for (var n = 0; n < 8; n++)
+        {
+            await AppendAsync(store, $"running-{n}");
+        }
+
+        // Not stopped, not restarted: the writer's upkeep between batches wrote the 8 (DedupWriteBatch).
+        using var check = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "events.db")}");
+        check.Open();
+        await TestTimeouts.Eventually(() =>
+        {
+            using var keys = check.CreateCommand();
+            keys.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'dedup_20261123'";
+            if ((long)keys.ExecuteScalar()! == 0)
+            {
+                return Task.FromResult(false);
+            }
+            keys.CommandText = "SELECT COUNT(*) FROM dedup_20261123";
+            return Task.FromResult((long)keys.ExecuteScalar()! == 8);
+        }, "the 8 keys written while the store runs");
+    }
 }
