@@ -38,13 +38,6 @@ public sealed class GrpcXdsThroughAgentTests(NodePackagesFixture packages) : ICl
         .Replace("{ name: echo-a, weight: 80 }", $"{{ name: echo-a, weight: {weightA} }}")
         .Replace("{ name: echo-b, weight: 20 }", $"{{ name: echo-b, weight: {weightB} }}");
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static async Task<bool> SyncedAsync(RunningAgent agent, string node)
     {
         var status = await agent.StatusAsync();
@@ -59,8 +52,9 @@ public sealed class GrpcXdsThroughAgentTests(NodePackagesFixture packages) : ICl
         await File.WriteAllTextAsync(_resources, Example(80, 20));
         var server = await RunningServer.StartAsync("--resources", _resources);
         var adsPort = server.AdsUri.Port;
-        var xdsPort = FreePort().ToString(CultureInfo.InvariantCulture);
-        var agent = await RunningAgent.StartAsync(server.AdsUri.ToString(), _stateDir, null, "--xds-port", xdsPort);
+        // Port 0 the first time; the restart takes the port it was given, where the gRPC client reconnects.
+        var agent = await RunningAgent.StartAsync(server.AdsUri.ToString(), _stateDir, null, "--xds-port", "0");
+        var xdsPort = agent.XdsUri.Port.ToString(CultureInfo.InvariantCulture);
         try
         {
             await _harness.SendAsync(new { cmd = "connect", xds = $"127.0.0.1:{xdsPort}", target = "xds:///echo", node = "grpc-via-agent" });

@@ -37,13 +37,6 @@ public sealed class EnvoyThroughAgentTests : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private async Task<WebApplication> StartTargetAsync(int port)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -75,7 +68,7 @@ public sealed class EnvoyThroughAgentTests : IAsyncDisposable
     [DockerFact]
     public async Task Envoy_RoutesOnTheAgentsConfig_AndAfterARestartWithTheControlPlaneDown()
     {
-        var ingesterPort = FreePort();
+        var ingesterPort = TestPorts.ForAnotherProcess();
         await using var ingester = await StartTargetAsync(ingesterPort);
         var server = await RunningServer.StartAsync();
         await server.PutAllOkAsync(
@@ -83,7 +76,7 @@ public sealed class EnvoyThroughAgentTests : IAsyncDisposable
             ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
             ("endpoints/gh", """{"edge":"local","provider":"github","secretRef":"gh"}"""),
             ("flows/gh-orders", """{"endpoint":"gh","target":"orders"}"""));
-        var xdsPort = FreePort();
+        var xdsPort = TestPorts.ForAnotherProcess();
         await using var agent = await RunningAgent.StartAsync(server.AdsUri.ToString(), _stateDir, null, "--xds-port", xdsPort.ToString(CultureInfo.InvariantCulture));
         await TestcontainersSettings.ExposeHostPortsAsync([(ushort)ingesterPort, (ushort)xdsPort]);
         var bootstrap = EdgeBootstrap.Render(await File.ReadAllTextAsync(RepoPaths.Combine("envoy-config", "edge-bootstrap.yaml")), "default/local", xdsPort, 9901, agentXdsAddress: HostAlias, adminAddress: "0.0.0.0");

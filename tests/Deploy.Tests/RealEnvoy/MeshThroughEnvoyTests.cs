@@ -33,13 +33,6 @@ public sealed class MeshThroughEnvoyTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static async Task<JsonElement> AttemptsAsync(LocalMesh mesh, string eventId)
     {
         using var egress = new HttpClient { BaseAddress = mesh.EgressApi };
@@ -50,7 +43,7 @@ public sealed class MeshThroughEnvoyTests : IDisposable
     public async Task AWebhookCrossesEnvoyTwice_ThroughAControlPlaneOutage_AndAnEnvoyRestartOnTheAgentsLastKnownGood()
     {
         // Fixed host ports: the egress is told Envoy's egress listener once, and it must stay there across Envoy's restart.
-        var (hookPort, echoPort, agentXdsPort, ingressPort, egressPort) = (FreePort(), FreePort(), FreePort(), FreePort(), FreePort());
+        var (hookPort, echoPort, agentXdsPort, ingressPort, egressPort) = (TestPorts.ForAnotherProcess(), TestPorts.ForAnotherProcess(), TestPorts.ForAnotherProcess(), TestPorts.ForAnotherProcess(), TestPorts.ForAnotherProcess());
         await TestcontainersSettings.ExposeHostPortsAsync([(ushort)hookPort, (ushort)echoPort, (ushort)agentXdsPort]);
         var bootstrap = EdgeBootstrap.Render(await File.ReadAllTextAsync(RepoPaths.Combine("envoy-config", "edge-bootstrap.yaml")), DemoMesh.NodeId, agentXdsPort, AdminPort,
             agentXdsAddress: HostAlias, adminAddress: "0.0.0.0");

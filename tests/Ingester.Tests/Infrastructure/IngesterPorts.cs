@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using ZenMesh.Ingester.Hosting;
@@ -18,15 +16,4 @@ internal static class IngesterPorts
     public static Uri Hooks(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().Hooks.Uri;
 
     public static Uri Stream(WebApplication app) => app.Services.GetRequiredService<IngesterEndpoints>().Stream.Uri;
-
-    /// <summary>
-    /// A port free when asked, for an ingester in a child process: it is killed and started again on
-    /// the same address, as a provider's retries would find it.
-    /// </summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -56,13 +56,6 @@ internal static class LocalPostgres
         return null;
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     public static async Task<string> RunAsync(string file, IEnumerable<string> args, bool asPostgresUser, TimeSpan timeout)
     {
         var start = asPostgresUser ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", file, .. args]) : new ProcessStartInfo(file, args);

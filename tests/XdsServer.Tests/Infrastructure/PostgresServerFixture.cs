@@ -43,7 +43,7 @@ public sealed class PostgresServerFixture : IAsyncLifetime
             await LocalPostgres.RunAsync("chown", ["postgres", root], asPostgresUser: false, TimeSpan.FromSeconds(10));
         }
         await LocalPostgres.RunAsync(Path.Combine(_binDirectory, "initdb"), ["-D", _dataDirectory, "-U", "zenmesh", "--auth=trust", "-E", "UTF8", "--no-sync"], asPostgres, TimeSpan.FromMinutes(2));
-        var port = LocalPostgres.FreePort();
+        var port = TestPorts.ForAnotherProcess();
         // fsync off: this server holds throwaway test databases; durability is tested on SQLite.
         await LocalPostgres.RunAsync(Path.Combine(_binDirectory, "pg_ctl"),
             ["-D", _dataDirectory, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "-o", $"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"],

@@ -158,7 +158,7 @@ public sealed class PostgresReplicaTests(PostgresServerFixture postgres)
     [Fact]
     public async Task AnUnreachableDatabase_StopsTheStart_SayingWhichAndWhy()
     {
-        var port = LocalPostgres.FreePort();
+        var port = TestPorts.ForAnotherProcess();
         var error = await Assert.ThrowsAnyAsync<Exception>(() => RunningServer.StartAsync("--postgres", $"Host=127.0.0.1;Port={port};Username=zenmesh;Database=zenmesh;Timeout=2"));
         Assert.Contains($"127.0.0.1:{port}", error.Message);
     }
