@@ -77,10 +77,11 @@ public sealed record IngesterOptions
     public TimeSpan StoreProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How many new dedup keys wait in memory (their events' rows hold them durably) before they are
-    /// written to their days' tables in one sorted batch; also the most a restart reads back.
+    /// How many new dedup keys wait in memory (their events' rows hold them durably) before the
+    /// oldest of them are written to their days' tables in one sorted batch of this size; about the
+    /// most a restart reads back. Larger batches write less per key but hold the writer longer.
     /// </summary>
-    public int DedupWriteBatch { get; init; } = 65_536;
+    public int DedupWriteBatch { get; init; } = 4_096;
 
     /// <summary>
     /// Tests only, never configuration (internal, so no setting binds it): the store commits

@@ -17,34 +17,43 @@ public sealed partial class SqliteEventStore
     /// <summary>Keys whose events are committed but that are not yet in their day's table: key to event id, day and row.</summary>
     private readonly Dictionary<UInt128, (string Id, string Day, long Row)> _unwritten = [];
 
-    /// <summary>Between batches: the keys waiting in memory are written once there are enough of them (at twice as many, even under load).</summary>
-    protected override void Maintain(bool idle) => Maintain(idle, Options.DedupWriteBatch);
+    /// <summary>
+    /// Between batches: once a batch of keys waits in memory, the oldest batch of them (by their
+    /// events' rows, so each day's written keys cover its rows up to a mark) is written, sorted. In
+    /// batches, not all at once: writing them holds the writer, and every webhook waits behind it.
+    /// </summary>
+    protected override void Maintain(bool idle) => WriteWaitingKeys(Options.DedupWriteBatch);
 
-    private void Maintain(bool idle, int atLeast)
+    /// <summary>Writes the oldest <paramref name="most"/> keys waiting in memory, when at least that many wait (int.MaxValue: all of them, if any).</summary>
+    private void WriteWaitingKeys(int most)
     {
-        if (_unwritten.Count < atLeast || (!idle && _unwritten.Count < 2 * atLeast))
+        if (_unwritten.Count == 0 || (most != int.MaxValue && _unwritten.Count < most))
         {
             return;
         }
+        var oldest = _unwritten.Select(u => (u.Key, u.Value.Id, u.Value.Day, u.Value.Row)).OrderBy(u => u.Day, StringComparer.Ordinal).ThenBy(u => u.Row).Take(most).ToList();
         OnWriterConnection(st =>
         {
             using var transaction = st.Connection.BeginTransaction();
-            var days = WriteKeys(transaction, _dedupDays, []);
+            var days = WriteKeys(transaction, _dedupDays, oldest, []);
             transaction.Commit();
             _dedupDays = days;
-            _unwritten.Clear();
+            foreach (var written in oldest)
+            {
+                _unwritten.Remove(written.Key);
+            }
         });
     }
 
     /// <summary>
-    /// Writes the keys waiting in memory and <paramref name="claims"/> (then empties it) into their
-    /// days' tables, sorted, inside <paramref name="transaction"/>; returns the days that now have a table.
-    /// The caller forgets <see cref="_unwritten"/> once the transaction has committed.
+    /// Writes <paramref name="waiting"/> (keys from memory) and <paramref name="claims"/> (then empties
+    /// it) into their days' tables, sorted, inside <paramref name="transaction"/>; returns the days that
+    /// now have a table. The caller forgets the keys written from memory once the transaction has committed.
     /// </summary>
-    private ImmutableSortedSet<string> WriteKeys(SqliteTransaction transaction, ImmutableSortedSet<string> days, List<(UInt128 Key, string Id, string Day, long Row)> claims)
+    private ImmutableSortedSet<string> WriteKeys(SqliteTransaction transaction, ImmutableSortedSet<string> days, IEnumerable<(UInt128 Key, string Id, string Day, long Row)> waiting, List<(UInt128 Key, string Id, string Day, long Row)> claims)
     {
         var connection = _statements!.Connection;
-        var all = _unwritten.Select(u => (u.Key, u.Value.Id, u.Value.Day, u.Value.Row)).Concat(claims).OrderBy(c => c.Day, StringComparer.Ordinal).ThenBy(c => c.Key).ToList();
+        var all = waiting.Concat(claims).OrderBy(c => c.Day, StringComparer.Ordinal).ThenBy(c => c.Key).ToList();
         claims.Clear();
         var hash = new byte[DedupHash.Bytes];
         foreach (var day in all.GroupBy(c => c.Day))

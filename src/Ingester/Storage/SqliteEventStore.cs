@@ -44,7 +44,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         _dedupDays = [.. Tables(connection, "dedup_")];
         RecoverUnwrittenKeys(connection);
         // A store from before the keys were kept in SQLite may bring many: written at once, not held.
-        Maintain(idle: true);
+        WriteWaitingKeys(int.MaxValue);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
@@ -160,7 +160,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                 case Expire expire:
                     // Keys still only in memory are written first: their events' rows, which would
                     // rebuild them after a crash, may be about to go.
-                    dedupDays = WriteKeys(transaction, dedupDays, claims);
+                    dedupDays = WriteKeys(transaction, dedupDays, _unwritten.Select(u => (u.Key, u.Value.Id, u.Value.Day, u.Value.Row)), claims);
                     var result = ExpireIn(transaction, partitions, dedupDays, now);
                     partitions = partitions.Except(result.DroppedPartitions);
                     dedupDays = dedupDays.Except(result.DroppedDedupDays);
@@ -211,7 +211,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             // A clean stop writes the keys waiting in memory, so the next start has none to read back.
             try
             {
-                Maintain(idle: true, atLeast: 1);
+                WriteWaitingKeys(int.MaxValue);
             }
             catch (Exception e) when (e is SqliteException or IOException)
             {
