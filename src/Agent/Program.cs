@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using ZenMesh.Agent.Bootstrap;
 using ZenMesh.Agent.Hosting;
 using ZenMesh.Agent.Identity;
+using ZenMesh.Hosting;
 
 // ZenMesh edge agent: "run" (the default) relays the edge's xDS config from the control plane to the
 // local Envoy and ZenMesh services from a persisted last-known-good cache; "enroll" turns a one-time
@@ -37,26 +38,15 @@ switch (args)
         return await BootstrapCommand.RunAsync(bootstrapArgs, Console.Out, Console.Error).ConfigureAwait(false);
 }
 var runArgs = args is ["run", .. var rest] ? rest : args;
-try
-{
-    var app = AgentApp.Build(runArgs);
-    await app.StartAsync().ConfigureAwait(false);
-    var endpoints = app.Services.GetRequiredService<AgentEndpoints>();
-    var options = app.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
-    Console.WriteLine($"ZenMesh agent for edge {options.Edge}: control plane {options.ControlPlane}; local xDS on {endpoints.Xds.Uri}, status on {endpoints.Status.Uri}status. State in {Path.GetFullPath(options.StateDir)}. Ctrl-C stops.");
-    await app.WaitForShutdownAsync().ConfigureAwait(false);
-    return 0;
-}
-catch (OptionsValidationException e)
-{
-    Console.Error.WriteLine($"Invalid configuration:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", e.Failures)}");
-    return 2;
-}
-catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException)
-{
-    Console.Error.WriteLine($"Cannot listen: {e.Message}. Another process may hold the port; choose others with --xds-port and --status-port.");
-    return 2;
-}
+return await ServiceMain.RunAsync(
+    () => AgentApp.Build(runArgs),
+    app =>
+    {
+        var endpoints = app.Services.GetRequiredService<AgentEndpoints>();
+        var options = app.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        return $"ZenMesh agent for edge {options.Edge}: control plane {options.ControlPlane}; local xDS on {endpoints.Xds.Uri}, status on {endpoints.Status.Uri}status. State in {Path.GetFullPath(options.StateDir)}. Ctrl-C stops.";
+    },
+    "--xds-port and --status-port").ConfigureAwait(false);
 
 static string? Value(string[] args, string name)
 {
