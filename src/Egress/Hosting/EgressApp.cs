@@ -39,30 +39,10 @@ public static class EgressApp
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        if (Environment.GetEnvironmentVariable("ZENMESH_SECRETS_DIR") is { Length: > 0 } secretsDir)
-        {
-            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:SecretsDir", secretsDir)]);
-        }
         // --direct is a flag without a value.
-        var direct = args.Contains("--direct");
-        builder.Configuration.AddCommandLine([.. args.Where(a => a != "--direct")], ServiceTelemetry.WithSwitches(Switches));
-        if (direct)
-        {
-            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Egress:Direct", "true")]);
-        }
-        ServiceOptionChecks.ReadFileInto(builder.Configuration, "Egress:Postgres");
-        var options = ServiceOptionChecks.Read<EgressOptions>(builder.Configuration, EgressOptions.Section);
-        var problems = Validate(options);
-        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
-        if (problems.Count > 0)
-        {
-            throw new OptionsValidationException(EgressOptions.Section, typeof(EgressOptions), problems);
-        }
-        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "egress", options.Edge);
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
+        var (builder, options) = EdgeServiceBuilder.Create<EgressOptions>(
+            args, [.. args.Where(a => a != "--direct")], EgressOptions.Section, Switches, Validate, "egress",
+            args.Contains("--direct") ? [KeyValuePair.Create<string, string?>("Egress:Direct", "true")] : null);
         builder.Services.AddSingleton<FlowPolicies>();
         if (options.Postgres is { Length: > 0 })
         {

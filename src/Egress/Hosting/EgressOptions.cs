@@ -1,7 +1,7 @@
 namespace ZenMesh.Egress.Hosting;
 
 /// <summary>Configuration section "Egress". Every default runs locally beside an ingester and an agent.</summary>
-public sealed record EgressOptions
+public sealed record EgressOptions : ZenMesh.Hosting.IEdgeServiceOptions
 {
     public const string Section = "Egress";
 

@@ -38,24 +38,7 @@ public static class IngesterApp
 
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        if (Environment.GetEnvironmentVariable("ZENMESH_SECRETS_DIR") is { Length: > 0 } secretsDir)
-        {
-            builder.Configuration.AddInMemoryCollection([KeyValuePair.Create<string, string?>("Ingester:SecretsDir", secretsDir)]);
-        }
-        builder.Configuration.AddCommandLine(args, ServiceTelemetry.WithSwitches(Switches));
-        ServiceOptionChecks.ReadFileInto(builder.Configuration, "Ingester:Postgres");
-        var options = ServiceOptionChecks.Read<IngesterOptions>(builder.Configuration, IngesterOptions.Section);
-        var problems = Validate(options);
-        problems.AddRange(ZenMesh.Observability.ServiceTelemetry.Problems(builder.Configuration));
-        if (problems.Count > 0)
-        {
-            throw new OptionsValidationException(IngesterOptions.Section, typeof(IngesterOptions), problems);
-        }
-        ZenMesh.Observability.ServiceTelemetry.AddServiceTelemetry(builder, "ingester", options.Edge);
-        builder.Services.AddSingleton(Options.Create(options));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(s => new SecretStore(options.SecretsDir, s.GetRequiredService<TimeProvider>()));
+        var (builder, options) = EdgeServiceBuilder.Create<IngesterOptions>(args, args, IngesterOptions.Section, Switches, Validate, "ingester");
         builder.Services.AddSingleton<EndpointPolicies>();
         if (options.Postgres is { Length: > 0 })
         {

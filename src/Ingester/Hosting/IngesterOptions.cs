@@ -1,7 +1,7 @@
 namespace ZenMesh.Ingester.Hosting;
 
 /// <summary>Configuration section "Ingester". Every default runs locally.</summary>
-public sealed record IngesterOptions
+public sealed record IngesterOptions : ZenMesh.Hosting.IEdgeServiceOptions
 {
     public const string Section = "Ingester";
 
