@@ -64,4 +64,18 @@ public sealed class StartFailureTests : IDisposable
         Assert.Contains($"choose others with {named}", error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ADamagedEventsDatabase_StopsTheIngestersStart_NamingTheFileAndTheRecovery_WithoutAStackTrace()
+    {
+        var file = Path.Combine(_dataDir, "events.db");
+        await File.WriteAllBytesAsync(file, Enumerable.Repeat((byte)0xA5, 64 * 1024).ToArray());
+
+        var (code, output, error) = await RunAsync("ZenMesh.Ingester.dll", "--port", "0", "--stream-port", "0", "--data-dir", _dataDir, "--xds", "http://127.0.0.1:9");
+
+        Assert.True(code == 2, $"exit code {code}; stdout: {output}; stderr: {error}");
+        Assert.Contains($"the database file {file} is damaged", error, StringComparison.Ordinal);
+        Assert.Contains(".recover", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
 }
