@@ -21,17 +21,15 @@ public sealed class GroupCommitWriter<T> : IAsyncDisposable
     private readonly Action<IReadOnlyList<T>> _commit;
     private readonly Action<IReadOnlyList<T>, Exception> _failed;
     private readonly Func<ChannelReader<T>, Task<bool>> _waitForWork;
-    private readonly Action<bool>? _afterBatch;
+    private readonly Action? _afterBatch;
     private readonly Task _loop;
-    // Counted here: a single-reader channel cannot count what it holds.
-    private int _queued;
 
     /// <param name="maxBatch">The most items one transaction takes.</param>
     /// <param name="commit">Commits the batch durably and sets each item's outcome; throws to fail it all.</param>
     /// <param name="failed">Tells each item of a batch that <paramref name="commit"/> threw for it.</param>
     /// <param name="waitForWork">Waits until there is work (false: no more will come); by default the queue's own wait.</param>
-    /// <param name="afterBatch">Runs after each batch's callers have their outcome; its argument says whether the queue is empty.</param>
-    public GroupCommitWriter(int maxBatch, Action<IReadOnlyList<T>> commit, Action<IReadOnlyList<T>, Exception> failed, Func<ChannelReader<T>, Task<bool>>? waitForWork = null, Action<bool>? afterBatch = null)
+    /// <param name="afterBatch">Runs after each batch, once its callers have their outcome.</param>
+    public GroupCommitWriter(int maxBatch, Action<IReadOnlyList<T>> commit, Action<IReadOnlyList<T>, Exception> failed, Func<ChannelReader<T>, Task<bool>>? waitForWork = null, Action? afterBatch = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
         _maxBatch = maxBatch;
@@ -42,20 +40,8 @@ public sealed class GroupCommitWriter<T> : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>Items queued and not yet taken into a batch.</summary>
-    public int Queued => Volatile.Read(ref _queued);
-
     /// <summary>Queues <paramref name="item"/>; false once the writer is closing.</summary>
-    public bool TryEnqueue(T item)
-    {
-        Interlocked.Increment(ref _queued);
-        if (_queue.Writer.TryWrite(item))
-        {
-            return true;
-        }
-        Interlocked.Decrement(ref _queued);
-        return false;
-    }
+    public bool TryEnqueue(T item) => _queue.Writer.TryWrite(item);
 
     private async Task LoopAsync()
     {
@@ -65,7 +51,6 @@ public sealed class GroupCommitWriter<T> : IAsyncDisposable
             batch.Clear();
             while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var item))
             {
-                Interlocked.Decrement(ref _queued);
                 batch.Add(item);
             }
             if (batch.Count == 0)
@@ -81,7 +66,7 @@ public sealed class GroupCommitWriter<T> : IAsyncDisposable
                 // Any failure, not only the engine's own: see the class remarks.
                 _failed(batch, e);
             }
-            _afterBatch?.Invoke(Queued == 0);
+            _afterBatch?.Invoke();
         }
     }
 

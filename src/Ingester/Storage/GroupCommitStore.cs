@@ -187,7 +187,7 @@ public abstract partial class GroupCommitStore : IEventStore
         replies.Send();
     }
 
-    private void AfterBatch(bool idle)
+    private void AfterBatch()
     {
         if (!_health.Writable)
         {
@@ -195,7 +195,7 @@ public abstract partial class GroupCommitStore : IEventStore
         }
         try
         {
-            Maintain(idle);
+            Maintain();
         }
         catch (Exception e)
         {
@@ -206,9 +206,9 @@ public abstract partial class GroupCommitStore : IEventStore
 
     /// <summary>
     /// Work the store may do on the writer between batches, once the waiting webhooks have their
-    /// answers; <paramref name="idle"/> when nothing is queued (so no answer would wait for it).
+    /// answers.
     /// </summary>
-    protected virtual void Maintain(bool idle)
+    protected virtual void Maintain()
     {
     }
 

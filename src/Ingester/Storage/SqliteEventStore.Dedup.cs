@@ -22,7 +22,7 @@ public sealed partial class SqliteEventStore
     /// events' rows, so each day's written keys cover its rows up to a mark) is written, sorted. In
     /// batches, not all at once: writing them holds the writer, and every webhook waits behind it.
     /// </summary>
-    protected override void Maintain(bool idle) => WriteWaitingKeys(Options.DedupWriteBatch);
+    protected override void Maintain() => WriteWaitingKeys(Options.DedupWriteBatch);
 
     /// <summary>Writes the oldest <paramref name="most"/> keys waiting in memory, when at least that many wait (int.MaxValue: all of them, if any).</summary>
     private void WriteWaitingKeys(int most)
