@@ -41,19 +41,14 @@ public sealed class ReconnectLoopTests
     {
         var driven = new Driven();
         var run = driven.Run(new Backoff(Base, Max) { Jitter = false }, (_, _) => throw new IOException("connection refused"));
-        await driven.Attempts.Reader.ReadAsync(driven.Stop.Token);
+        var losses = await LossesAsync(driven, 7);
 
-        var delays = new List<TimeSpan>();
-        for (var i = 0; i < 7; i++)
+        foreach (var (loss, next) in losses)
         {
-            var loss = await driven.Losses.Reader.ReadAsync(driven.Stop.Token);
             Assert.IsType<IOException>(loss.Lost);
-            delays.Add(loss.Delay);
-            var next = await AdvanceUntilAttemptAsync(driven, loss.Delay);
-            Assert.True(next - loss.At >= loss.Delay, $"attempt {i + 2} started {(next - loss.At).TotalMilliseconds} ms after the loss, before its delay of {loss.Delay.TotalMilliseconds} ms");
+            Assert.True(next - loss.At >= loss.Delay, $"an attempt started {(next - loss.At).TotalMilliseconds} ms after the loss, before its delay of {loss.Delay.TotalMilliseconds} ms");
         }
-
-        Assert.Equal([250, 500, 1000, 2000, 4000, 4000, 4000], delays.Select(d => d.TotalMilliseconds));
+        Assert.Equal([250, 500, 1000, 2000, 4000, 4000, 4000], losses.Select(l => l.Loss.Delay.TotalMilliseconds));
         await driven.Stop.CancelAsync();
         await run;
     }
@@ -71,17 +66,9 @@ public sealed class ReconnectLoopTests
             }
             throw new IOException(n == 4 ? "stream reset" : "connection refused");
         });
-        await driven.Attempts.Reader.ReadAsync(driven.Stop.Token);
+        var losses = await LossesAsync(driven, 6);
 
-        var delays = new List<TimeSpan>();
-        for (var i = 0; i < 6; i++)
-        {
-            var loss = await driven.Losses.Reader.ReadAsync(driven.Stop.Token);
-            delays.Add(loss.Delay);
-            await AdvanceUntilAttemptAsync(driven, loss.Delay);
-        }
-
-        Assert.Equal([250, 500, 1000, 2000, 250, 250], delays.Select(d => d.TotalMilliseconds));
+        Assert.Equal([250, 500, 1000, 2000, 250, 250], losses.Select(l => l.Loss.Delay.TotalMilliseconds));
         await driven.Stop.CancelAsync();
         await run;
     }
@@ -99,18 +86,10 @@ public sealed class ReconnectLoopTests
             }
             return Task.CompletedTask;
         });
-        await driven.Attempts.Reader.ReadAsync(driven.Stop.Token);
+        var losses = await LossesAsync(driven, 5);
 
-        var losses = new List<(Exception? Lost, TimeSpan Delay, DateTimeOffset At)>();
-        for (var i = 0; i < 5; i++)
-        {
-            var loss = await driven.Losses.Reader.ReadAsync(driven.Stop.Token);
-            losses.Add(loss);
-            await AdvanceUntilAttemptAsync(driven, loss.Delay);
-        }
-
-        Assert.All(losses, l => Assert.Null(l.Lost));
-        Assert.Equal([250, 500, 1000, 250, 250], losses.Select(l => l.Delay.TotalMilliseconds));
+        Assert.All(losses, l => Assert.Null(l.Loss.Lost));
+        Assert.Equal([250, 500, 1000, 250, 250], losses.Select(l => l.Loss.Delay.TotalMilliseconds));
         await driven.Stop.CancelAsync();
         await run;
     }
@@ -120,17 +99,9 @@ public sealed class ReconnectLoopTests
     {
         var driven = new Driven();
         var run = driven.Run(new Backoff(Base, Max), (_, _) => throw new IOException("connection refused"));
-        await driven.Attempts.Reader.ReadAsync(driven.Stop.Token);
+        var losses = await LossesAsync(driven, 12);
 
-        var delays = new List<TimeSpan>();
-        for (var i = 0; i < 12; i++)
-        {
-            var loss = await driven.Losses.Reader.ReadAsync(driven.Stop.Token);
-            delays.Add(loss.Delay);
-            await AdvanceUntilAttemptAsync(driven, loss.Delay);
-        }
-
-        Assert.All(delays, d => Assert.InRange(d, TimeSpan.Zero, Max));
+        Assert.All(losses, l => Assert.InRange(l.Loss.Delay, TimeSpan.Zero, Max));
         await driven.Stop.CancelAsync();
         await run;
     }
@@ -157,6 +128,22 @@ public sealed class ReconnectLoopTests
 
         await run;
         Assert.True(run.IsCompletedSuccessfully);
+    }
+
+    /// <summary>
+    /// After the loop's first attempt: <paramref name="count"/> losses in turn, each with the start of
+    /// the attempt that followed it, the clock moved only as far as each loss asked.
+    /// </summary>
+    private static async Task<List<((Exception? Lost, TimeSpan Delay, DateTimeOffset At) Loss, DateTimeOffset Next)>> LossesAsync(Driven driven, int count)
+    {
+        await driven.Attempts.Reader.ReadAsync(driven.Stop.Token);
+        var losses = new List<((Exception? Lost, TimeSpan Delay, DateTimeOffset At) Loss, DateTimeOffset Next)>();
+        for (var i = 0; i < count; i++)
+        {
+            var loss = await driven.Losses.Reader.ReadAsync(driven.Stop.Token);
+            losses.Add((loss, await AdvanceUntilAttemptAsync(driven, loss.Delay)));
+        }
+        return losses;
     }
 
     /// <summary>
