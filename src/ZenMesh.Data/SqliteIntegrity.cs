@@ -17,7 +17,8 @@ public static class SqliteIntegrity
     /// it; throws <see cref="DamagedDatabaseException"/> unless it says ok.
     /// </summary>
     /// <param name="holds">What the file holds, for the message ("the egress's deliveries").</param>
-    public static void Check(string file, string holds)
+    /// <param name="recovery">How to recover, when it is simpler than restoring or salvaging the file (a file rebuilt from another).</param>
+    public static void Check(string file, string holds, string? recovery = null)
     {
         if (!File.Exists(file))
         {
@@ -40,7 +41,7 @@ public static class SqliteIntegrity
         }
         throw new DamagedDatabaseException(
             $"the database file {file} is damaged ({string.Join("; ", problems)}); it holds {holds}, and serving part of it could lose or repeat them, so this service stops here. "
-            + $"Stop every process using it, then restore {file} from a backup, or salvage what still reads: 'sqlite3 {file} .recover > recovered.sql', "
-            + $"move {file} (with its -wal and -shm files) aside, and 'sqlite3 {file} < recovered.sql'. Then start again.");
+            + (recovery ?? $"Stop every process using it, then restore {file} from a backup, or salvage what still reads: 'sqlite3 {file} .recover > recovered.sql', "
+                + $"move {file} (with its -wal and -shm files) aside, and 'sqlite3 {file} < recovered.sql'. Then start again."));
     }
 }

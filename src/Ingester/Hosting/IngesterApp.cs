@@ -157,7 +157,7 @@ public static class IngesterApp
         }
         if (o.DedupWriteBatch < 1)
         {
-            problems.Add($"Ingester:DedupWriteBatch {o.DedupWriteBatch} must be at least 1 (default 4096).");
+            problems.Add($"Ingester:DedupWriteBatch {o.DedupWriteBatch} must be at least 1 (default 65536).");
         }
         if (o.StoreProbeInterval <= TimeSpan.Zero)
         {

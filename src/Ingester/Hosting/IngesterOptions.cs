@@ -77,11 +77,12 @@ public sealed record IngesterOptions : ZenMesh.Hosting.IEdgeServiceOptions
     public TimeSpan StoreProbeInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// How many new dedup keys wait in memory (their events' rows hold them durably) before the
-    /// oldest of them are written to their days' tables in one sorted batch of this size; about the
-    /// most a restart reads back. Larger batches write less per key but hold the writer longer.
+    /// The most dedup keys one write of the key file (dedup.db) takes. The key file has a writer of
+    /// its own, which writes whatever keys came in while it wrote the last ones: under load its
+    /// writes grow to this size, and larger writes cost less per key (each rewrites pages all over a
+    /// day's table). Until written, a key waits in memory (its event's row holds it durably).
     /// </summary>
-    public int DedupWriteBatch { get; init; } = 4_096;
+    public int DedupWriteBatch { get; init; } = 65_536;
 
     /// <summary>
     /// Tests only, never configuration (internal, so no setting binds it): the store commits

@@ -102,9 +102,10 @@ public abstract partial class GroupCommitStore : IEventStore
 
     public async Task<RetentionResult> ExpireAsync(CancellationToken cancellationToken)
     {
+        await BeforeExpireAsync(cancellationToken).ConfigureAwait(false);
         var expire = new Expire();
         var result = await Enqueue(expire, expire.Done.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await OnExpiredAsync(result, cancellationToken).ConfigureAwait(false);
+        result = await OnExpiredAsync(result, cancellationToken).ConfigureAwait(false);
         if ((result.DroppedPartitions.Count > 0 || result.ForgottenKeys > 0) && Logger.IsEnabled(LogLevel.Information))
         {
             var partitions = string.Join(", ", result.DroppedPartitions);
@@ -113,8 +114,11 @@ public abstract partial class GroupCommitStore : IEventStore
         return result;
     }
 
-    /// <summary>After retention committed: forget in-memory state about what it dropped.</summary>
-    protected virtual Task OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Before retention drops anything: make sure nothing it drops is the last copy of something still needed.</summary>
+    protected virtual Task BeforeExpireAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>After retention committed: forget in-memory state about what it dropped; the result, with anything dropped elsewhere.</summary>
+    protected virtual Task<RetentionResult> OnExpiredAsync(RetentionResult result, CancellationToken cancellationToken) => Task.FromResult(result);
 
     /// <summary>
     /// One transaction for the whole batch, durable when it returns: sets each <see cref="Append"/>'s

@@ -86,6 +86,34 @@ internal sealed class RawStatement : IDisposable
         }
     }
 
+    /// <summary>The first column of the first row, a blob of exactly <paramref name="into"/>'s length, copied there; false when there is no row.</summary>
+    public bool Blob(Span<byte> into)
+    {
+        try
+        {
+            var rc = raw.sqlite3_step(_statement);
+            if (rc == raw.SQLITE_ROW)
+            {
+                var blob = raw.sqlite3_column_blob(_statement, 0);
+                if (blob.Length != into.Length)
+                {
+                    throw new InvalidDataException($"a {blob.Length}-byte value where {into.Length} bytes belong");
+                }
+                blob.CopyTo(into);
+                return true;
+            }
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(rc);
+            }
+            return false;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_statement);
+        }
+    }
+
     // The same exception Microsoft.Data.Sqlite throws, so the writer's DbException handling (answer 503, lose nothing) holds.
     private void Check(int rc) => SqliteException.ThrowExceptionForRC(rc, _db);
 

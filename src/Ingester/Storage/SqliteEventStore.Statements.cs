@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Microsoft.Data.Sqlite;
 
 namespace ZenMesh.Ingester.Storage;
@@ -12,9 +11,6 @@ public sealed partial class SqliteEventStore
     private sealed class Statements : IDisposable
     {
         private readonly Dictionary<string, RawStatement> _inserts = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, RawStatement> _claims = new(StringComparer.Ordinal);
-        private ImmutableSortedSet<string>? _lookupDays;
-        private RawStatement? _lookup;
 
         public Statements(SqliteConnection connection)
         {
@@ -48,47 +44,6 @@ public sealed partial class SqliteEventStore
             return insert;
         }
 
-        /// <summary>The claim of a new event's dedup key in its day's table: ?1 hash, ?2 event id.</summary>
-        public RawStatement ClaimIn(string day)
-        {
-            if (!_claims.TryGetValue(day, out var claim))
-            {
-                // REPLACE: a key past its window may come again the same day, as a new event.
-                claim = new RawStatement(Connection, $"INSERT OR REPLACE INTO {DedupTable(day)} (hash, id) VALUES (?1, ?2)");
-                _claims[day] = claim;
-            }
-            return claim;
-        }
-
-        /// <summary>
-        /// The event a dedup key (?1) was first stored as, looked up in every day's table newest first;
-        /// prepared again when the days change (a new day, or one past the window dropped).
-        /// </summary>
-        public RawStatement DedupLookup(ImmutableSortedSet<string> days)
-        {
-            if (_lookup is null || !ReferenceEquals(days, _lookupDays))
-            {
-                _lookup?.Dispose();
-                var sql = days.Count == 0
-                    ? "SELECT NULL WHERE ?1 IS NULL"
-                    : string.Join(" UNION ALL ", days.Reverse().Select(d => $"SELECT id FROM {DedupTable(d)} WHERE hash = ?1")) + " LIMIT 1";
-                _lookup = new RawStatement(Connection, sql);
-                _lookupDays = days;
-            }
-            return _lookup;
-        }
-
-        /// <summary>Forgets a dedup day's statements before its table is dropped.</summary>
-        public void ForgetDedup(string day)
-        {
-            if (_claims.Remove(day, out var claim))
-            {
-                claim.Dispose();
-            }
-            _lookup?.Dispose();
-            _lookup = null;
-        }
-
         /// <summary>Forgets a dropped day's statement (its table is gone).</summary>
         public void Forget(string partition)
         {
@@ -102,11 +57,10 @@ public sealed partial class SqliteEventStore
 
         public void Dispose()
         {
-            foreach (var statement in _inserts.Values.Concat(_claims.Values).Append(Job))
+            foreach (var statement in _inserts.Values.Append(Job))
             {
                 statement.Dispose();
             }
-            _lookup?.Dispose();
             DeleteJob.Dispose();
             Connection.Dispose();
         }

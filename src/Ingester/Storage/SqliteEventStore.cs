@@ -13,14 +13,14 @@ namespace ZenMesh.Ingester.Storage;
 /// lock). Events live in one table per UTC day, and so do their dedup keys (the first 16 bytes of
 /// SHA-256, <see cref="DedupHash"/>), so retention and the dedup window each drop whole tables
 /// instead of deleting rows. Each event's row holds its key, which is what makes it durable: the
-/// keys' own tables are written behind, in sorted batches (see SqliteEventStore.Dedup). The file is
-/// checked (PRAGMA quick_check) before it is served.
+/// keys' own tables are written behind, in a file of their own (see SqliteEventStore.Dedup). Both
+/// files are checked (PRAGMA quick_check) before they are served.
 /// </summary>
 public sealed partial class SqliteEventStore : GroupCommitStore
 {
     private readonly string _connectionString;
     private volatile ImmutableSortedSet<string> _partitions;
-    private ImmutableSortedSet<string> _dedupDays;
+    private readonly DedupKeyFile _keys;
     private Statements? _statements;
 
     public SqliteEventStore(IOptions<IngesterOptions> options, TimeProvider time, ILogger<SqliteEventStore> logger)
@@ -38,13 +38,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             PRAGMA journal_mode = WAL;
             CREATE TABLE IF NOT EXISTS jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS keys_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
             """).ExecuteNonQuery();
         _partitions = [.. Tables(connection, "events_")];
-        _dedupDays = [.. Tables(connection, "dedup_")];
+        _keys = new DedupKeyFile(Path.Combine(Path.GetDirectoryName(Location)!, "dedup.db"), Options.DedupWriteBatch, Options.SkipSyncForTests, Options.StoreProbeInterval, Time, Logger);
         RecoverUnwrittenKeys(connection);
-        // A store from before the keys were kept in SQLite may bring many: written at once, not held.
-        WriteWaitingKeys(int.MaxValue);
         StartWriter(connection.Command("SELECT COUNT(*) FROM jobs").Scalar<long>());
     }
 
@@ -67,8 +64,6 @@ public sealed partial class SqliteEventStore : GroupCommitStore
     }
 
     private static string Table(string partition) => "events_" + partition;
-
-    private static string DedupTable(string day) => "dedup_" + day;
 
     private static IEnumerable<string> Tables(SqliteConnection connection, string prefix) =>
         connection.Command("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE @pattern ESCAPE '\\'").With("@pattern", prefix.Replace("_", "\\_", StringComparison.Ordinal) + "%").Strings().Select(n => n[prefix.Length..]);
@@ -110,11 +105,9 @@ public sealed partial class SqliteEventStore : GroupCommitStore
     {
         var now = Time.GetUtcNow();
         Span<char> receivedAt = stackalloc char[40];
-        Span<byte> hash = stackalloc byte[DedupHash.Bytes];
         var inBatch = new Dictionary<UInt128, string>();
-        var claims = new List<(UInt128 Key, string Id, string Day, long Row)>();
+        var claims = new List<DedupClaim>();
         var partitions = _partitions;
-        var dedupDays = _dedupDays;
         long jobDelta = 0;
         using var transaction = st.Connection.BeginTransaction();
         st.Enlist(transaction);
@@ -123,17 +116,21 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             switch (work)
             {
                 case Append { Event: var e, Key: var key } append:
-                    DedupHash.Write(key, hash);
                     if (inBatch.TryGetValue(key, out var sameBatch)
-                        || (sameBatch = Remembered(_unwritten.TryGetValue(key, out var unwritten) ? unwritten.Id : null, now)) is not null
-                        || (sameBatch = Remembered(st.DedupLookup(dedupDays).Bind(1, hash).Text(), now)) is not null)
+                        || (sameBatch = Remembered(_unwritten.TryGetValue(key, out var unwritten) ? unwritten.Uuid : null, now)) is not null
+                        || (sameBatch = Remembered(_keys.Lookup(key), now)) is not null)
                     {
                         append.Outcome = new StoredEvent(sameBatch, Duplicate: true);
                         continue;
                     }
-                    var id = EventIds.Of(Uuids.New(e.ReceivedAt));
+                    var uuid = Uuids.New(e.ReceivedAt);
+                    var id = EventIds.Of(uuid);
                     var partition = EventIds.PartitionOf(e.ReceivedAt);
-                    if (!partitions.Contains(partition))
+                    if (partitions.TryGetValue(partition, out var known))
+                    {
+                        partition = known;
+                    }
+                    else
                     {
                         st.Connection.Command($"CREATE TABLE IF NOT EXISTS {Table(partition)} (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL)", transaction).ExecuteNonQuery();
                         partitions = partitions.Add(partition);
@@ -141,7 +138,7 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     e.ReceivedAt.TryFormat(receivedAt, out var written, "O", CultureInfo.InvariantCulture);
                     st.InsertInto(partition).Bind(1, id).Bind(2, e.Tenant).Bind(3, e.Endpoint).Bind(4, e.DedupKey).Bind(5, e.EventType)
                         .Bind(6, receivedAt[..written]).BindUtf8Text(7, e.HeadersJson).Bind(8, e.Body).Execute();
-                    claims.Add((key, id, partition, st.LastInsertRowId));
+                    claims.Add(new DedupClaim(key, uuid, partition, st.LastInsertRowId));
                     foreach (var flow in e.Flows)
                     {
                         st.Job.Bind(1, id).Bind(2, flow).Bind(3, partition).Execute();
@@ -158,14 +155,10 @@ public sealed partial class SqliteEventStore : GroupCommitStore
                     }
                     break;
                 case Expire expire:
-                    // Keys still only in memory are written first: their events' rows, which would
-                    // rebuild them after a crash, may be about to go.
-                    dedupDays = WriteKeys(transaction, dedupDays, _unwritten.Select(u => (u.Key, u.Value.Id, u.Value.Day, u.Value.Row)), claims);
-                    var result = ExpireIn(transaction, partitions, dedupDays, now);
+                    var result = ExpireIn(transaction, partitions, now);
                     partitions = partitions.Except(result.DroppedPartitions);
-                    dedupDays = dedupDays.Except(result.DroppedDedupDays);
-                    jobDelta -= result.Result.DroppedJobs;
-                    expire.Outcome = result.Result;
+                    jobDelta -= result.DroppedJobs;
+                    expire.Outcome = result;
                     break;
             }
         }
@@ -184,43 +177,24 @@ public sealed partial class SqliteEventStore : GroupCommitStore
             throw;
         }
         _partitions = partitions;
-        _dedupDays = dedupDays;
         // Only now: a key remembered for a transaction that rolled back would turn its redelivery away.
-        if (batch.Any(w => w is Expire))
-        {
-            _unwritten.Clear();
-        }
-        foreach (var (key, id, day, row) in claims)
-        {
-            _unwritten[key] = (id, day, row);
-        }
+        Claimed(claims);
         AddOpenJobs(jobDelta);
     }
 
     /// <summary>
-    /// The event a key was first stored as, while that is inside the dedup window (its id holds the
-    /// time it came in): a day's keys are dropped whole, so a key can outlive its window by up to a day.
+    /// The id of the event a key was first stored as, while that is inside the dedup window (its UUID
+    /// holds the time it came in): a day's keys are dropped whole, so a key can outlive its window by up to a day.
     /// </summary>
-    private string? Remembered(string? eventId, DateTimeOffset now) =>
-        eventId is not null && EventIds.UuidOf(eventId) is { } uuid && EventIds.TimeOf(uuid) + Options.DedupWindow > now ? eventId : null;
+    private string? Remembered(Guid? uuid, DateTimeOffset now) =>
+        uuid is { } first && EventIds.TimeOf(first) + Options.DedupWindow > now ? EventIds.Of(first) : null;
 
-    protected override ValueTask DisposeStoreAsync()
+    protected override async ValueTask DisposeStoreAsync()
     {
-        if (_unwritten.Count > 0 && Health.Writable)
-        {
-            // A clean stop writes the keys waiting in memory, so the next start has none to read back.
-            try
-            {
-                WriteWaitingKeys(int.MaxValue);
-            }
-            catch (Exception e) when (e is SqliteException or IOException)
-            {
-                Log.KeysNotWrittenAtStop(Logger, _unwritten.Count, e.Message);
-            }
-        }
+        // After the events' writer: every key it queued is written (a clean stop leaves none to read back).
+        await _keys.DisposeAsync().ConfigureAwait(false);
         _statements?.Dispose();
         _reader?.Dispose();
         _leases.Dispose();
-        return ValueTask.CompletedTask;
     }
 }

@@ -9,8 +9,8 @@ using ZenMesh.Ingester.Storage;
 namespace ZenMesh.Ingester.Tests.Storage;
 
 /// <summary>
-/// A damaged events.db (a page overwritten, or a file that is no database at all) is found when the
-/// store opens, and the ingester stops there with a message that names the file and how to recover,
+/// A damaged events.db (a page overwritten, or a file that is no database at all) or dedup.db is
+/// found when the store opens, and the ingester stops there with a message that names the file and how to recover,
 /// instead of serving whatever part of it still reads.
 /// </summary>
 public sealed class DamagedStoreTests : IDisposable
@@ -62,5 +62,29 @@ public sealed class DamagedStoreTests : IDisposable
         var damaged = Assert.Throws<DamagedDatabaseException>(() => Open());
 
         Assert.StartsWith($"the database file {File} is damaged (", damaged.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADamagedKeyFile_StopsTheStart_AndDoingWhatItSays_RebuildsTheKeysFromTheEvents()
+    {
+        StoredEvent stored;
+        await using (var store = Open())
+        {
+            stored = await store.AppendAsync(new IncomingEvent("default", "gh", "d-1", "push", DateTimeOffset.UtcNow, "{}"u8.ToArray(), "{}"u8.ToArray(), ["to-ci"])).WaitAsync(TestTimeouts.Default);
+        }
+        SqliteConnection.ClearAllPools();
+        var keyFile = Path.Combine(_dataDir, "dedup.db");
+        System.IO.File.WriteAllBytes(keyFile, Enumerable.Repeat((byte)0x42, 8192).ToArray());
+
+        var damaged = Assert.Throws<DamagedDatabaseException>(() => Open());
+
+        Assert.StartsWith($"the database file {keyFile} is damaged (", damaged.Message, StringComparison.Ordinal);
+        Assert.Contains($"move {keyFile} (with its -wal and -shm files) aside and start again: the ingester rebuilds the keys from the events it holds", damaged.Message, StringComparison.Ordinal);
+        foreach (var file in new[] { keyFile, keyFile + "-wal", keyFile + "-shm" }.Where(System.IO.File.Exists))
+        {
+            System.IO.File.Move(file, file + ".damaged");
+        }
+        await using var rebuilt = Open();
+        Assert.Equal(stored with { Duplicate = true }, await rebuilt.AppendAsync(new IncomingEvent("default", "gh", "d-1", "push", DateTimeOffset.UtcNow, "{}"u8.ToArray(), "{}"u8.ToArray(), ["to-ci"])).WaitAsync(TestTimeouts.Default));
     }
 }

@@ -9,12 +9,14 @@ using ZenMesh.Ingester.Storage;
 namespace ZenMesh.Ingester.Tests.Storage;
 
 /// <summary>
-/// The embedded store's deduplication, whose keys live in SQLite beside the events, a table per day,
-/// written behind in batches: a redelivery is a duplicate with its original id whether its key is
-/// still in memory or written, after a restart, after a second store opens the file without the
-/// first having stopped (as after a crash), after retention dropped the day the event came in (the
-/// keys have a window of their own), and in a store from an earlier version (keys in a dedup table,
-/// or in run files of our own), whose keys are read back from its events.
+/// The embedded store's deduplication, whose keys live in a SQLite file of their own (dedup.db), a
+/// table per day, written behind by a writer of their own: a redelivery is a duplicate with its
+/// original id whether its key is still in memory or written, after a restart, after a second store
+/// opens the files without the first having stopped (as after a crash), after retention dropped the
+/// day the event came in (the keys have a window of their own), and in a store from an earlier
+/// version (keys in events.db, or in run files of our own), whose keys are read back from its events.
+/// Webhooks never wait for key writes: while the key file is held by someone else, they are stored
+/// and answered all the same.
 /// </summary>
 public sealed class SqliteDedupTests : IAsyncDisposable
 {
@@ -28,9 +30,38 @@ public sealed class SqliteDedupTests : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    // Keys are written to their tables every 8: most tests cross that several times.
+    // Keys are written to the key file once 8 wait: most tests cross that several times.
     private SqliteEventStore Open(TimeSpan? retention = null, TimeSpan? window = null) =>
         new(Options.Create(new IngesterOptions { DataDir = _dataDir, Retention = retention ?? TimeSpan.FromDays(7), DedupWindow = window ?? TimeSpan.FromDays(7), DedupWriteBatch = 8 }), _time, NullLogger<SqliteEventStore>.Instance);
+
+    private string KeyFile => Path.Combine(_dataDir, "dedup.db");
+
+    /// <summary>The keys written to a day's table in the key file (0 while it has none).</summary>
+    private long KeysWritten(string day)
+    {
+        using var check = new SqliteConnection($"Data Source={KeyFile};Pooling=False");
+        check.Open();
+        using var keys = check.CreateCommand();
+        keys.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = @table";
+        keys.Parameters.AddWithValue("@table", "dedup_" + day);
+        if ((long)keys.ExecuteScalar()! == 0)
+        {
+            return 0;
+        }
+        keys.CommandText = $"SELECT COUNT(*) FROM dedup_{day}";
+        return (long)keys.ExecuteScalar()!;
+    }
+
+    /// <summary>Takes the key file's write lock, as another process could, until disposed: no key is written meanwhile.</summary>
+    private SqliteConnection HoldKeyFile()
+    {
+        var holder = new SqliteConnection($"Data Source={KeyFile};Pooling=False");
+        holder.Open();
+        using var begin = holder.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE";
+        begin.ExecuteNonQuery();
+        return holder;
+    }
 
     private Task<StoredEvent> AppendAsync(SqliteEventStore store, string key) =>
         store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), "{}"u8.ToArray(), Encoding.UTF8.GetBytes(key), ["to-ci"])).WaitAsync(TestTimeouts.Default);
@@ -64,20 +95,52 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     {
         var first = Open();
         var ids = new List<string>();
-        // 8 written to their table, 3 still only in memory (and in their events' rows).
-        for (var n = 0; n < 11; n++)
+        for (var n = 0; n < 8; n++)
         {
             ids.Add((await AppendAsync(first, $"key-{n}")).Id);
         }
-
-        await using (var second = Open())
+        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") == 8), "the first 8 keys written");
+        // 3 more that cannot be written: they are only in memory and in their events' rows.
+        SqliteEventStore second;
+        using (HoldKeyFile())
         {
+            for (var n = 8; n < 11; n++)
+            {
+                ids.Add((await AppendAsync(first, $"key-{n}")).Id);
+            }
+            Assert.Equal(8, KeysWritten("20261123"));
+
+            second = Open();
             for (var n = 0; n < 11; n++)
             {
                 Assert.Equal(new StoredEvent(ids[n], Duplicate: true), await AppendAsync(second, $"key-{n}"));
             }
         }
+        // Stopped once the file is free: a stop writes what waits, and would wait for the file meanwhile.
+        await second.DisposeAsync();
         await first.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task WhileTheKeyFileIsHeld_WebhooksAreStillStoredAndDeduplicated_AndTheirKeysFollowOnceItIsFree()
+    {
+        await using var store = Open();
+        var ids = new List<string>();
+        using (HoldKeyFile())
+        {
+            // Five batches' worth of keys: each would have held every webhook behind its write.
+            for (var n = 0; n < 40; n++)
+            {
+                ids.Add((await AppendAsync(store, $"held-{n}")).Id);
+            }
+            for (var n = 0; n < 40; n++)
+            {
+                Assert.Equal(new StoredEvent(ids[n], Duplicate: true), await AppendAsync(store, $"held-{n}"));
+            }
+            Assert.Equal(0, KeysWritten("20261123"));
+        }
+
+        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") == 40), "the 40 keys written once the file is free");
     }
 
     [Fact]
@@ -153,24 +216,57 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     }
 
     [Fact]
-    public async Task AStop_WritesTheKeysWaitingInMemory_AndACrashLeavesThemToTheRows()
+    public async Task AStoreWhoseKeysAreInItsEventsFile_MovesThemToTheKeyFile_FromItsEvents()
     {
-        var stopped = Open();
+        var path = Path.Combine(_dataDir, "events.db");
+        var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
+        using (var old = new SqliteConnection($"Data Source={path}"))
+        {
+            old.Open();
+            using var schema = old.CreateCommand();
+            // As the store kept its keys before they had a file of their own: the key written, and its mark.
+            schema.CommandText = $"""
+                PRAGMA journal_mode = WAL;
+                CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
+                CREATE TABLE keys_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
+                CREATE TABLE events_20261123 (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL);
+                CREATE TABLE dedup_20261123 (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
+                INSERT INTO events_20261123 VALUES ('{id}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
+                INSERT INTO dedup_20261123 VALUES (x'00', '{id}');
+                INSERT INTO keys_written VALUES ('20261123', 1);
+                """;
+            schema.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+
+        var store = Open();
+
+        Assert.Equal(new StoredEvent(id, Duplicate: true), await AppendAsync(store, "from-before"));
+        await store.DisposeAsync();
+        Assert.Equal(1, KeysWritten("20261123"));
+        using var check = new SqliteConnection($"Data Source={path}");
+        check.Open();
+        using var tables = check.CreateCommand();
+        tables.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('dedup_20261123', 'keys_written')";
+        Assert.Equal(0L, tables.ExecuteScalar());
+    }
+
+    [Fact]
+    public async Task AStop_WritesTheKeysStillWaiting()
+    {
+        var store = Open();
+        var holder = HoldKeyFile();
         for (var n = 0; n < 3; n++)
         {
-            await AppendAsync(stopped, $"stopped-{n}");
+            await AppendAsync(store, $"stopped-{n}");
         }
-        await stopped.DisposeAsync();
-        var crashed = Open();
-        await AppendAsync(crashed, "crashed");
-        // Not stopped: its key is only in memory and in its event's row.
+        var stopping = store.DisposeAsync().AsTask();
+        Assert.Equal(0, KeysWritten("20261123"));
 
-        using var check = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "events.db")}");
-        check.Open();
-        using var keys = check.CreateCommand();
-        keys.CommandText = "SELECT COUNT(*) FROM dedup_20261123";
-        Assert.Equal(3L, keys.ExecuteScalar());
-        await crashed.DisposeAsync();
+        holder.Dispose();
+        await stopping.WaitAsync(TestTimeouts.Default);
+
+        Assert.Equal(3, KeysWritten("20261123"));
     }
 
     [Fact]
@@ -182,19 +278,7 @@ public sealed class SqliteDedupTests : IAsyncDisposable
             await AppendAsync(store, $"running-{n}");
         }
 
-        // Not stopped, not restarted: the writer's upkeep between batches wrote the 8 (DedupWriteBatch).
-        using var check = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "events.db")}");
-        check.Open();
-        await TestTimeouts.Eventually(() =>
-        {
-            using var keys = check.CreateCommand();
-            keys.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'dedup_20261123'";
-            if ((long)keys.ExecuteScalar()! == 0)
-            {
-                return Task.FromResult(false);
-            }
-            keys.CommandText = "SELECT COUNT(*) FROM dedup_20261123";
-            return Task.FromResult((long)keys.ExecuteScalar()! == 8);
-        }, "the 8 keys written while the store runs");
+        // Not stopped, not restarted: the key writer wrote the 8 (DedupWriteBatch).
+        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") == 8), "the 8 keys written while the store runs");
     }
 }
