@@ -10,11 +10,9 @@ internal static class LogEventIds
     // 2102-2103: the generation store (ZenMesh.Xds.LastKnownGood.LastKnownGoodLogEventIds).
     public const int GenerationSaveFailed = 2104;
     public const int InconsistentGeneration = 2105;
-    public const int UpstreamConnected = 2200;
-    public const int UpstreamLost = 2201;
+    // The upstream stream itself logs as the one delta client (ZenMesh.Xds.Client.DeltaClient, 1110-1114).
     public const int UpstreamRefused = 2202;
     public const int IncompleteConfig = 2203;
-    public const int UpstreamFault = 2204;
     public const int ReportRefused = 2205;
     public const int Stale = 2300;
     public const int LocalNack = 2301;

@@ -41,7 +41,7 @@ public sealed partial class PolicySubscription(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var channel = GrpcChannel.ForAddress(source.Xds);
-        var subscriber = new DeltaSubscriber(channel, source.Edge, [typeUrl], time, _logger);
+        var subscriber = new DeltaClient(channel, new Envoy.Config.Core.V3.Node { Id = source.Edge, UserAgentName = "zenmesh" }, [typeUrl], time, _logger);
         var current = _resume.Version;
         await subscriber.RunAsync(_resume, state =>
         {

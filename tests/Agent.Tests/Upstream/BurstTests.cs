@@ -20,6 +20,7 @@ namespace ZenMesh.Agent.Tests.Upstream;
 /// The agent takes a burst of responses (one per type) as one change from the protocol itself:
 /// each response names the snapshot it belongs to, and the burst is whole when what the agent holds
 /// is that snapshot. No clock decides it, so an agent on a frozen fake clock still publishes, once.
+/// And a response the agent cannot apply is NACKed with the reason on the same stream, which goes on.
 /// </summary>
 public sealed class BurstTests : IAsyncLifetime
 {
@@ -99,6 +100,49 @@ public sealed class BurstTests : IAsyncLifetime
                 return;
             }
         }
+    }
+
+    /// <summary>Requests from the agent until one answers <paramref name="nonce"/>: its error, if it NACKs it.</summary>
+    private async Task<(DeltaDiscoveryRequest Reply, List<DeltaDiscoveryRequest> Before)> AnsweredAsync(string nonce)
+    {
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        var before = new List<DeltaDiscoveryRequest>();
+        while (true)
+        {
+            var request = await _fromAgent.Reader.ReadAsync(timeout.Token);
+            if (request.ResponseNonce == nonce)
+            {
+                return (request, before);
+            }
+            before.Add(request);
+        }
+    }
+
+    private string Address => _controlPlane.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Single();
+
+    [Fact]
+    public async Task AResponseItCannotApply_IsNackedWithTheReason_OnTheSameStream_AndTheNextIsTaken()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var agent = await RunningAgent.StartAsync(Address, _stateDir, clock);
+        var malformed = Response(TypeUrls.Cluster, "v-bad", "n1", XdsResource.Create(StaticCluster("c1", 9001)));
+        // A TTL must be positive: this one is not.
+        malformed.Resources[0].Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(-1));
+
+        await _toAgent.Writer.WriteAsync(malformed);
+        var (nack, _) = await AnsweredAsync("n1");
+
+        Assert.NotNull(nack.ErrorDetail);
+        Assert.Contains("A TTL must be positive", nack.ErrorDetail.Message, StringComparison.Ordinal);
+        var good = XdsResource.Create(StaticCluster("c2", 9002));
+        await _toAgent.Writer.WriteAsync(Response(TypeUrls.Cluster, Snapshot.Create([good]).Version, "n2", good));
+        var (ack, between) = await AnsweredAsync("n2");
+        Assert.Null(ack.ErrorDetail);
+        Assert.DoesNotContain(between, r => r.Node is not null);
+        var store = agent.Services.GetRequiredService<GenerationStore>();
+        Generation? newest = null;
+        await TestTimeouts.Eventually(() => Task.FromResult((newest = store.LoadNewest()) is not null), "the next state stored as a generation");
+        Assert.Equal(["c2"], newest!.Snapshot.Get(TypeUrls.Cluster).Resources.Keys);
     }
 
     [Fact]

@@ -124,7 +124,7 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     [Fact]
     public async Task WhileTheKeyFileIsHeld_WebhooksAreStillStoredAndDeduplicated_AndTheirKeysFollowOnceItIsFree()
     {
-        await using var store = Open();
+        var store = Open();
         var ids = new List<string>();
         using (HoldKeyFile())
         {
@@ -140,7 +140,10 @@ public sealed class SqliteDedupTests : IAsyncDisposable
             Assert.Equal(0, KeysWritten("20261123"));
         }
 
-        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") == 40), "the 40 keys written once the file is free");
+        // Batches of 8 or more are written as they fill; the rest (fewer than 8) by the stop.
+        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") > 32), "the keys written once the file is free");
+        await store.DisposeAsync();
+        Assert.Equal(40, KeysWritten("20261123"));
     }
 
     [Fact]

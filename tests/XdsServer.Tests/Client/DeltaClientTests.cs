@@ -7,11 +7,11 @@ using ZenMesh.XdsServer.Tests.Infrastructure;
 namespace ZenMesh.XdsServer.Tests.Client;
 
 /// <summary>
-/// The data plane's xDS client (the ingester's and the egress's) applies a response before it
-/// ACKs it: a state its service cannot apply is NACKed with the reason, the state before it is kept,
+/// The one delta xDS client (the agent's, the ingester's and the egress's) applies a response before
+/// it ACKs it: a state its service cannot apply is NACKed with the reason, the state before it is kept,
 /// the stream and the service go on, and the next state is applied and ACKed.
 /// </summary>
-public sealed class DeltaSubscriberTests : IAsyncLifetime
+public sealed class DeltaClientTests : IAsyncLifetime
 {
     private RunningServer _server = null!;
 
@@ -29,7 +29,7 @@ public sealed class DeltaSubscriberTests : IAsyncLifetime
         var applied = new List<Snapshot>();
         var refuseNext = true;
         using var stop = new CancellationTokenSource();
-        var subscriber = new DeltaSubscriber(_server.Channel(), "default/local", [TypeUrls.EndpointPolicy], TimeProvider.System, NullLogger.Instance);
+        var subscriber = new DeltaClient(_server.Channel(), new Envoy.Config.Core.V3.Node { Id = "default/local" }, [TypeUrls.EndpointPolicy], TimeProvider.System, NullLogger.Instance);
         var running = subscriber.RunAsync(Snapshot.Create([], "empty"), state =>
         {
             if (refuseNext)
