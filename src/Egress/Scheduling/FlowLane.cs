@@ -121,7 +121,7 @@ public sealed partial class FlowLane : IAsyncDisposable
                 }
                 if (PausedUntil is { } paused)
                 {
-                    await _wake.WaitAsync(paused - now, _time, stop).ConfigureAwait(false);
+                    await _wake.WaitAsync(paused - _time.GetUtcNow(), _time, stop).ConfigureAwait(false);
                     continue;
                 }
                 await Limit.WaitAsync(stop).ConfigureAwait(false);
@@ -131,7 +131,9 @@ public sealed partial class FlowLane : IAsyncDisposable
                 {
                     Limit.Release();
                     var next = await _store.NextDueAsync(Tenant, Flow, stop).ConfigureAwait(false);
-                    var wait = next is { } at && at - now < Recheck ? at - now : Recheck;
+                    // From the clock as it is now, not as it was before the queries: a timer set for
+                    // "due minus a stale now" fires late by however far the clock moved meanwhile.
+                    var wait = next is { } at && at - _time.GetUtcNow() is var left && left < Recheck ? left : Recheck;
                     await _wake.WaitAsync(wait, _time, stop).ConfigureAwait(false);
                     continue;
                 }

@@ -11,7 +11,8 @@ namespace ZenMesh.Egress.Tests.Delivery;
 /// Webhooks through a real ingester and egress to targets written here: redelivered after
 /// failures with the same webhook-id, signed so the target can verify (both secrets during a
 /// rotation), Retry-After honoured, 410 holding the flow until resumed, and a target down for the
-/// whole horizon dead-lettered with every attempt kept.
+/// whole horizon dead-lettered with every attempt kept. What is about time (a redelivery's delay,
+/// Retry-After, the horizon) runs the egress on a clock the test moves.
 /// </summary>
 public sealed class DeliveryTests
 {
@@ -37,6 +38,19 @@ public sealed class DeliveryTests
 
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>A clock this test moves, in whole milliseconds (as the store keeps times), from the machine's now.</summary>
+    private static WatchedClock Clock() => new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+
+    /// <summary>Waits until the egress holds <paramref name="jobId"/> pending for a redelivery and has a timer set for it; its due time.</summary>
+    private static async Task<DateTimeOffset> WaitingForRedeliveryAsync(Mesh mesh, WatchedClock clock, string jobId, int attempts)
+    {
+        Storage.Delivery? stored = null;
+        await TestTimeouts.Eventually(async () => (stored = await mesh.Store.GetAsync(jobId, CancellationToken.None)) is { } d && d.Attempts == attempts && d.State == DeliveryStates.Pending, $"attempt {attempts} recorded");
+        var due = stored!.DueAt;
+        await TestTimeouts.Eventually(() => Task.FromResult(clock.HasTimerFiringAt(due)), $"the egress waiting for attempt {attempts + 1}, due at {due:O} (timers fire at {clock.Firings}; now {clock.GetUtcNow():O})");
+        return due;
+    }
+
     [Fact]
     public async Task FailingTarget_IsRedelivered_WithTheSameWebhookId_UntilItSucceeds()
     {
@@ -54,7 +68,29 @@ public sealed class DeliveryTests
         Assert.All(target.Requests, r => Assert.Equal($"{eventId}/to-orders", r.Headers["webhook-id"]));
         var attempts = await mesh.Store.AttemptsAsync(delivered.JobId, CancellationToken.None);
         Assert.Equal([(500, AttemptOutcomes.Failed, Faults.Target), (200, AttemptOutcomes.Delivered, null)], attempts.Select(a => (a.Status ?? 0, a.Outcome, a.Fault)));
-        Assert.True(attempts[1].At - attempts[0].At >= Short * 0.9, $"the redelivery came {attempts[1].At - attempts[0].At} after the failure; the schedule says {Short}");
+    }
+
+    [Fact]
+    public async Task ARedelivery_WaitsForItsDelay_OnTheEgresssClock_AndComesWhenItIsUp()
+    {
+        await using var target = await TestTarget.StartAsync((n, http) => TestTarget.Status(n == 1 ? 500 : 200)(n, http));
+        var clock = Clock();
+        await using var mesh = await Mesh.StartOnClockAsync(clock, Mesh.Flow("to-orders", target.Url, Short));
+
+        var eventId = await mesh.SendAsync();
+        var due = await WaitingForRedeliveryAsync(mesh, clock, $"{eventId}/to-orders", attempts: 1);
+        // Up to a millisecond short of the due time: the egress's clock says not yet, so nothing is sent.
+        clock.Advance(due - clock.GetUtcNow() - TimeSpan.FromMilliseconds(1));
+        Assert.Single(target.Requests);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        var delivered = await mesh.WaitForAsync(eventId, "to-orders", DeliveryStates.Delivered);
+
+        Assert.Equal((2, 2), (delivered.Attempts, target.Requests.Count));
+        Assert.All(target.Requests, r => Assert.Equal($"{eventId}/to-orders", r.Headers["webhook-id"]));
+        var attempts = await mesh.Store.AttemptsAsync(delivered.JobId, CancellationToken.None);
+        // The schedule's delay (10% jitter) after the failed attempt was answered, on the egress's clock.
+        var answered = attempts[0].At + TimeSpan.FromMilliseconds(attempts[0].LatencyMs);
+        Assert.InRange((attempts[1].At - answered).TotalMilliseconds, Short.TotalMilliseconds * 0.9 - 1, Short.TotalMilliseconds * 1.1 + 1);
     }
 
     [Fact]
@@ -116,16 +152,21 @@ public sealed class DeliveryTests
             return Task.CompletedTask;
         });
         // The schedule alone would come back after 50 ms; the target asked for a second.
-        await using var mesh = await Mesh.StartAsync(Mesh.Flow("throttled", target.Url, TimeSpan.FromMilliseconds(50)));
+        var clock = Clock();
+        await using var mesh = await Mesh.StartOnClockAsync(clock, Mesh.Flow("throttled", target.Url, TimeSpan.FromMilliseconds(50)));
 
         var eventId = await mesh.SendAsync();
-        await mesh.WaitForAsync(eventId, "throttled", DeliveryStates.Delivered);
-
-        var requests = target.Requests.ToArray();
-        Assert.Equal(2, requests.Length);
-        Assert.True(requests[1].At - requests[0].At >= TimeSpan.FromSeconds(0.95), $"the second request came {requests[1].At - requests[0].At} after the 429");
+        var due = await WaitingForRedeliveryAsync(mesh, clock, $"{eventId}/throttled", attempts: 1);
         var attempts = await mesh.Store.AttemptsAsync($"{eventId}/throttled", CancellationToken.None);
         Assert.Equal(AttemptOutcomes.RetryAfter, attempts[0].Outcome);
+        Assert.True(due - attempts[0].At >= TimeSpan.FromSeconds(1), $"due {due - attempts[0].At} after the 429");
+        // Past the schedule's 50 ms and up to a millisecond short of the second asked for: no request.
+        clock.Advance(due - clock.GetUtcNow() - TimeSpan.FromMilliseconds(1));
+        Assert.Single(target.Requests);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await mesh.WaitForAsync(eventId, "throttled", DeliveryStates.Delivered);
+
+        Assert.Equal(2, target.Requests.Count);
     }
 
     [Fact]
@@ -164,8 +205,7 @@ public sealed class DeliveryTests
         using var refusing = held;
         var down = new Uri($"http://127.0.0.1:{port}/hook");
         // The egress on a clock this test moves: tried every 100 ms, dead 450 ms after the first attempt.
-        // Whole milliseconds, as the store keeps times.
-        var clock = new WatchedClock(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        var clock = Clock();
         await using var mesh = await Mesh.StartOnClockAsync(clock, Mesh.ShortLived("to-nowhere", down, horizonMs: 450));
 
         var eventId = await mesh.SendAsync();
