@@ -37,6 +37,7 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
     private readonly int _batchSize;
     private readonly List<DedupClaim> _pending = [];
     private bool _retryScheduled;
+    private volatile string? _problem;
     private SqliteConnection? _connection;
     private ImmutableSortedSet<string> _days;
     private ImmutableSortedSet<string>? _lookupDays;
@@ -48,6 +49,7 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
         SqliteIntegrity.Check(location, Holds,
             $"Stop the ingester, then move {location} (with its -wal and -shm files) aside and start again: the ingester rebuilds the keys from the events it holds "
             + "(a key whose event retention already dropped is lost with the file, so a redelivery of that event would be stored again).");
+        Location = location;
         _connectionString = new SqliteConnectionStringBuilder { DataSource = location, Pooling = false }.ToString();
         _batchSize = batchSize;
         _skipSync = skipSync;
@@ -72,6 +74,11 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
         _reader = Open();
         _writer = new GroupCommitWriter<Work>(Math.Min(batchSize, 4_096), Commit, Failed);
     }
+
+    public string Location { get; }
+
+    /// <summary>Why the last write failed, while no write has succeeded since; null when the last one did.</summary>
+    public string? Problem => _problem;
 
     /// <summary>As the file was opened: the last row of each day whose key it holds (and every key before it).</summary>
     public IReadOnlyDictionary<string, long> WrittenThrough { get; }
@@ -213,6 +220,7 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
                 _written.Enqueue(c);
             }
             _pending.Clear();
+            _problem = null;
             foreach (var (forget, keys) in forgotten)
             {
                 forget.Done.TrySetResult(keys);
@@ -269,6 +277,7 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
     /// </summary>
     private void Failed(IReadOnlyList<Work> batch, Exception e)
     {
+        _problem = $"{e.GetType().Name}: {e.Message}";
         var unavailable = new StoreUnavailableException($"the dedup key file could not be written: {e.GetType().Name}: {e.Message}", e);
         foreach (var work in batch)
         {

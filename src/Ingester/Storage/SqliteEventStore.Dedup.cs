@@ -15,6 +15,25 @@ public sealed partial class SqliteEventStore
     /// <summary>Keys whose events are committed but that the key file does not hold yet: key to event UUID, day and row.</summary>
     private readonly Dictionary<UInt128, (Guid Uuid, string Day, long Row)> _unwritten = [];
 
+    /// <summary>
+    /// The most keys held in memory for the key file: 16 of its batches (about 60 MiB at the
+    /// default). A key file that cannot keep up (it cannot be written, or is held by another
+    /// process) would otherwise grow memory with every webhook; past this, new webhooks are
+    /// refused (503, Retry-After) and /healthz says why, until it catches up.
+    /// </summary>
+    private long MostUnwritten => 16L * Options.DedupWriteBatch;
+
+    /// <summary>Throws while the key file is too far behind for more keys to be held (see <see cref="MostUnwritten"/>).</summary>
+    private void RefuseWhileKeysBehind()
+    {
+        Maintain();
+        if (_unwritten.Count >= MostUnwritten)
+        {
+            throw new StoreUnavailableException($"the dedup key file {_keys.Location} is {_unwritten.Count} keys behind ({_keys.Problem ?? "still writing them"}); "
+                + "new webhooks are refused until it catches up, since their keys would be held in memory meanwhile. Nothing accepted is lost: each key is also in its event's row.");
+        }
+    }
+
     /// <summary>Between batches: forgets the keys the key file now holds (unless claimed again since).</summary>
     protected override void Maintain()
     {

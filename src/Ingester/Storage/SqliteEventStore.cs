@@ -76,10 +76,20 @@ public sealed partial class SqliteEventStore : GroupCommitStore
         return connection;
     }
 
-    protected override void Probe() =>
+    protected override void Probe()
+    {
+        RefuseWhileKeysBehind();
         OnWriterConnection(st => st.Connection.Command("INSERT OR REPLACE INTO probe (id, at) VALUES (1, @at)").With("@at", Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)).ExecuteNonQuery());
+    }
 
-    protected override void Commit(IReadOnlyList<Work> batch) => OnWriterConnection(st => CommitOn(st, batch));
+    protected override void Commit(IReadOnlyList<Work> batch)
+    {
+        if (batch.Any(w => w is Append))
+        {
+            RefuseWhileKeysBehind();
+        }
+        OnWriterConnection(st => CommitOn(st, batch));
+    }
 
     /// <summary>
     /// Runs writer work on the writer's connection. After a failure (a full disk, an I/O error)

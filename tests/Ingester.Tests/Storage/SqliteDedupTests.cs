@@ -219,6 +219,35 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AKeyFileThatCannotKeepUp_BoundsTheKeysHeldInMemory_With503s_AndTheStoreRecoversWhenItCatchesUp()
+    {
+        // 16 batches of 8: the most keys held in memory for the key file.
+        const int most = 16 * 8;
+        var store = Open();
+        var holder = HoldKeyFile();
+        for (var n = 0; n < most; n++)
+        {
+            await AppendAsync(store, $"behind-{n}");
+        }
+
+        var refused = await Assert.ThrowsAsync<StoreUnavailableException>(() => AppendAsync(store, "one-too-many"));
+        Assert.Contains("dedup.db", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"{most} keys behind", refused.Message, StringComparison.Ordinal);
+        Assert.False(store.Health.Writable);
+
+        holder.Dispose();
+        await TestTimeouts.Eventually(() => Task.FromResult(KeysWritten("20261123") >= most - 8), "the key file catching up");
+        // The store tries again on its probe interval, on the injected clock.
+        await TestTimeouts.Eventually(() =>
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+            return Task.FromResult(store.Health.Writable);
+        }, "the store writable again");
+        Assert.False((await AppendAsync(store, "one-too-many")).Duplicate);
+        await store.DisposeAsync();
+    }
+
+    [Fact]
     public async Task AStoreWhoseKeysAreInItsEventsFile_MovesThemToTheKeyFile_FromItsEvents()
     {
         var path = Path.Combine(_dataDir, "events.db");
