@@ -251,6 +251,7 @@ public sealed class LocalMesh : IAsyncDisposable
             ZenMesh local stack is up (data in {Path.GetFullPath(Options.DataDir)})
               control plane   Flow API {Api}  xDS (mutual TLS) {Ads}
                               admin token in {AdminTokenFile}
+                              console {new UriBuilder(Api) { Host = "localhost", Path = "/ui" }.Uri} (sign in with that token)
               agent           edge {DemoMesh.NodeId}, enrolled; xDS relay {AgentXds}  status {AgentStatus}status
               ingester        webhooks {Hooks}hooks/<tenant>/<endpoint>  status {Hooks}status  job stream {IngesterStream}
               egress          delivery log {EgressApi}deliveries  status {EgressApi}status

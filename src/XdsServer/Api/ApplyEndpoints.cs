@@ -19,38 +19,9 @@ public static class ApplyEndpoints
     public static void MapApplyAndStatus(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/v1/apply", ApplyAsync).RequireAuthorization(AccessPolicies.Editor);
-        app.MapGet("/api/v1/status", (DesiredStateStore store, ClientRegistry registry, ISnapshotCache cache, Edges.EdgeReportStore reports, TimeProvider time, HttpContext http) =>
-        {
-            var tenant = Caller.Of(http).Tenant;
-            var clients = registry.Clients();
-            var now = time.GetUtcNow();
-            var agents = reports.ForTenant(tenant);
-            return Results.Json(new
-            {
-                edges = store.Current.List(ResourceKind.Edge, tenant).Select(e =>
-                {
-                    var node = Compiler.CompiledNames.NodeId(tenant, e.Name);
-                    var streams = clients.Where(c => c.Node.Id == node).ToList();
-                    var types = streams.SelectMany(s => s.Types.Values).ToList();
-                    var oldestUnacked = types.Where(t => t.State is SyncState.Stale or SyncState.Nacked && t.LastSentAt is not null).Select(t => t.LastSentAt!.Value).DefaultIfEmpty().Min();
-                    return new
-                    {
-                        edge = e.Name,
-                        node,
-                        online = streams.Count > 0,
-                        streams = streams.Count,
-                        configVersion = cache.Current(node).Version,
-                        synced = streams.Count > 0 && types.All(t => t.State is SyncState.Synced or SyncState.NotSent),
-                        types = types.Select(t => new { type = TypeUrls.ShortName(t.TypeUrl), pushed = t.LastSentVersion, acked = t.AckedVersion, status = t.State.ToString().ToUpperInvariant() }),
-                        staleSeconds = oldestUnacked == default ? 0 : (now - oldestUnacked).TotalSeconds,
-                        lastNack = types.Select(t => t.LastNack).Where(n => n is not null).MaxBy(n => n!.At),
-                        // Said on every status read: deliveries to these are readable and changeable on the path.
-                        insecureTargets = store.Current.List(ResourceKind.Target, tenant).Where(t => t.Spec is Target { Tls.InsecureSkipVerify: true } target && target.Edge == e.Name).Select(t => t.Name),
-                        agent = agents.TryGetValue(node, out var r) ? AgentView(r.Report, r.At, now) : null,
-                    };
-                }),
-            });
-        }).RequireAuthorization(AccessPolicies.Viewer);
+        app.MapGet("/api/v1/status", (Edges.EdgeStatus status, HttpContext http) =>
+            Results.Json(new { edges = status.For(Caller.Of(http).Tenant, AgentView) })
+        ).RequireAuthorization(AccessPolicies.Viewer);
     }
 
     /// <summary>The largest bundle accepted: thousands of resources, far from what would strain the server.</summary>
@@ -154,7 +125,7 @@ public static class ApplyEndpoints
     }
 
     /// <summary>What the edge's agent last said: its own staleness (it may serve last-known-good while this server is unreachable to it), clients, missing secrets.</summary>
-    private static object AgentView(ZenMesh.Contracts.V1.EdgeReport report, DateTimeOffset at, DateTimeOffset now) => new
+    internal static object AgentView(ZenMesh.Contracts.V1.EdgeReport report, DateTimeOffset at, DateTimeOffset now) => new
     {
         reportedAt = at,
         reportAgeSeconds = Math.Round((now - at).TotalSeconds, 3),

@@ -13,6 +13,18 @@ internal sealed class AccessResults(TenantStore tenants) : IAuthorizationMiddlew
 {
     public async Task HandleAsync(RequestDelegate next, HttpContext http, AuthorizationPolicy policy, PolicyAuthorizationResult result)
     {
+        if (OperatorConsole.ConsoleEndpoints.IsConsole(http) && (result.Challenged || result.Forbidden))
+        {
+            // The console answers with pages: not signed in (or a revoked token) goes to sign in.
+            if (result.Challenged)
+            {
+                http.Response.Redirect(OperatorConsole.ConsoleEndpoints.SignInPath + (http.Items.ContainsKey(TokenAuthenticationHandler.FailureKey) && http.Items[TokenAuthenticationHandler.FailureKey] as string == TokenAuthenticationHandler.Unknown ? "?error=" + Uri.EscapeDataString(TokenAuthenticationHandler.Unknown) : ""));
+                return;
+            }
+            http.Response.StatusCode = 403;
+            await http.Response.WriteAsync(result.AuthorizationFailure?.FailureReasons.FirstOrDefault()?.Message ?? "This token may not do this.");
+            return;
+        }
         if (result.Challenged)
         {
             var reason = http.Items[TokenAuthenticationHandler.FailureKey] as string ?? TokenAuthenticationHandler.Missing;

@@ -10,5 +10,8 @@ public sealed record Caller(string Tenant, Role Role, string TokenId, string Tok
 
     public static Caller Of(HttpContext http) => (Caller)http.Items[Key]!;
 
+    /// <summary>The caller of a request that passed authorization; null on an anonymous one (the console's sign-in page).</summary>
+    public static Caller? Find(HttpContext http) => http.Items.TryGetValue(Key, out var caller) ? caller as Caller : null;
+
     internal void AttachTo(HttpContext http) => http.Items[Key] = this;
 }

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace ZenMesh.XdsServer.Auth;
 
 /// <summary>
-/// Authenticates "Authorization: Bearer &lt;token&gt;" against the token store. It only says who the
-/// caller is; what they may do is each endpoint's declared policy (<see cref="AccessPolicies"/>).
+/// Authenticates "Authorization: Bearer &lt;token&gt;" against the token store (on the console's
+/// pages, the token its sign-in put in its cookie). It only says who the caller is; what they may
+/// do is each endpoint's declared policy (<see cref="AccessPolicies"/>).
 /// </summary>
 internal sealed class TokenAuthenticationHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, TokenStore tokens)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
@@ -22,6 +23,10 @@ internal sealed class TokenAuthenticationHandler(IOptionsMonitor<AuthenticationS
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
+        if (header.Length == 0 && OperatorConsole.ConsoleEndpoints.IsConsole(Context) && Request.Cookies[OperatorConsole.ConsoleEndpoints.Cookie] is { Length: > 0 } signedIn)
+        {
+            header = "Bearer " + signedIn;
+        }
         if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
         {
             Context.Items[FailureKey] = Missing;

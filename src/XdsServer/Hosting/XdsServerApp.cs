@@ -76,6 +76,8 @@ public static class XdsServerApp
         services.AddSingleton<Auth.TokenStore>();
         services.AddSingleton<Auth.TenantStore>();
         services.AddAccessPolicies();
+        services.AddSingleton<Edges.EdgeStatus>();
+        services.AddRazorComponents();
         services.AddSingleton<Storage.IReplicatedState>(sp => new Storage.ReplicatedState(Storage.ControlPlaneDatabase.TokensTopic, sp.GetRequiredService<Auth.TokenStore>().Reload));
         services.AddHostedService<Storage.ReplicaSync>();
         services.AddHostedService<Auth.AdminTokenBootstrap>();
@@ -134,6 +136,7 @@ public static class XdsServerApp
         app.UseMiddleware<ListenerGate>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseAntiforgery();
 
         // The xDS port: gRPC only. Edges prove who they are on each call (mutual TLS, checked by
         // XdsAuthorization against the node id they claim); enrollment proves it with its one-time token.
@@ -150,6 +153,7 @@ public static class XdsServerApp
         Auth.TenantEndpoints.MapTenants(http);
         Evidence.EvidenceEndpoints.MapEvidence(http);
         Identity.EnrollmentEndpoints.MapEnrollment(http);
+        OperatorConsole.ConsoleEndpoints.MapConsole(http);
         http.MapOpenApi("/api/v1/openapi.json").AllowAnonymous();
         http.MapXdsAdminViews().RequireAuthorization(Auth.AccessPolicies.Operator);
         http.MapGet("/admin/xds/source", (ResourceFileSource source) => Results.Json(source.Status)).RequireAuthorization(Auth.AccessPolicies.Operator);

@@ -24,6 +24,8 @@ public sealed class RouteTableTests : IAsyncLifetime
         Operator,
         /// <summary>Anyone while the HTTP listener is on loopback (as here); the operator beyond it.</summary>
         MetricsOnLoopback,
+        /// <summary>A console page: as <see cref="Viewer"/>, but one not signed in is sent to sign in (a redirect, not a 401).</summary>
+        ConsoleViewer,
         /// <summary>gRPC on the xDS port: an edge proves who it is on each call (mutual TLS with --tls), enrollment with its one-time token.</summary>
         EdgeCall,
     }
@@ -56,6 +58,13 @@ public sealed class RouteTableTests : IAsyncLifetime
         ("GET /admin/xds/source", "http", Access.Operator),
         ("GET /metrics", "http", Access.MetricsOnLoopback),
         ("GET /healthz", "http", Access.Anyone),
+        ("GET /ui", "http", Access.ConsoleViewer),
+        ("POST /ui", "http", Access.ConsoleViewer),
+        ("GET /ui/sign-in", "http", Access.Anyone),
+        ("POST /ui/sign-in", "http", Access.Anyone),
+        ("POST /ui/session", "http", Access.Anyone),
+        ("POST /ui/sign-out", "http", Access.ConsoleViewer),
+        ("GET /_framework/opaque-redirect", "http", Access.Viewer),
         ("gRPC /envoy.service.discovery.v3.AggregatedDiscoveryService/*", "xds", Access.EdgeCall),
         ("gRPC /envoy.service.cluster.v3.ClusterDiscoveryService/*", "xds", Access.EdgeCall),
         ("gRPC /envoy.service.endpoint.v3.EndpointDiscoveryService/*", "xds", Access.EdgeCall),
@@ -142,6 +151,11 @@ public sealed class RouteTableTests : IAsyncLifetime
                 var expected = Expected(access, caller);
                 var status = (int)response.StatusCode;
                 var ok = expected is null ? status is not (401 or 403) : status == (int)expected;
+                if (expected == HttpStatusCode.Found)
+                {
+                    // The client follows the redirect: what it must end on is the console's sign-in page.
+                    ok = response.IsSuccessStatusCode && response.RequestMessage?.RequestUri?.AbsolutePath == "/ui/sign-in";
+                }
                 if (!ok)
                 {
                     failures.Add($"{route.Method} {path} as {caller}: {status}, expected {(expected is null ? "allowed" : ((int)expected).ToString(System.Globalization.CultureInfo.InvariantCulture))}; {await response.Content.ReadAsStringAsync()}");
@@ -193,7 +207,11 @@ public sealed class RouteTableTests : IAsyncLifetime
         }
         if (caller is CallerKind.NoToken or CallerKind.UnknownToken)
         {
-            return HttpStatusCode.Unauthorized;
+            return access == Access.ConsoleViewer ? HttpStatusCode.Found : HttpStatusCode.Unauthorized;
+        }
+        if (access == Access.ConsoleViewer)
+        {
+            access = Access.Viewer;
         }
         var role = caller switch
         {

@@ -19,15 +19,16 @@ internal sealed record ServedRoute(string Key, string Method, string Pattern, st
 internal static partial class RouteTable
 {
     public static IReadOnlyList<ServedRoute> Of(IServiceProvider services) =>
-        [.. services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().Select(e =>
-        {
-            var pattern = e.RoutePattern.RawText ?? "";
-            var grpc = e.DisplayName?.StartsWith("gRPC", StringComparison.Ordinal) == true;
-            var method = e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.SingleOrDefault() ?? "*";
-            var key = grpc ? $"gRPC {pattern}" : $"{method} {pattern}";
-            return new ServedRoute(key, method, pattern, e.Metadata.GetMetadata<ServedOn>()?.Listener.Name,
-                e.Metadata.GetMetadata<IAllowAnonymous>() is not null, e.Metadata.GetOrderedMetadata<IAuthorizeData>() is { Count: > 0 } declared ? declared[^1].Policy : null);
-        })];
+        // A route with several methods (a Razor component page answers GET and POST) is a row per method.
+        [.. services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().SelectMany(e =>
+            (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods is { Count: > 0 } methods ? methods : ["*"]).Select(method =>
+            {
+                var pattern = "/" + (e.RoutePattern.RawText ?? "").TrimStart('/');
+                var grpc = e.DisplayName?.StartsWith("gRPC", StringComparison.Ordinal) == true;
+                var key = grpc ? $"gRPC {pattern}" : $"{method} {pattern}";
+                return new ServedRoute(key, method, pattern, e.Metadata.GetMetadata<ServedOn>()?.Listener.Name,
+                    e.Metadata.GetMetadata<IAllowAnonymous>() is not null, e.Metadata.GetOrderedMetadata<IAuthorizeData>() is { Count: > 0 } declared ? declared[^1].Policy : null);
+            }))];
 
     /// <summary>True when a table row names the route: exactly, or a gRPC service's methods as "gRPC /{service}/*".</summary>
     public static bool Matches(string row, ServedRoute route) =>

@@ -1,0 +1,165 @@
+using Microsoft.Playwright;
+using ZenMesh.XdsServer.Tests.Infrastructure;
+
+namespace ZenMesh.XdsServer.Tests.OperatorConsole;
+
+/// <summary>
+/// The operator console in a real browser (Chromium through Playwright) against a real control
+/// plane: signing in with a token (a wrong one is said beside its field), seeing the tenant's
+/// edges, signing out; a revoked token's console is signed out; a tenant's viewer sees nothing of
+/// another tenant. Each journey saves a screenshot (TestResults/console).
+/// </summary>
+public sealed class ConsoleJourneyTests : IAsyncLifetime
+{
+    private RunningServer _server = null!;
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await RunningServer.StartAsync();
+        await _server.PutAllOkAsync(("edges/local", """{"mode":"vm"}"""));
+        if (File.Exists(BrowserFactAttribute.Chromium))
+        {
+            _playwright = await Playwright.CreateAsync();
+            // Root in CI: Chromium's sandbox needs a user namespace it may not get.
+            _browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = BrowserFactAttribute.Chromium, Headless = true, Args = ["--no-sandbox"] });
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_browser is not null)
+        {
+            await _browser.DisposeAsync();
+            _playwright.Dispose();
+        }
+        await _server.DisposeAsync();
+    }
+
+    /// <summary>The console's address as a browser reaches it (localhost: a secure context, so its Secure cookie is kept).</summary>
+    private string Console(string path) => new UriBuilder(_server.HttpUri) { Host = "localhost", Path = path }.Uri.ToString();
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "TestResults", "console")).FullName;
+        await page.ScreenshotAsync(new() { Path = Path.Combine(dir, name + ".png"), FullPage = true });
+    }
+
+    private async Task<IPage> SignInAsync(IBrowserContext context, string token)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(Console("/ui"));
+        Assert.EndsWith("/ui/sign-in", new Uri(page.Url).AbsolutePath, StringComparison.Ordinal);
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ui");
+        return page;
+    }
+
+    [BrowserFact]
+    public async Task SignIn_AWrongTokenIsSaidBesideItsField_TheRightOneShowsTheEdges_AndSignOutEndsIt()
+    {
+        await using var context = await _browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(Console("/ui"));
+        Assert.Equal("/ui/sign-in", new Uri(page.Url).AbsolutePath);
+
+        await page.FillAsync("#token", "zm_not_a_token");
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("#token-error");
+        Assert.Contains("The API token is not known", await page.InnerTextAsync("#token-error"), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "sign-in-refused");
+
+        page = await SignInAsync(context, RunningServer.AdminToken);
+        var row = page.Locator("tr[data-edge=local]");
+        Assert.Contains("offline", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("tenant default", await page.InnerTextAsync("header"), StringComparison.Ordinal);
+        var cookie = Assert.Single(await context.CookiesAsync(), c => c.Name == "zenmesh_console");
+        Assert.True(cookie.HttpOnly && cookie.Secure && cookie.SameSite == SameSiteAttribute.Strict, "the console's cookie is HTTP-only, Secure and SameSite=Strict");
+        await ScreenshotAsync(page, "edges");
+
+        await page.ClickAsync("text=Sign out");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ui/sign-in");
+        await page.GotoAsync(Console("/ui"));
+        Assert.Equal("/ui/sign-in", new Uri(page.Url).AbsolutePath);
+    }
+
+    [BrowserFact]
+    public async Task ARevokedToken_SignsItsConsoleOut_AtTheNextPage()
+    {
+        var token = await _server.CreateTokenAsync("viewer", "soon-revoked");
+        await using var context = await _browser.NewContextAsync();
+        var page = await SignInAsync(context, token);
+
+        using (var admin = _server.Client(RunningServer.AdminToken))
+        {
+            var listed = System.Text.Json.JsonDocument.Parse(await admin.GetStringAsync("/api/v1/tokens")).RootElement;
+            var id = listed.GetProperty("items").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "soon-revoked").GetProperty("id").GetString();
+            using var revoked = await admin.DeleteAsync($"/api/v1/tokens/{id}");
+            Assert.True(revoked.IsSuccessStatusCode, $"revoking: {(int)revoked.StatusCode}");
+        }
+        await page.ReloadAsync();
+
+        Assert.Equal("/ui/sign-in", new Uri(page.Url).AbsolutePath);
+        Assert.Contains("The API token is not known", await page.InnerTextAsync("#token-error"), StringComparison.Ordinal);
+    }
+
+    [BrowserFact]
+    public async Task ATenantsViewer_SeesItsOwnEdges_AndNothingOfAnotherTenant()
+    {
+        var acmeAdmin = await _server.CreateTenantAsync("acme");
+        using (var acme = _server.Client(acmeAdmin))
+        {
+            using var put = await acme.PutAsync("/api/v1/edges/acme-edge", new StringContent("""{"mode":"vm"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(put.IsSuccessStatusCode, $"acme's edge: {(int)put.StatusCode}");
+        }
+        var viewer = await _server.CreateTokenAsync("viewer", "default-viewer");
+        await using var context = await _browser.NewContextAsync();
+
+        var page = await SignInAsync(context, viewer);
+
+        Assert.Equal(1, await page.Locator("tr[data-edge=local]").CountAsync());
+        Assert.Equal(0, await page.Locator("tr[data-edge=acme-edge]").CountAsync());
+        Assert.DoesNotContain("acme", await page.ContentAsync(), StringComparison.Ordinal);
+        Assert.Contains("(viewer)", await page.InnerTextAsync("header"), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "edges-as-viewer");
+    }
+}
+
+/// <summary>
+/// Attacks on the console's sign-in, without a browser: a sign-in posted without the form's
+/// antiforgery token (another site's form) is refused, and the console's cookie opens nothing of
+/// the API (a page elsewhere cannot ride it there).
+/// </summary>
+public sealed class ConsoleAttackTests : IAsyncLifetime
+{
+    private RunningServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await RunningServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task ASignInPosted_WithoutTheFormsAntiforgeryToken_IsRefused_AndSetsNoCookie()
+    {
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = _server.HttpUri };
+
+        using var posted = await client.PostAsync("/ui/session", new FormUrlEncodedContent([new("token", RunningServer.AdminToken)])).WithTimeout("a forged sign-in");
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, posted.StatusCode);
+        Assert.False(posted.Headers.Contains("Set-Cookie"), "a forged sign-in set a cookie");
+    }
+
+    [Fact]
+    public async Task TheConsolesCookie_OpensNothingOfTheApi()
+    {
+        using var client = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = _server.HttpUri };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/status");
+        request.Headers.Add("Cookie", $"zenmesh_console={RunningServer.AdminToken}");
+
+        using var answered = await client.SendAsync(request).WithTimeout("the status API with only the console's cookie");
+
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, answered.StatusCode);
+    }
+}
