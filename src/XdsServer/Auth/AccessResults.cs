@@ -18,7 +18,7 @@ internal sealed class AccessResults(TenantStore tenants) : IAuthorizationMiddlew
             // The console answers with pages: not signed in (or a revoked token) goes to sign in.
             if (result.Challenged)
             {
-                http.Response.Redirect(OperatorConsole.ConsoleEndpoints.SignInPath + (http.Items.ContainsKey(TokenAuthenticationHandler.FailureKey) && http.Items[TokenAuthenticationHandler.FailureKey] as string == TokenAuthenticationHandler.Unknown ? "?error=" + Uri.EscapeDataString(TokenAuthenticationHandler.Unknown) : ""));
+                http.Response.Redirect(OperatorConsole.ConsoleEndpoints.SignInPath + (http.Items[TokenAuthenticationHandler.FailureKey] as string == TokenAuthenticationHandler.Unknown ? "?error=unknown" : ""));
                 return;
             }
             http.Response.StatusCode = 403;

@@ -8,6 +8,8 @@ using ZenMesh.Xds.Client;
 using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Sources;
 
+using ZenMesh.XdsServer.OperatorConsole;
+
 namespace ZenMesh.XdsServer.Hosting;
 
 /// <summary>Builds the control plane: options, cache, protocol services, admin endpoints, Kestrel on two ports.</summary>
@@ -132,6 +134,7 @@ public static class XdsServerApp
 
         var app = builder.Build();
         app.UseMiddleware<Api.DatabaseUnavailableMiddleware>();
+        app.UseConsoleHeaders();
         app.UseRouting();
         app.UseMiddleware<ListenerGate>();
         app.UseAuthentication();

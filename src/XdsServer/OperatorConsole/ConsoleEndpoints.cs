@@ -19,6 +19,33 @@ internal static class ConsoleEndpoints
     /// <summary>Where the sign-in form posts (not the page's own path, which Razor components also answer to POST).</summary>
     public const string SessionPath = "/ui/session";
 
+    /// <summary>
+    /// What the sign-in page may say, by the code in its query: a fixed text, so a link cannot put
+    /// words of its own on ZenMesh's sign-in page.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> SignInErrors = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["empty"] = "Paste an API token: the operator's first one is in <data-dir>/admin-token.",
+        ["unknown"] = TokenAuthenticationHandler.Unknown,
+    };
+
+    /// <summary>
+    /// Every console answer: nothing loads from elsewhere (all assets are in the page), forms post only
+    /// here, no other site may frame it, and no address leaks in a Referer.
+    /// </summary>
+    public static IApplicationBuilder UseConsoleHeaders(this IApplicationBuilder app) => app.Use((http, next) =>
+    {
+        if (IsConsole(http))
+        {
+            var headers = http.Response.Headers;
+            headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            headers.CacheControl = "no-store";
+        }
+        return next(http);
+    });
+
     public static void MapConsole(this IEndpointRouteBuilder app)
     {
         // Form posts are checked against the antiforgery token each form carries.
@@ -26,11 +53,11 @@ internal static class ConsoleEndpoints
         {
             if (string.IsNullOrWhiteSpace(token))
             {
-                return SignInAgain("Paste an API token: the operator's first one is in <data-dir>/admin-token.");
+                return SignInAgain("empty");
             }
             if (tokens.Find(token.Trim()) is null)
             {
-                return SignInAgain(TokenAuthenticationHandler.Unknown);
+                return SignInAgain("unknown");
             }
             http.Response.Cookies.Append(Cookie, token.Trim(), new CookieOptions { HttpOnly = true, Secure = true, SameSite = SameSiteMode.Strict, Path = Prefix, IsEssential = true });
             return Results.Redirect(Prefix);
@@ -48,5 +75,5 @@ internal static class ConsoleEndpoints
     /// <summary>True for the console's own paths, where the cookie counts and refusals are pages, not problems.</summary>
     public static bool IsConsole(HttpContext http) => http.Request.Path.StartsWithSegments(Prefix);
 
-    private static IResult SignInAgain(string error) => Results.Redirect($"{SignInPath}?error={Uri.EscapeDataString(error)}");
+    private static IResult SignInAgain(string error) => Results.Redirect($"{SignInPath}?error={error}");
 }

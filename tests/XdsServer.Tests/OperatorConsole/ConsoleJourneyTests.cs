@@ -128,9 +128,10 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
 }
 
 /// <summary>
-/// Attacks on the console's sign-in, without a browser: a sign-in posted without the form's
-/// antiforgery token (another site's form) is refused, and the console's cookie opens nothing of
-/// the API (a page elsewhere cannot ride it there).
+/// Attacks on the console, without a browser: a sign-in posted without the form's antiforgery
+/// token (another site's form) is refused; the console's cookie opens nothing of the API (a page
+/// elsewhere cannot ride it there); a link cannot put its own words on the sign-in page; and no
+/// other site may frame a console page or load anything into it.
 /// </summary>
 public sealed class ConsoleAttackTests : IAsyncLifetime
 {
@@ -161,5 +162,32 @@ public sealed class ConsoleAttackTests : IAsyncLifetime
         using var answered = await client.SendAsync(request).WithTimeout("the status API with only the console's cookie");
 
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, answered.StatusCode);
+    }
+
+    [Fact]
+    public async Task ALinkCannotPutItsOwnWords_OnTheSignInPage()
+    {
+        using var client = new HttpClient { BaseAddress = _server.HttpUri };
+
+        var page = await client.GetStringAsync("/ui/sign-in?error=" + Uri.EscapeDataString("Your account is locked: call +1 555 0100")).WithTimeout("the sign-in page with an error of the link's");
+        var known = await client.GetStringAsync("/ui/sign-in?error=unknown").WithTimeout("the sign-in page with a known error");
+
+        Assert.DoesNotContain("call +1 555 0100", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("role=\"alert\"", page, StringComparison.Ordinal);
+        Assert.Contains("The API token is not known", known, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryConsolePage_ForbidsFramingAndOutsideContent()
+    {
+        using var client = new HttpClient { BaseAddress = _server.HttpUri };
+
+        using var answered = await client.GetAsync("/ui/sign-in").WithTimeout("the sign-in page");
+
+        var policy = string.Join(";", answered.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
+        Assert.Contains("default-src 'none'", policy, StringComparison.Ordinal);
+        Assert.Contains("form-action 'self'", policy, StringComparison.Ordinal);
+        Assert.Equal("nosniff", Assert.Single(answered.Headers.GetValues("X-Content-Type-Options")));
     }
 }
