@@ -20,7 +20,7 @@ public static class ApplyEndpoints
     {
         app.MapPost("/api/v1/apply", ApplyAsync).RequireAuthorization(AccessPolicies.Editor);
         app.MapGet("/api/v1/status", (Edges.EdgeStatus status, HttpContext http) =>
-            Results.Json(new { edges = status.For(Caller.Of(http).Tenant, AgentView) })
+            Results.Json(new { edges = status.For(Caller.Of(http).Tenant) })
         ).RequireAuthorization(AccessPolicies.Viewer);
     }
 
@@ -123,19 +123,4 @@ public static class ApplyEndpoints
             changes = result.Changes.Select(c => new { kind = c.Kind.Plural(), name = c.Name, action = c.Action.ToString().ToLowerInvariant() }),
         });
     }
-
-    /// <summary>What the edge's agent last said: its own staleness (it may serve last-known-good while this server is unreachable to it), clients, missing secrets.</summary>
-    internal static object AgentView(ZenMesh.Contracts.V1.EdgeReport report, DateTimeOffset at, DateTimeOffset now) => new
-    {
-        reportedAt = at,
-        reportAgeSeconds = Math.Round((now - at).TotalSeconds, 3),
-        version = report.AgentVersion,
-        envoyVersion = report.EnvoyVersion,
-        servedVersion = report.ServedVersion,
-        generation = report.Generation,
-        staleSeconds = report.StaleSeconds,
-        missingSecrets = report.MissingSecrets,
-        clients = report.Clients.Select(c => new { node = c.NodeId, userAgent = c.UserAgent, acked = c.Acked }),
-        lastLocalNack = report.LastLocalNack is { } n ? new { node = n.NodeId, type = TypeUrls.ShortName(n.TypeUrl), message = n.Message, at = n.At?.ToDateTimeOffset() } : null,
-    };
 }

@@ -24,11 +24,31 @@ public sealed class EdgeStatus(DesiredStateStore store, ClientRegistry registry,
         double StaleSeconds,
         NackRecord? LastNack,
         IReadOnlyList<string> InsecureTargets,
-        object? Agent);
+        AgentView? Agent);
 
     public sealed record TypeView(string Type, string? Pushed, string? Acked, string Status);
 
-    public IReadOnlyList<View> For(string tenant, Func<ZenMesh.Contracts.V1.EdgeReport, DateTimeOffset, DateTimeOffset, object> agentView)
+    /// <summary>What the edge's agent last said: its own staleness (it may serve last-known-good while this server is unreachable to it), clients, missing secrets.</summary>
+    public sealed record AgentView(
+        DateTimeOffset ReportedAt,
+        double ReportAgeSeconds,
+        string Version,
+        string EnvoyVersion,
+        string ServedVersion,
+        long Generation,
+        double StaleSeconds,
+        IReadOnlyList<string> MissingSecrets,
+        IReadOnlyList<LocalClientView> Clients,
+        LocalNackView? LastLocalNack);
+
+    public sealed record LocalClientView(string Node, string UserAgent, IReadOnlyDictionary<string, string> Acked);
+
+    public sealed record LocalNackView(string Node, string Type, string Message, DateTimeOffset? At);
+
+    /// <summary>One of the tenant's edges, or null when it has none of that name.</summary>
+    public View? Of(string tenant, string edge) => For(tenant).FirstOrDefault(v => v.Edge == edge);
+
+    public IReadOnlyList<View> For(string tenant)
     {
         var clients = registry.Clients();
         var now = time.GetUtcNow();
@@ -53,7 +73,19 @@ public sealed class EdgeStatus(DesiredStateStore store, ClientRegistry registry,
                 LastNack: nack,
                 // Said on every status read: deliveries to these are readable and changeable on the path.
                 InsecureTargets: [.. state.List(ResourceKind.Target, tenant).Where(t => t.Spec is Target { Tls.InsecureSkipVerify: true } target && target.Edge == e.Name).Select(t => t.Name)],
-                Agent: agents.TryGetValue(node, out var r) ? agentView(r.Report, r.At, now) : null);
+                Agent: agents.TryGetValue(node, out var r) ? Agent(r.Report, r.At, now) : null);
         })];
     }
+
+    private static AgentView Agent(ZenMesh.Contracts.V1.EdgeReport report, DateTimeOffset at, DateTimeOffset now) => new(
+        at,
+        Math.Round((now - at).TotalSeconds, 3),
+        report.AgentVersion,
+        report.EnvoyVersion,
+        report.ServedVersion,
+        report.Generation,
+        report.StaleSeconds,
+        [.. report.MissingSecrets],
+        [.. report.Clients.Select(c => new LocalClientView(c.NodeId, c.UserAgent, c.Acked))],
+        report.LastLocalNack is { } n ? new LocalNackView(n.NodeId, TypeUrls.ShortName(n.TypeUrl), n.Message, n.At?.ToDateTimeOffset()) : null);
 }

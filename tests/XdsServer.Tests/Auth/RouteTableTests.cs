@@ -60,6 +60,8 @@ public sealed class RouteTableTests : IAsyncLifetime
         ("GET /healthz", "http", Access.Anyone),
         ("GET /ui", "http", Access.ConsoleViewer),
         ("POST /ui", "http", Access.ConsoleViewer),
+        ("GET /ui/edges/{Name}", "http", Access.ConsoleViewer),
+        ("POST /ui/edges/{Name}", "http", Access.ConsoleViewer),
         ("GET /ui/sign-in", "http", Access.Anyone),
         ("POST /ui/sign-in", "http", Access.Anyone),
         ("POST /ui/session", "http", Access.Anyone),
@@ -77,7 +79,7 @@ public sealed class RouteTableTests : IAsyncLifetime
         ("gRPC /{unimplementedService}/*", "xds", Access.EdgeCall),
     ];
 
-    private static readonly Dictionary<string, string> Values = new() { ["kind"] = "edges", ["name"] = "local", ["id"] = "no-such-token" };
+    private static readonly Dictionary<string, string> Values = new() { ["kind"] = "edges", ["name"] = "local", ["Name"] = "local", ["id"] = "no-such-token" };
 
     /// <summary>The callers each HTTP route is tried with.</summary>
     private enum CallerKind { NoToken, UnknownToken, Viewer, Editor, Admin, OtherTenantsAdmin, Operator }

@@ -81,7 +81,7 @@ public sealed class TenantIsolationTests : IAsyncLifetime
                 {
                     foreach (var id in tokenIds)
                     {
-                        var path = RouteTable.Concrete(route.Pattern, new Dictionary<string, string> { ["kind"] = kind, ["name"] = name, ["id"] = id });
+                        var path = RouteTable.Concrete(route.Pattern, new Dictionary<string, string> { ["kind"] = kind, ["name"] = name, ["Name"] = name, ["id"] = id });
                         paths.Add(path);
                         if (route.Method is "POST" or "PUT")
                         {

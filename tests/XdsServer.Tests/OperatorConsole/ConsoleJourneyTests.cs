@@ -86,6 +86,30 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
     }
 
     [BrowserFact]
+    public async Task AnEdgesPage_ShowsWhatWasPushedAndACKed_AndTheWholeReasonOfItsClientsNack()
+    {
+        await _server.PutAllOkAsync(
+            ("endpoints/gh", """{"edge":"local","provider":"none"}"""),
+            ("targets/orders", """{"edge":"local","allowLoopback":true,"url":"http://127.0.0.1:9100/hooks"}"""),
+            ("flows/x", """{"endpoint":"gh","target":"orders"}"""));
+        // The edge's node connects and NACKs its clusters, as an Envoy that cannot take them would.
+        await using var edge = _server.Delta("default/local");
+        await edge.SubscribeAsync(ZenMesh.Xds.Resources.TypeUrls.Cluster);
+        var clusters = await edge.ReceiveAsync(ZenMesh.Xds.Resources.TypeUrls.Cluster);
+        await edge.NackAsync(clusters, "cluster 'flow-x': circuit breaker thresholds exceed this edge's limits");
+        await TestTimeouts.Eventually(async () => (await _server.Http.GetStringAsync("/api/v1/status")).Contains("circuit breaker", StringComparison.Ordinal), "the NACK recorded");
+        await using var context = await _browser.NewContextAsync();
+        var page = await SignInAsync(context, RunningServer.AdminToken);
+
+        await page.ClickAsync("tr[data-edge=local] a");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ui/edges/local");
+
+        Assert.Contains("cluster 'flow-x': circuit breaker thresholds exceed this edge's limits", await page.InnerTextAsync("#last-nack"), StringComparison.Ordinal);
+        Assert.Contains("NACKED", await page.InnerTextAsync("#types"), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "edge-nack");
+    }
+
+    [BrowserFact]
     public async Task ARevokedToken_SignsItsConsoleOut_AtTheNextPage()
     {
         var token = await _server.CreateTokenAsync("viewer", "soon-revoked");
