@@ -27,9 +27,11 @@ internal static class CallerClaims
             ? (user.FindFirstValue(Tenant)!, role, user.FindFirstValue(TokenId)!, user.FindFirstValue(TokenName)!)
             : null;
 
-    /// <summary>The tenant the request names, or null when it names none.</summary>
+    /// <summary>The tenant the request names (the header; on a console page, its ?tenant=), or null when it names none.</summary>
     public static string? NamedTenant(HttpContext http) =>
-        http.Request.Headers.TryGetValue(TenantHeader, out var named) && named.ToString() is { Length: > 0 } value ? value : null;
+        http.Request.Headers.TryGetValue(TenantHeader, out var named) && named.ToString() is { Length: > 0 } value ? value
+        : OperatorConsole.ConsoleEndpoints.IsConsole(http) && http.Request.Query["tenant"].ToString() is { Length: > 0 } query ? query
+        : null;
 
     public static string Lower(Auth.Role role) => role.ToString().ToLowerInvariant();
 }

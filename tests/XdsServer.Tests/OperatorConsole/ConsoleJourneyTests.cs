@@ -110,6 +110,31 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
     }
 
     [BrowserFact]
+    public async Task TheOperator_SwitchesTenants_AndSeesEachOnesEdges()
+    {
+        var acmeAdmin = await _server.CreateTenantAsync("acme");
+        using (var acme = _server.Client(acmeAdmin))
+        {
+            using var put = await acme.PutAsync("/api/v1/edges/acme-edge", new StringContent("""{"mode":"vm"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.True(put.IsSuccessStatusCode, $"acme's edge: {(int)put.StatusCode}");
+        }
+        await using var context = await _browser.NewContextAsync();
+        var page = await SignInAsync(context, RunningServer.AdminToken);
+        Assert.Equal(1, await page.Locator("tr[data-edge=local]").CountAsync());
+
+        await page.ClickAsync("#tenants a#tenant-acme");
+        await page.WaitForURLAsync(url => new Uri(url).Query == "?tenant=acme");
+
+        Assert.Equal(1, await page.Locator("tr[data-edge=acme-edge]").CountAsync());
+        Assert.Equal(0, await page.Locator("tr[data-edge=local]").CountAsync());
+        Assert.Contains("tenant acme", await page.InnerTextAsync("header"), StringComparison.Ordinal);
+        await page.ClickAsync("tr[data-edge=acme-edge] a");
+        await page.WaitForURLAsync(url => new Uri(url).AbsolutePath == "/ui/edges/acme-edge");
+        Assert.Contains("Edge acme-edge", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "operator-in-acme");
+    }
+
+    [BrowserFact]
     public async Task ARevokedToken_SignsItsConsoleOut_AtTheNextPage()
     {
         var token = await _server.CreateTokenAsync("viewer", "soon-revoked");
@@ -213,5 +238,20 @@ public sealed class ConsoleAttackTests : IAsyncLifetime
         Assert.Contains("default-src 'none'", policy, StringComparison.Ordinal);
         Assert.Contains("form-action 'self'", policy, StringComparison.Ordinal);
         Assert.Equal("nosniff", Assert.Single(answered.Headers.GetValues("X-Content-Type-Options")));
+    }
+
+    [Fact]
+    public async Task ATenantsViewer_NamingAnotherTenantInTheConsole_IsRefused()
+    {
+        await _server.CreateTenantAsync("acme");
+        var viewer = await _server.CreateTokenAsync("viewer", "default-viewer");
+        using var client = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = _server.HttpUri };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/ui?tenant=acme");
+        request.Headers.Add("Cookie", $"zenmesh_console={viewer}");
+
+        using var answered = await client.SendAsync(request).WithTimeout("the console naming another tenant");
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, answered.StatusCode);
+        Assert.Contains("cannot act in tenant 'acme'", await answered.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 }
