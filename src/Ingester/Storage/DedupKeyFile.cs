@@ -184,7 +184,7 @@ internal sealed partial class DedupKeyFile : IAsyncDisposable
                 Span<byte> uuid = stackalloc byte[16];
                 foreach (var day in claims.GroupBy(c => c.Day))
                 {
-                    if (!_days.Contains(day.Key) && !created.Contains(day.Key))
+                    if (!_days.Contains(day.Key))
                     {
                         // The UUID, not the 35-character id: the smaller a row, the fewer pages a batch rewrites.
                         connection.Command($"CREATE TABLE IF NOT EXISTS {Table(day.Key)} (hash BLOB PRIMARY KEY, uuid BLOB NOT NULL) WITHOUT ROWID", transaction).ExecuteNonQuery();

@@ -4,7 +4,6 @@ using YamlDotNet.Core;
 using ZenMesh.XdsServer.Auth;
 using ZenMesh.XdsServer.Model;
 using ZenMesh.XdsServer.Sources;
-using ZenMesh.Xds.Status;
 using ZenMesh.XdsServer.Storage;
 
 namespace ZenMesh.XdsServer.Api;

@@ -46,15 +46,16 @@ public sealed class EdgeStatus(DesiredStateStore store, ClientRegistry registry,
     public sealed record LocalNackView(string Node, string Type, string Message, DateTimeOffset? At);
 
     /// <summary>One of the tenant's edges, or null when it has none of that name.</summary>
-    public View? Of(string tenant, string edge) => For(tenant).FirstOrDefault(v => v.Edge == edge);
+    public View? Of(string tenant, string edge) => For(tenant, edge) is [var view] ? view : null;
 
-    public IReadOnlyList<View> For(string tenant)
+    /// <summary>The tenant's edges (only <paramref name="only"/>, when given).</summary>
+    public IReadOnlyList<View> For(string tenant, string? only = null)
     {
         var clients = registry.Clients();
         var now = time.GetUtcNow();
         var agents = reports.ForTenant(tenant);
         var state = store.Current;
-        return [.. state.List(ResourceKind.Edge, tenant).Select(e =>
+        return [.. state.List(ResourceKind.Edge, tenant).Where(e => only is null || e.Name == only).Select(e =>
         {
             var node = Compiler.CompiledNames.NodeId(tenant, e.Name);
             var streams = clients.Where(c => c.Node.Id == node).ToList();

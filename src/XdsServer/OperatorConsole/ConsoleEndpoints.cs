@@ -59,12 +59,12 @@ internal static class ConsoleEndpoints
             {
                 return SignInAgain("unknown");
             }
-            http.Response.Cookies.Append(Cookie, token.Trim(), new CookieOptions { HttpOnly = true, Secure = true, SameSite = SameSiteMode.Strict, Path = Prefix, IsEssential = true });
+            http.Response.Cookies.Append(Cookie, token.Trim(), CookieOptions());
             return Results.Redirect(Prefix);
         }).AllowAnonymous();
         app.MapPost("/ui/sign-out", (HttpContext http) =>
         {
-            http.Response.Cookies.Delete(Cookie, new CookieOptions { Secure = true, SameSite = SameSiteMode.Strict, Path = Prefix });
+            http.Response.Cookies.Delete(Cookie, CookieOptions());
             return Results.Redirect(SignInPath);
         }).RequireAuthorization(AccessPolicies.Viewer);
         // Every page needs a viewer unless it says otherwise (sign-in), and so does the endpoint the
@@ -74,6 +74,9 @@ internal static class ConsoleEndpoints
 
     /// <summary>True for the console's own paths, where the cookie counts and refusals are pages, not problems.</summary>
     public static bool IsConsole(HttpContext http) => http.Request.Path.StartsWithSegments(Prefix);
+
+    /// <summary>The cookie's settings, the same to set and to delete it (a browser matches them).</summary>
+    private static CookieOptions CookieOptions() => new() { HttpOnly = true, Secure = true, SameSite = SameSiteMode.Strict, Path = Prefix, IsEssential = true };
 
     private static IResult SignInAgain(string error) => Results.Redirect($"{SignInPath}?error={error}");
 }

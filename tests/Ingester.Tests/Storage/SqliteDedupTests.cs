@@ -66,6 +66,21 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     private Task<StoredEvent> AppendAsync(SqliteEventStore store, string key) =>
         store.AppendAsync(new IncomingEvent("default", "gh", key, "push", _time.GetUtcNow(), "{}"u8.ToArray(), Encoding.UTF8.GetBytes(key), ["to-ci"])).WaitAsync(TestTimeouts.Default);
 
+    /// <summary>Writes events.db as an earlier version left it (<paramref name="schema"/>, given the id of its one event); that id.</summary>
+    private string WriteEarlierEventsFile(Func<string, string> schema)
+    {
+        var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
+        using (var old = new SqliteConnection($"Data Source={Path.Combine(_dataDir, "events.db")}"))
+        {
+            old.Open();
+            using var command = old.CreateCommand();
+            command.CommandText = schema(id);
+            command.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+        return id;
+    }
+
     [Fact]
     public async Task Redeliveries_AreDuplicatesWithTheirOriginalIds_InMemoryAndAfterARestart()
     {
@@ -185,24 +200,16 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     public async Task AStoreFromAnEarlierVersion_KeepsItsKeys_AndLosesItsDedupTableAndRunFiles()
     {
         var path = Path.Combine(_dataDir, "events.db");
-        var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
-        using (var old = new SqliteConnection($"Data Source={path}"))
-        {
-            old.Open();
-            using var schema = old.CreateCommand();
-            // The schema as earlier versions made it, with one event and its claim.
-            schema.CommandText = $"""
+        // The schema as earlier versions made it, with one event and its claim.
+        var id = WriteEarlierEventsFile(eventId => $"""
                 PRAGMA journal_mode = WAL;
                 CREATE TABLE dedup (tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT NOT NULL, PRIMARY KEY (tenant, endpoint, dedup_key));
                 CREATE INDEX dedup_expiry ON dedup (expires_at);
                 CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
                 CREATE TABLE events_20261123 (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL);
-                INSERT INTO events_20261123 VALUES ('{id}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
-                INSERT INTO dedup VALUES ('default', 'gh', 'from-before', '{id}', '2026-11-30T10:00:00.0000000+00:00');
-                """;
-            schema.ExecuteNonQuery();
-        }
-        SqliteConnection.ClearAllPools();
+                INSERT INTO events_20261123 VALUES ('{eventId}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
+                INSERT INTO dedup VALUES ('default', 'gh', 'from-before', '{eventId}', '2026-11-30T10:00:00.0000000+00:00');
+            """);
         var runs = Directory.CreateDirectory(Path.Combine(_dataDir, "dedup")).FullName;
         await File.WriteAllBytesAsync(Path.Combine(runs, "000001.run"), [1, 2, 3]);
 
@@ -251,25 +258,17 @@ public sealed class SqliteDedupTests : IAsyncDisposable
     public async Task AStoreWhoseKeysAreInItsEventsFile_MovesThemToTheKeyFile_FromItsEvents()
     {
         var path = Path.Combine(_dataDir, "events.db");
-        var id = EventIds.Of(new EventUuids().New(_time.GetUtcNow()));
-        using (var old = new SqliteConnection($"Data Source={path}"))
-        {
-            old.Open();
-            using var schema = old.CreateCommand();
-            // As the store kept its keys before they had a file of their own: the key written, and its mark.
-            schema.CommandText = $"""
+        // As the store kept its keys before they had a file of their own: the key written, and its mark.
+        var id = WriteEarlierEventsFile(eventId => $"""
                 PRAGMA journal_mode = WAL;
                 CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, flow TEXT NOT NULL, partition TEXT NOT NULL);
                 CREATE TABLE keys_written (day TEXT PRIMARY KEY, through_rowid INTEGER NOT NULL);
                 CREATE TABLE events_20261123 (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, endpoint TEXT NOT NULL, dedup_key TEXT NOT NULL, event_type TEXT, received_at TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL);
                 CREATE TABLE dedup_20261123 (hash BLOB PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID;
-                INSERT INTO events_20261123 VALUES ('{id}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
-                INSERT INTO dedup_20261123 VALUES (x'00', '{id}');
+                INSERT INTO events_20261123 VALUES ('{eventId}', 'default', 'gh', 'from-before', 'push', '2026-11-23T10:00:00.0000000+00:00', '{"{}"}', x'7b7d');
+                INSERT INTO dedup_20261123 VALUES (x'00', '{eventId}');
                 INSERT INTO keys_written VALUES ('20261123', 1);
-                """;
-            schema.ExecuteNonQuery();
-        }
-        SqliteConnection.ClearAllPools();
+            """);
 
         var store = Open();
 

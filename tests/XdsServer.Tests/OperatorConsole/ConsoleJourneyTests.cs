@@ -46,6 +46,14 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
         await page.ScreenshotAsync(new() { Path = Path.Combine(dir, name + ".png"), FullPage = true });
     }
 
+    /// <summary>Another tenant, "acme", with an edge of its own ("acme-edge"), made by its own admin.</summary>
+    private async Task AcmeWithAnEdgeAsync()
+    {
+        using var acme = _server.Client(await _server.CreateTenantAsync("acme"));
+        using var put = await acme.PutAsync("/api/v1/edges/acme-edge", new StringContent("""{"mode":"vm"}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(put.IsSuccessStatusCode, $"acme's edge: {(int)put.StatusCode}");
+    }
+
     private async Task<IPage> SignInAsync(IBrowserContext context, string token)
     {
         var page = await context.NewPageAsync();
@@ -112,12 +120,7 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
     [BrowserFact]
     public async Task TheOperator_SwitchesTenants_AndSeesEachOnesEdges()
     {
-        var acmeAdmin = await _server.CreateTenantAsync("acme");
-        using (var acme = _server.Client(acmeAdmin))
-        {
-            using var put = await acme.PutAsync("/api/v1/edges/acme-edge", new StringContent("""{"mode":"vm"}""", System.Text.Encoding.UTF8, "application/json"));
-            Assert.True(put.IsSuccessStatusCode, $"acme's edge: {(int)put.StatusCode}");
-        }
+        await AcmeWithAnEdgeAsync();
         await using var context = await _browser.NewContextAsync();
         var page = await SignInAsync(context, RunningServer.AdminToken);
         Assert.Equal(1, await page.Locator("tr[data-edge=local]").CountAsync());
@@ -157,12 +160,7 @@ public sealed class ConsoleJourneyTests : IAsyncLifetime
     [BrowserFact]
     public async Task ATenantsViewer_SeesItsOwnEdges_AndNothingOfAnotherTenant()
     {
-        var acmeAdmin = await _server.CreateTenantAsync("acme");
-        using (var acme = _server.Client(acmeAdmin))
-        {
-            using var put = await acme.PutAsync("/api/v1/edges/acme-edge", new StringContent("""{"mode":"vm"}""", System.Text.Encoding.UTF8, "application/json"));
-            Assert.True(put.IsSuccessStatusCode, $"acme's edge: {(int)put.StatusCode}");
-        }
+        await AcmeWithAnEdgeAsync();
         var viewer = await _server.CreateTokenAsync("viewer", "default-viewer");
         await using var context = await _browser.NewContextAsync();
 
